@@ -1,0 +1,113 @@
+"""gptimage-widgets: OpenAI's image models as a first-class tool in Jupyter.
+
+Import is cheap: heavy parts (httpx, ipywidgets, matplotlib) load on first use of a name
+that needs them, the way scikit-image's lazy loader does. Every public name is listed in
+``__all__`` and importable with ``from gptimage_widgets import X``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ConflictError,
+    GPTImageError,
+    InternalServerError,
+    ModerationError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    QuotaError,
+    RateLimitError,
+    ResponseDecodeError,
+    StreamError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+# name -> submodule that defines it; loaded on first attribute access.
+_LAZY: dict[str, str] = {
+    "AsyncImageClient": "client",
+    "Gallery": "widgets",
+    "HistoryStore": "history",
+    "ImageClient": "client",
+    "ImageResult": "results",
+    "ImageStudio": "widgets",
+    "MaskPainter": "widgets",
+    "ModelSpec": "catalog",
+    "OfflineServer": "offline",
+    "ParamSpec": "catalog",
+    "ParameterForm": "widgets",
+    "cost_from_usage": "pricing",
+    "estimate_cost": "pricing",
+    "get_model": "catalog",
+    "list_models": "catalog",
+    "plot_grid": "plotting",
+    "plot_mask_overlay": "plotting",
+    "plot_sweep": "plotting",
+    "register_model": "catalog",
+    "studio": "widgets",
+    "validate": "validation",
+}
+
+__all__ = sorted(
+    [
+        "APIConnectionError",
+        "APIError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "BudgetExceededError",
+        "ConflictError",
+        "GPTImageError",
+        "InternalServerError",
+        "ModerationError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "Problem",
+        "QuotaError",
+        "RateLimitError",
+        "ResponseDecodeError",
+        "StreamError",
+        "UnprocessableEntityError",
+        "ValidationError",
+        "__version__",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'gptimage_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .catalog import ModelSpec, ParamSpec, get_model, list_models, register_model
+    from .client import AsyncImageClient, ImageClient
+    from .history import HistoryStore
+    from .offline import OfflineServer
+    from .plotting import plot_grid, plot_mask_overlay, plot_sweep
+    from .pricing import cost_from_usage, estimate_cost
+    from .results import ImageResult
+    from .validation import validate
+    from .widgets import Gallery, ImageStudio, MaskPainter, ParameterForm, studio
