@@ -1,0 +1,92 @@
+"""The public namespace matches the contract in DESIGN.md and loads lazily."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import gptimage_widgets as giw
+
+# The names DESIGN.md's "Public API contract" promises (tests and docs rely on them).
+DESIGN_CONTRACT = {
+    "list_models",
+    "get_model",
+    "validate",
+    "ValidationError",
+    "ImageClient",
+    "AsyncImageClient",
+    "OfflineServer",
+    "ImageResult",
+    "ImageStudio",
+    "ParameterForm",
+    "MaskPainter",
+    "plot_grid",
+    "APIError",
+    "ModerationError",
+    "QuotaError",
+}
+
+# Added by the issues on top of the contract.
+ISSUE_ADDITIONS = {
+    "GPTImageError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIStatusError",
+    "ResponseDecodeError",
+    "Gallery",
+    "studio",
+    "plot_mask_overlay",
+    "register_model",
+}
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert giw.__all__ == sorted(giw.__all__)
+    assert len(giw.__all__) == len(set(giw.__all__))
+
+
+def test_all_covers_the_design_contract_and_issue_additions() -> None:
+    missing = (DESIGN_CONTRACT | ISSUE_ADDITIONS) - set(giw.__all__)
+    assert not missing, f"public names missing from __all__: {sorted(missing)}"
+
+
+def test_every_name_in_all_resolves() -> None:
+    unresolved = [name for name in giw.__all__ if getattr(giw, name, None) is None]
+    assert unresolved == []
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from gptimage_widgets import *", namespace)
+    assert set(giw.__all__) <= set(namespace)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        giw.definitely_not_a_name  # noqa: B018
+    except AttributeError as exc:
+        assert "definitely_not_a_name" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")
+
+
+def test_validation_error_is_a_value_error() -> None:
+    assert issubclass(giw.ValidationError, ValueError)
+    assert issubclass(giw.QuotaError, giw.APIError)
+    assert issubclass(giw.ModerationError, giw.APIError)
+
+
+def test_import_is_light() -> None:
+    """Importing the package must not pull in httpx, ipywidgets or matplotlib."""
+    heavy = ("httpx", "ipywidgets", "ipycanvas", "matplotlib")
+    code = (
+        f"import sys, gptimage_widgets; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_widgets_namespace() -> None:
+    widgets = importlib.import_module("gptimage_widgets.widgets")
+    assert widgets.__all__ == ["Gallery", "ImageStudio", "MaskPainter", "ParameterForm", "studio"]
