@@ -29,8 +29,10 @@ def test_status_error_class(status: int, cls: type) -> None:
 
 
 def test_every_error_is_a_gptimage_error() -> None:
-    for name in giw.__all__:
-        obj = getattr(giw, name)
+    from gptimage_widgets import errors
+
+    for name in errors.__all__:
+        obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, giw.GPTImageError), name
 
