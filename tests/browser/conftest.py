@@ -1,0 +1,314 @@
+"""Fixtures for real-browser tests: JupyterLab on 127.0.0.1 driven by Playwright + Chromium.
+
+The browser is Debian's ``/usr/bin/chromium`` launched through Playwright's ``executable_path``
+(no ``playwright install``). Without Chromium or Playwright the tests skip on a developer
+machine; with ``GIW_REQUIRE_BROWSER=1`` (set by ``.ci/run``) they fail instead.
+
+The tests assert on what the *kernel* received: :class:`KernelProbe` connects a second
+``jupyter_client`` to the notebook's kernel (through its connection file) and evaluates
+expressions there, while Playwright drives the page like a person would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+REQUIRE_BROWSER = os.environ.get("GIW_REQUIRE_BROWSER", "") not in ("", "0")
+SCREENSHOT_DIR = Path(os.environ.get("GIW_TEST_OUTPUT", "test-output")) / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"browser tests required (GIW_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str:
+    """The Chromium executable, or skip/fail when there is none."""
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if found:
+        return found
+    _unavailable("Chromium is not installed (apt-get install -y chromium)")
+    raise AssertionError("unreachable")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception as exc:
+            last_error = exc
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or condition}: {last_error}"
+    )
+
+
+class JupyterServer:
+    """A JupyterLab server running in a temporary root folder."""
+
+    def __init__(self, root: Path, base: Path) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.runtime_dir = base / "runtime"
+        settings_dir = base / "settings"
+        notification = settings_dir / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
+        )
+        self.env = {
+            **os.environ,
+            "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "MPLBACKEND": "Agg",
+        }
+        self.env.pop("OPENAI_API_KEY", None)
+        self.log = (base / "jupyter.log").open("w")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            "--ServerApp.allow_root=True",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            "--ServerApp.disable_check_xsrf=True",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        wait_until(self._ready, timeout=90, interval=0.2, what="JupyterLab /api/status")
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {self.process.returncode}")
+        request = urllib.request.Request(
+            f"{self.url}/api/status", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status == 200
+
+    def api(self, path: str) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def lab_url(self, notebook: str) -> str:
+        return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
+
+    def notebook7_url(self, notebook: str) -> str:
+        return f"{self.url}/notebooks/{notebook}?token={self.token}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+class KernelProbe:
+    """A second client on a notebook's kernel: evaluates Python there and returns the value."""
+
+    def __init__(self, server: JupyterServer, notebook: str) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        session = wait_until(
+            lambda: next(
+                (s for s in server.api("/api/sessions") if s["path"].endswith(notebook)), None
+            ),
+            timeout=60,
+            what=f"a kernel session for {notebook}",
+        )
+        kernel_id = session["kernel"]["id"]
+        connection_file = wait_until(
+            lambda: next(server.runtime_dir.glob(f"kernel-{kernel_id}*.json"), None),
+            timeout=30,
+            what="the kernel connection file",
+        )
+        self.client = BlockingKernelClient(connection_file=str(connection_file))
+        self.client.load_connection_file()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def eval(self, expression: str, timeout: float = 60) -> Any:
+        """Evaluate ``expression`` in the kernel; return its JSON-decoded value."""
+        code = f"import json as _j; print(_j.dumps({expression}))"
+        reply = self.client.execute_interactive(
+            code, timeout=timeout, output_hook=self._collect, store_history=False
+        )
+        output, self._output = getattr(self, "_output", ""), ""
+        if reply["content"]["status"] != "ok":
+            raise AssertionError(f"kernel error for {expression!r}: {reply['content']}")
+        return json.loads(output.strip().splitlines()[-1])
+
+    def _collect(self, message: dict[str, Any]) -> None:
+        if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
+            self._output = getattr(self, "_output", "") + message["content"]["text"]
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return chromium_path()
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(
+    tmp_path_factory: pytest.TempPathFactory, chromium: str
+) -> Iterator[JupyterServer]:
+    base = tmp_path_factory.mktemp("jupyter")
+    root = base / "root"
+    root.mkdir()
+    server = JupyterServer(root, base)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(SCREENSHOT_DIR / f"{request.node.name}.png"), full_page=False)
+    finally:
+        context.close()
+
+
+def write_notebook(root: Path, name: str, cells: list[str]) -> str:
+    """Write a code-only notebook into the server root; return its name."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, root / name)
+    return name
+
+
+def run_all_cells(page: Any) -> None:
+    """Run every cell through JupyterLab's own command (the app is exposed in the page)."""
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus"
+        " === 'connected'",
+        timeout=90_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+@pytest.fixture
+def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable[..., KernelProbe]]:
+    """Open a notebook made of ``cells`` in JupyterLab, run it, and return a kernel probe."""
+    probes: list[KernelProbe] = []
+
+    def _open(name: str, cells: list[str], *, ui: str = "lab") -> KernelProbe:
+        write_notebook(jupyter_server.root, name, cells)
+        url = jupyter_server.lab_url(name) if ui == "lab" else jupyter_server.notebook7_url(name)
+        page.goto(url)
+        run_all_cells(page)
+        probe = KernelProbe(jupyter_server, name)
+        probes.append(probe)
+        return probe
+
+    yield _open
+    for probe in probes:
+        probe.close()
+    for session in jupyter_server.api("/api/sessions"):
+        request = urllib.request.Request(
+            f"{jupyter_server.url}/api/sessions/{session['id']}",
+            method="DELETE",
+            headers={"Authorization": f"token {jupyter_server.token}"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., Any]:
+    """:func:`wait_until` as a fixture, so test modules need no imports from conftest."""
+    return wait_until
