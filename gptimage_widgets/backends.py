@@ -1,0 +1,311 @@
+"""Where requests go and how they authenticate: OpenAI, Azure OpenAI, any compatible server,
+or the embedded offline server.
+
+:func:`resolve_backend` turns the client's constructor arguments and the environment into a
+frozen :class:`Backend`. The API key lives only in ``Backend.headers`` (excluded from
+``repr``) and is sent only in the ``Authorization`` header (``api-key`` for Azure) of
+requests to the backend itself, never to URLs the server hands back (DALL·E downloads).
+
+``backend="auto"`` picks Azure when an Azure endpoint is given, OpenAI (or the compatible
+server at ``base_url``) when a key or a base URL is set, and otherwise starts the embedded
+:class:`~gptimage_widgets.offline.OfflineServer` once per process and says so once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_AZURE_API_VERSION",
+    "OPENAI_BASE_URL",
+    "Backend",
+    "apply_model_status",
+    "resolve_backend",
+    "shared_offline_base_url",
+]
+
+logger = logging.getLogger("gptimage_widgets")
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
+BACKENDS = ("auto", "openai", "azure", "offline")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A resolved backend.
+
+    Attributes
+    ----------
+    name : str
+        ``"openai"``, ``"compatible"`` (another OpenAI-compatible server), ``"azure"`` or
+        ``"offline"``.
+    base_url : str
+        ``https://api.openai.com/v1``-style root without a trailing slash; for Azure the
+        resource endpoint (``https://NAME.openai.azure.com``).
+    headers : Mapping of str to str
+        Authentication and organisation headers. Never shown by ``repr``.
+    query : Mapping of str to str
+        Query parameters sent with every request (Azure's ``api-version``).
+    deployment : str or None
+        Azure deployment name; None means "the model name".
+    """
+
+    name: str
+    base_url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, str] = field(default_factory=dict)
+    deployment: str | None = None
+
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key is configured (without revealing it)."""
+        names = {name.lower() for name in self.headers}
+        return "authorization" in names or "api-key" in names
+
+    def url(self, path: str, model: str | None = None) -> str:
+        """The absolute URL of an endpoint.
+
+        Parameters
+        ----------
+        path : str
+            ``"/images/generations"``, ``"/images/edits"``, ``"/images/variations"`` or
+            ``"/models"``.
+        model : str, optional
+            Used as the Azure deployment when no deployment was configured.
+        """
+        if self.name != "azure":
+            return self.base_url + path
+        if path.startswith("/images/"):
+            deployment = self.deployment or model
+            if not deployment:
+                raise ValidationError(
+                    "Azure needs a deployment name: pass azure_deployment= to the client",
+                    param="azure_deployment",
+                )
+            return f"{self.base_url}/openai/deployments/{deployment}{path}"
+        return f"{self.base_url}/openai{path}"
+
+
+def resolve_backend(
+    backend: str = "auto",
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    organization: str | None = None,
+    project: str | None = None,
+    azure_endpoint: str | None = None,
+    azure_deployment: str | None = None,
+    api_version: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Backend:
+    """Resolve the client's backend arguments and the environment into a :class:`Backend`.
+
+    Environment variables: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``,
+    ``OPENAI_PROJECT_ID``; for Azure ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_ENDPOINT``,
+    ``OPENAI_API_VERSION``.
+
+    Raises
+    ------
+    ValidationError
+        Unknown backend name, or a backend whose required settings are missing.
+    """
+    env = os.environ if env is None else env
+    if backend not in BACKENDS:
+        raise ValidationError(
+            f"backend {backend!r} is not known; use one of {', '.join(map(repr, BACKENDS))}",
+            param="backend",
+            value=backend,
+        )
+    chosen_automatically = backend == "auto"
+    if chosen_automatically:
+        backend = _auto_backend(api_key, base_url, azure_endpoint, env)
+    if backend == "offline":
+        return _offline_backend(announce=chosen_automatically)
+    if backend == "azure":
+        return _azure_backend(api_key, base_url, azure_endpoint, azure_deployment, api_version, env)
+    return _openai_backend(api_key, base_url, organization, project, env)
+
+
+def _auto_backend(
+    api_key: str | None,
+    base_url: str | None,
+    azure_endpoint: str | None,
+    env: Mapping[str, str],
+) -> str:
+    if azure_endpoint:
+        return "azure"
+    if api_key or env.get("OPENAI_API_KEY") or base_url or env.get("OPENAI_BASE_URL"):
+        return "openai"
+    return "offline"
+
+
+def _openai_backend(
+    api_key: str | None,
+    base_url: str | None,
+    organization: str | None,
+    project: str | None,
+    env: Mapping[str, str],
+) -> Backend:
+    key = api_key or env.get("OPENAI_API_KEY") or None
+    root = (base_url or env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL).rstrip("/")
+    is_openai = urlsplit(root).hostname == "api.openai.com"
+    if is_openai and not key:
+        raise ValidationError(
+            "No OpenAI API key: pass api_key= or set OPENAI_API_KEY, or use backend='offline' "
+            "to try everything without one",
+            param="api_key",
+        )
+    headers: dict[str, str] = {}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    organization = organization or env.get("OPENAI_ORG_ID")
+    project = project or env.get("OPENAI_PROJECT_ID")
+    if organization:
+        headers["OpenAI-Organization"] = organization
+    if project:
+        headers["OpenAI-Project"] = project
+    return Backend(name="openai" if is_openai else "compatible", base_url=root, headers=headers)
+
+
+def _azure_backend(
+    api_key: str | None,
+    base_url: str | None,
+    azure_endpoint: str | None,
+    azure_deployment: str | None,
+    api_version: str | None,
+    env: Mapping[str, str],
+) -> Backend:
+    key = api_key or env.get("AZURE_OPENAI_API_KEY")
+    endpoint = azure_endpoint or base_url or env.get("AZURE_OPENAI_ENDPOINT")
+    missing = []
+    if not key:
+        missing.append("api_key= (or AZURE_OPENAI_API_KEY)")
+    if not endpoint:
+        missing.append("azure_endpoint= (or AZURE_OPENAI_ENDPOINT)")
+    if missing:
+        raise ValidationError(
+            f"backend='azure' needs {' and '.join(missing)}", param="backend", value="azure"
+        )
+    assert key is not None and endpoint is not None
+    version = api_version or env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+    return Backend(
+        name="azure",
+        base_url=endpoint.rstrip("/"),
+        headers={"api-key": key},
+        query={"api-version": version},
+        deployment=azure_deployment,
+    )
+
+
+# --------------------------------------------------------------------------- offline
+
+
+_offline_lock = threading.Lock()
+_offline_server: Any = None
+_offline_announced = False
+
+
+def shared_offline_base_url() -> str:
+    """Start the process-wide embedded offline server once and return its ``/v1`` URL."""
+    global _offline_server
+    with _offline_lock:
+        if _offline_server is None:
+            from .offline import OfflineServer
+
+            server = OfflineServer()
+            server.start()
+            atexit.register(server.stop)
+            _offline_server = server
+        return str(_offline_server.base_url).rstrip("/")
+
+
+def _offline_backend(*, announce: bool) -> Backend:
+    global _offline_announced
+    base_url = shared_offline_base_url()
+    if announce and not _offline_announced:
+        _offline_announced = True
+        message = f"No OPENAI_API_KEY set: using the offline backend at {base_url}"
+        logger.info(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
+    return Backend(name="offline", base_url=base_url)
+
+
+# --------------------------------------------------------------------------- model status
+
+
+def apply_model_status(
+    models_payload: Mapping[str, Any], *, today: _dt.date | None = None
+) -> list[str]:
+    """Update catalog lifecycle status from a ``GET /v1/models`` response.
+
+    Each listed model with a ``shutdown_date`` (ISO date string or Unix seconds) that the
+    catalog knows (by name or alias) is re-registered with that date and status
+    ``"shutdown"`` (date passed) or ``"deprecated"`` (date ahead).
+
+    Parameters
+    ----------
+    models_payload : Mapping
+        The decoded JSON, ``{"data": [{"id": ..., "shutdown_date": ...}, ...]}``.
+    today : datetime.date, optional
+        Reference date (default: today, UTC).
+
+    Returns
+    -------
+    list of str
+        Names of the catalog models whose status or date changed.
+    """
+    from . import catalog
+
+    today = today or _dt.datetime.now(_dt.timezone.utc).date()
+    changed: list[str] = []
+    for item in models_payload.get("data") or ():
+        if not isinstance(item, Mapping):
+            continue
+        date = _parse_date(item.get("shutdown_date"))
+        spec = _known_model(catalog, item.get("id"))
+        if date is None or spec is None:
+            continue
+        status = "shutdown" if date <= today else "deprecated"
+        if spec.shutdown_date == date and spec.status == status:
+            continue
+        entry = spec.to_dict()
+        entry["shutdown_date"] = date.isoformat()
+        entry["status"] = status
+        catalog.register_model(entry, replace=True)
+        changed.append(spec.name)
+    return changed
+
+
+def _known_model(catalog: Any, name: Any) -> Any:
+    if not isinstance(name, str):
+        return None
+    try:
+        return catalog.get_model(name)
+    except ValidationError:
+        return None
+
+
+def _parse_date(value: Any) -> _dt.date | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc).date()
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
