@@ -152,7 +152,7 @@ _lines = st.lists(
 def test_chunking_never_changes_the_messages(lines: list[str], eol: bytes, cuts: list[int]) -> None:
     stream = eol.join(line.encode() for line in lines) + eol + eol
     points = sorted({c for c in cuts if c <= len(stream)})
-    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)])]
+    chunks = [stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)]
     assert decode_all(chunks) == decode_all([stream])
 
 
