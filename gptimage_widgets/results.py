@@ -222,7 +222,7 @@ class ImageResult:
         target = pathlib.Path(folder_or_path).expanduser()
         fmt = _resolve_format(format, target)
         paths = _target_paths(target, fmt, len(self.images))
-        for image, path in zip(self.images, paths):
+        for image, path in zip(self.images, paths, strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
             pixels = image[..., :3] if fmt == "jpeg" else image
             path.write_bytes(imaging.encode_image(pixels, fmt))

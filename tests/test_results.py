@@ -143,7 +143,7 @@ def test_to_float_is_a_comfy_batch() -> None:
 
 
 def test_to_float_mixed_sizes_raises() -> None:
-    with pytest.raises(ValidationError, match="result.images"):
+    with pytest.raises(ValidationError, match=r"result\.images"):
         make_result(noise(6, 7), noise(7, 7)).to_float()
 
 
@@ -159,7 +159,7 @@ def test_save_into_folder_is_pixel_exact(tmp_path: Path) -> None:
     images = [noise(10, 12, 3, seed=1), noise(9, 11, 4, seed=2)]
     paths = make_result(*images).save(tmp_path / "out")
     assert paths == [tmp_path / "out" / "image-0.png", tmp_path / "out" / "image-1.png"]
-    for path, image in zip(paths, images):
+    for path, image in zip(paths, images, strict=True):
         np.testing.assert_array_equal(read_pixels(path), image)
 
 
