@@ -22,6 +22,7 @@ from PIL import Image as PILImage
 
 from ..errors import GPTImageError, ValidationError
 from ..imaging import encode_image, to_array, to_arrays
+from ..results import ImageResult
 
 __all__ = ["Gallery", "GalleryItem", "display_bytes", "thumbnail"]
 
@@ -109,7 +110,7 @@ class GalleryItem:
     """
 
     image: np.ndarray
-    result: Any = None
+    result: ImageResult | None = None
     index: int = 0
     title: str = ""
 
@@ -124,20 +125,19 @@ class GalleryItem:
         parts = [f"<b>{html.escape(_short(self.title, 120))}</b>", f"{width}×{height}"]
         result = self.result
         if result is not None:
-            parts.append(html.escape(str(getattr(result, "model", ""))))
-            revised = (getattr(result, "revised_prompts", None) or [])[self.index :]
+            parts.append(html.escape(result.model))
+            revised = result.revised_prompts[self.index : self.index + 1]
             if revised and revised[0]:
                 parts.append("revised: " + html.escape(_short(revised[0], 120)))
-            cost = getattr(result, "cost_usd", None)
-            if cost is not None:
-                parts.append(f"${cost:.3f}")
+            if result.cost_usd is not None:
+                parts.append(f"${result.cost_usd:.3f}")
         return " · ".join(p for p in parts if p)
 
 
 def _items_from(source: Any, title: str | None) -> list[GalleryItem]:
     """Gallery items for an ImageResult, or for any image input ``imaging.to_arrays`` accepts."""
-    if hasattr(source, "images") and hasattr(source, "operation"):
-        prompt = str(getattr(source, "request", {}).get("prompt", "") or "")
+    if isinstance(source, ImageResult):
+        prompt = str(source.request.get("prompt", "") or "")
         caption = title if title is not None else prompt
         return [
             GalleryItem(image=to_array(img), result=source, index=i, title=caption)
@@ -533,13 +533,12 @@ class Gallery(widgets.VBox):
 def _save_item(item: GalleryItem, target: pathlib.Path) -> list[pathlib.Path]:
     """Write one gallery image to ``target`` (a folder, or a file with an image suffix)."""
     result = item.result
-    if result is not None and dataclasses.is_dataclass(result) and hasattr(result, "save"):
+    if isinstance(result, ImageResult):
         if len(result.images) != 1:
-            revised = list(getattr(result, "revised_prompts", []) or [])
             result = dataclasses.replace(
                 result,
                 images=[item.image],
-                revised_prompts=revised[item.index : item.index + 1],
+                revised_prompts=result.revised_prompts[item.index : item.index + 1],
                 paths=[],
             )
         return list(result.save(target))
