@@ -1,0 +1,843 @@
+"""The model-aware parameter form.
+
+:class:`ParameterForm` is a thin, declarative view over the catalog: every control comes from
+a :class:`~gptimage_widgets.catalog.ParamSpec` of the chosen model and operation, every rule
+comes from :mod:`~gptimage_widgets.validation`, every price from
+:mod:`~gptimage_widgets.pricing`. There is no per-model code here. The form never blocks,
+never talks HTTP and never sees an API key.
+
+Kinds of parameter and their controls:
+
+* ``enum`` -> ``Dropdown`` (a "default" entry first when the default is ``None``)
+* ``int`` -> ``IntSlider`` for short ranges, ``BoundedIntText``/``IntText`` otherwise; when
+  the default is ``None`` a checkbox in front says whether to send it at all
+* ``bool`` -> ``Checkbox`` (a three-way dropdown when the default is ``None``)
+* ``str`` -> ``Text`` (empty = not set)
+* ``size`` -> ``Dropdown`` of ``auto`` (when allowed), the presets and ``Custom`` (only when
+  the model accepts custom sizes), with width/height boxes shown only for ``Custom``
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from .. import catalog, pricing, validation
+from ..catalog import ModelSpec, ParamSpec
+from ..errors import GPTImageError, Problem, ValidationError
+from ..pricing import CostEstimate
+
+__all__ = ["ParameterForm"]
+
+OPERATIONS = ("generate", "edit", "variation")
+#: Longest int range still shown as a slider; wider ranges get a text box.
+SLIDER_MAX_RANGE = 100
+ERROR_STYLE = "color:#c62828;font-size:0.9em"
+BANNER_STYLES = {
+    "deprecated": "background:#fff3cd;color:#664d03;border:1px solid #ffe69c",
+    "shutdown": "background:#f8d7da;color:#58151c;border:1px solid #f1aeb5",
+    "preview": "background:#e7f1ff;color:#052c65;border:1px solid #b6d4fe",
+}
+STATUS_MARKS = {"deprecated": " (deprecated)", "shutdown": " (shut down)", "preview": " (preview)"}
+NOT_SENT_NOTE = "Shown for your notes only: never sent to the API."
+
+
+class _Unset:
+    """Dropdown value meaning "leave this parameter out" (``None`` means no selection)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET = _Unset()
+_CUSTOM = "custom"
+
+
+# --------------------------------------------------------------------------- controls
+
+
+class _Control:
+    """One parameter's control: the input widget(s), an inline error label and a row.
+
+    Subclasses translate between the widget's value and the parameter's value, where
+    ``None`` always means "not set" (omitted from the request).
+    """
+
+    def __init__(
+        self, param: ParamSpec, inputs: list[widgets.Widget], body: widgets.Widget
+    ) -> None:
+        self.param = param
+        self.inputs = inputs
+        self.error = widgets.HTML(value="", layout=widgets.Layout(display="none"))
+        self.row = widgets.VBox([body, self.error])
+
+    @property
+    def input(self) -> widgets.Widget:
+        """The main input widget (the one whose ``value`` to set in a test or a studio)."""
+        return self.inputs[0]
+
+    def get(self) -> Any:
+        raise NotImplementedError
+
+    def set(self, value: Any) -> None:
+        """Show ``value``; raise ``ValidationError`` when the control cannot hold it."""
+        raise NotImplementedError
+
+    def fits(self, value: Any) -> bool:
+        """Whether the control can show ``value`` (it may still break a cross-param rule)."""
+        raise NotImplementedError
+
+    def allows(self, value: Any) -> bool:
+        """Whether the model accepts ``value`` for this parameter on its own."""
+        return self.fits(value)
+
+    def reset(self) -> None:
+        self.set(self.param.default)
+
+    def observe(self, callback: Callable[[Any], None]) -> None:
+        for widget in self.inputs:
+            widget.observe(callback, names="value")
+
+    def set_error(self, messages: list[str]) -> None:
+        """Show ``messages`` in red under the control, or hide the label when empty."""
+        text = "<br>".join(html.escape(m) for m in messages)
+        self.error.value = f'<span style="{ERROR_STYLE}">{text}</span>' if messages else ""
+        self.error.layout.display = None if messages else "none"
+
+    def set_disabled(self, disabled: bool) -> None:
+        for widget in self.inputs:
+            widget.disabled = disabled
+
+    def _cannot_hold(self, value: Any, allowed: str) -> ValidationError:
+        return ValidationError(
+            f"{self.param.name} {value!r} cannot be set on this form; use {allowed}",
+            param=self.param.name,
+            value=value,
+        )
+
+
+class _EnumControl(_Control):
+    def __init__(self, param: ParamSpec) -> None:
+        options: list[tuple[str, Any]] = [(str(c), c) for c in param.choices]
+        if param.default is None:
+            options.insert(0, ("(default)", _UNSET))
+        dropdown = widgets.Dropdown(
+            options=options, description=param.label, tooltip=_tooltip(param)
+        )
+        super().__init__(param, [dropdown], dropdown)
+        self.reset()
+
+    def get(self) -> Any:
+        value = self.input.value
+        return None if value is _UNSET else value
+
+    def fits(self, value: Any) -> bool:
+        return value is None or value in self.param.choices
+
+    def set(self, value: Any) -> None:
+        if not self.fits(value):
+            raise self._cannot_hold(value, "one of " + _quoted(self.param.choices))
+        self.input.value = _UNSET if value is None else value
+
+
+class _BoolControl(_Control):
+    def __init__(self, param: ParamSpec) -> None:
+        widget: widgets.Widget
+        if param.default is None:
+            options = [("(default)", _UNSET), ("yes", True), ("no", False)]
+            widget = widgets.Dropdown(
+                options=options, description=param.label, tooltip=_tooltip(param)
+            )
+        else:
+            widget = widgets.Checkbox(description=param.label, tooltip=_tooltip(param), indent=True)
+        super().__init__(param, [widget], widget)
+        self.reset()
+
+    def get(self) -> Any:
+        value = self.input.value
+        return None if value is _UNSET else bool(value)
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, bool) or (value is None and self.param.default is None)
+
+    def set(self, value: Any) -> None:
+        if not self.fits(value):
+            raise self._cannot_hold(value, "True or False")
+        self.input.value = _UNSET if value is None else value
+
+
+class _TextControl(_Control):
+    def __init__(self, param: ParamSpec) -> None:
+        text = widgets.Text(description=param.label, tooltip=_tooltip(param))
+        super().__init__(param, [text], text)
+        self.reset()
+
+    def get(self) -> Any:
+        return self.input.value or None
+
+    def fits(self, value: Any) -> bool:
+        return value is None or isinstance(value, str)
+
+    def set(self, value: Any) -> None:
+        if not self.fits(value):
+            raise self._cannot_hold(value, "a string")
+        self.input.value = value or ""
+
+
+class _IntControl(_Control):
+    """An int; with a "send it" checkbox in front when the parameter's default is ``None``."""
+
+    def __init__(self, param: ParamSpec) -> None:
+        self.optional = param.default is None
+        number = _int_widget(param, description="" if self.optional else param.label)
+        inputs: list[widgets.Widget] = [number]
+        body: widgets.Widget = number
+        self.toggle: widgets.Checkbox | None = None
+        if self.optional:
+            self.toggle = widgets.Checkbox(
+                description=param.label, tooltip=_tooltip(param), indent=True
+            )
+            self.toggle.layout.width = "auto"
+            self.toggle.observe(self._sync_enabled, names="value")
+            inputs.append(self.toggle)
+            body = widgets.HBox([self.toggle, number])
+        super().__init__(param, inputs, body)
+        self.reset()
+
+    def _sync_enabled(self, _change: Any = None) -> None:
+        if self.toggle is not None:
+            self.input.disabled = not self.toggle.value
+
+    def get(self) -> Any:
+        if self.toggle is not None and not self.toggle.value:
+            return None
+        return int(self.input.value)
+
+    def fits(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        low, high = self.param.minimum, self.param.maximum
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def set(self, value: Any) -> None:
+        if not self.fits(value):
+            raise self._cannot_hold(value, f"an integer in {_range_text(self.param)}")
+        if value is not None:
+            self.input.value = value
+        if self.toggle is not None:
+            self.toggle.value = value is not None
+            self._sync_enabled()
+
+    def set_disabled(self, disabled: bool) -> None:
+        super().set_disabled(disabled)
+        if not disabled:
+            self._sync_enabled()
+
+
+class _SizeControl(_Control):
+    """Size presets in a dropdown, plus width/height boxes for ``Custom`` sizes."""
+
+    def __init__(self, param: ParamSpec, model: ModelSpec) -> None:
+        self.model_spec = model
+        self.rules = model.custom_size
+        choices = _size_choices(param, model)
+        options: list[tuple[str, Any]] = [(c, c) for c in choices]
+        if param.default is None:
+            options.insert(0, ("(default)", _UNSET))
+        if self.rules is not None:
+            options.append(("Custom…", _CUSTOM))
+        self.choices = choices
+        dropdown = widgets.Dropdown(
+            options=options, description=param.label, tooltip=_tooltip(param)
+        )
+        self.width = self._edge_box("Width")
+        self.height = self._edge_box("Height")
+        self.custom_box = widgets.HBox(
+            [self.width, self.height], layout=widgets.Layout(display="none")
+        )
+        dropdown.observe(self._show_custom_box, names="value")
+        body = widgets.VBox([dropdown, self.custom_box])
+        super().__init__(param, [dropdown, self.width, self.height], body)
+        self.reset()
+
+    def _edge_box(self, name: str) -> widgets.BoundedIntText:
+        step = self.rules.multiple_of if self.rules else 16
+        high = self.rules.max_edge if self.rules else 4096
+        tip = f"{name} in pixels (custom sizes: multiples of {step}, at most {high})"
+        box = widgets.BoundedIntText(
+            value=1024, min=step, max=high, step=step, description=name, tooltip=tip
+        )
+        box.layout.width = "180px"
+        return box
+
+    @property
+    def custom(self) -> bool:
+        """Whether ``Custom`` is selected (the width/height boxes are showing)."""
+        return bool(self.input.value == _CUSTOM)
+
+    def _show_custom_box(self, change: Any) -> None:
+        if change["new"] == _CUSTOM and change["old"] not in (_CUSTOM, _UNSET):
+            parsed = validation.parse_size(str(change["old"]))
+            if parsed is not None:
+                self.width.value, self.height.value = parsed
+        self.custom_box.layout.display = None if change["new"] == _CUSTOM else "none"
+
+    def get(self) -> Any:
+        value = self.input.value
+        if value is _UNSET:
+            return None
+        if value == _CUSTOM:
+            return f"{self.width.value}x{self.height.value}"
+        return value
+
+    def _parse_custom(self, value: Any) -> tuple[int, int] | None:
+        if self.rules is None or not isinstance(value, str) or value in self.choices:
+            return None
+        try:
+            parsed = validation.parse_size(value)
+        except ValidationError:
+            return None
+        if parsed is None:
+            return None
+        width, height = parsed
+        in_box = all(self.width.min <= edge <= self.width.max for edge in parsed)
+        return (width, height) if in_box else None
+
+    def fits(self, value: Any) -> bool:
+        if value is None:
+            return self.param.default is None
+        return value in self.choices or self._parse_custom(value) is not None
+
+    def allows(self, value: Any) -> bool:
+        if value in self.choices or (value is None and self.param.default is None):
+            return True
+        if self._parse_custom(value) is None:
+            return False
+        return not validation.size_problems(self.model_spec, value)
+
+    def set(self, value: Any) -> None:
+        if not self.fits(value):
+            allowed = _quoted(self.choices)
+            if self.rules is not None:
+                allowed += " or a custom 'WIDTHxHEIGHT'"
+            raise self._cannot_hold(value, allowed)
+        custom = self._parse_custom(value)
+        if custom is not None:
+            self.width.value, self.height.value = custom
+            self.input.value = _CUSTOM
+        else:
+            self.input.value = _UNSET if value is None else value
+
+
+def _size_choices(param: ParamSpec, model: ModelSpec) -> tuple[str, ...]:
+    """``auto`` (when allowed) then the presets, in display order, without duplicates."""
+    return tuple(dict.fromkeys(str(c) for c in param.choices or model.size_choices))
+
+
+def _int_widget(param: ParamSpec, *, description: str) -> widgets.Widget:
+    low, high = param.minimum, param.maximum
+    start = param.default if param.default is not None else (low if low is not None else 0)
+    common = {"description": description, "tooltip": _tooltip(param), "value": start}
+    if low is None or high is None:
+        return widgets.IntText(**common)
+    if low == high:
+        return widgets.BoundedIntText(min=low, max=high, disabled=True, **common)
+    if high - low <= SLIDER_MAX_RANGE:
+        return widgets.IntSlider(min=low, max=high, continuous_update=False, **common)
+    return widgets.BoundedIntText(min=low, max=high, **common)
+
+
+def _make_control(param: ParamSpec, model: ModelSpec) -> _Control:
+    """The control for one parameter, chosen by its kind (the only dispatch in the form)."""
+    if param.kind == "size":
+        return _SizeControl(param, model)
+    factories: dict[str, Callable[[Any], _Control]] = {
+        "enum": _EnumControl,
+        "int": _IntControl,
+        "bool": _BoolControl,
+        "str": _TextControl,
+    }
+    factory = factories.get(param.kind)
+    if factory is None:
+        raise ValidationError(
+            f"parameter {param.name!r} of {model.name} has kind {param.kind!r}; the form "
+            f"knows {_quoted([*factories, 'size'])}: fix the catalog entry",
+            param=param.name,
+            value=param.kind,
+        )
+    return factory(param)
+
+
+def _tooltip(param: ParamSpec) -> str:
+    text = param.help or param.label
+    if not param.send and "not sent" not in text.lower():
+        text = f"{text} {NOT_SENT_NOTE}".strip()
+    return str(text)
+
+
+def _quoted(values: Iterable[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _range_text(param: ParamSpec) -> str:
+    low = "-inf" if param.minimum is None else param.minimum
+    high = "inf" if param.maximum is None else param.maximum
+    return f"[{low}, {high}]"
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def lifecycle_banner(spec: ModelSpec) -> tuple[str, str]:
+    """The banner text and its status key for a model, or ``("", "")`` for current models.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+
+    Returns
+    -------
+    (text, status) : tuple of str
+        Plain text (not HTML) and ``"deprecated"``, ``"shutdown"``, ``"preview"`` or ``""``.
+    """
+    use = f" Use {spec.replacement} instead." if spec.replacement else ""
+    when = f" on {spec.shutdown_date.isoformat()}" if spec.shutdown_date else ""
+    if spec.status == "shutdown":
+        text = (
+            f"{spec.name} was shut down by OpenAI{when}: api.openai.com no longer serves it. "
+            f"It still works against compatible endpoints (the offline server, proxies).{use}"
+        )
+    elif spec.status == "deprecated":
+        text = f"{spec.name} is deprecated: OpenAI shuts it down{when}.{use}"
+    elif spec.status == "preview":
+        text = f"{spec.name} is a preview model: its parameters may still change."
+    else:
+        return "", ""
+    return text, spec.status
+
+
+def cost_text(estimate: CostEstimate | None, params: Mapping[str, Any]) -> str:
+    """The cost label, e.g. ``"~$0.053 (medium, 1024x1024 x1)"``, or ``"price unknown"``.
+
+    Parameters
+    ----------
+    estimate : CostEstimate or None
+        From :func:`~gptimage_widgets.pricing.estimate_cost`; ``None`` when no price is known.
+    params : mapping
+        The request parameters; ``quality``, ``size`` and ``n`` are shown when present.
+    """
+    if estimate is None:
+        return "price unknown"
+    details = [str(params[k]) for k in ("quality", "size") if params.get(k) is not None]
+    basis = ", ".join(details)
+    basis = f"{basis} x{params.get('n') or 1}" if basis else f"x{params.get('n') or 1}"
+    if estimate.high_usd - estimate.low_usd > 0.0005:
+        basis += f"; ${estimate.low_usd:.3f}–${estimate.high_usd:.3f}"
+    return f"~${estimate.usd:.3f} ({basis})"
+
+
+def _model_options() -> list[tuple[str, str]]:
+    return [
+        (spec.name + STATUS_MARKS.get(spec.status, ""), spec.name)
+        for spec in catalog.list_models(include_shutdown=True)
+    ]
+
+
+def _operation_options(spec: ModelSpec, operation: str) -> list[tuple[str, str]]:
+    options = [(op, op) for op in spec.operations]
+    if operation not in spec.operations:
+        options.append((f"{operation} (not supported by {spec.name})", operation))
+    return options
+
+
+def _unsupported_operation(spec: ModelSpec, operation: str) -> Problem:
+    return Problem(
+        param="operation",
+        value=operation,
+        message=(
+            f"{spec.name} does not support {operation!r}; use one of "
+            f"{_quoted(spec.operations)} or pick a model that supports {operation!r}"
+        ),
+        allowed=tuple(spec.operations),
+    )
+
+
+# --------------------------------------------------------------------------- the form
+
+
+class ParameterForm(widgets.VBox):
+    """A form that offers exactly the parameters a model accepts, validated live.
+
+    Parameters
+    ----------
+    model : str
+        Model name or alias (``"gpt-image-2"``); unknown names raise ``ValidationError``.
+    operation : str
+        ``"generate"``, ``"edit"`` or ``"variation"``.
+    **kwargs
+        Passed to ``ipywidgets.VBox``.
+
+    Attributes
+    ----------
+    model, operation, prompt : str (traits)
+        Set ``model`` to switch models: the controls are swapped in one ``children``
+        assignment, values the new model still allows are kept, the others fall back to
+        the new model's defaults. ``prompt`` is validated and priced but not shown.
+    reference_images : int (trait)
+        Number of input images (for the price and the per-model limit).
+    has_mask : bool (trait)
+        Whether a mask will be sent (models without mask support then show a problem).
+    params : dict (read-only trait)
+        What the client should receive: only parameters the model and operation accept that
+        are sent, custom sizes as ``"WxH"``, unset values left out.
+    values : dict (read-only trait)
+        Every control's value, including ones never sent (``seed``); ``None`` = unset.
+    problems : list of Problem (read-only trait)
+        Every problem found by :func:`~gptimage_widgets.validation.check`, each also shown
+        in red under its control.
+    valid : bool (read-only trait)
+        ``problems == []``; observe it to enable a Generate button.
+    cost : CostEstimate or None (read-only trait)
+    disabled : bool (trait)
+        Disables every control (e.g. while a request is in flight).
+    """
+
+    model = traitlets.Unicode("gpt-image-2")
+    operation = traitlets.Unicode("generate")
+    prompt = traitlets.Unicode("")
+    reference_images = traitlets.Int(0)
+    has_mask = traitlets.Bool(False)
+    disabled = traitlets.Bool(False)
+    params = traitlets.Dict(read_only=True)
+    values = traitlets.Dict(read_only=True)
+    problems = traitlets.List(read_only=True)
+    valid = traitlets.Bool(False, read_only=True)
+    cost = traitlets.Any(None, read_only=True)
+
+    def __init__(
+        self, model: str = "gpt-image-2", operation: str = "generate", **kwargs: Any
+    ) -> None:
+        self._ready = False
+        self._controls: dict[str, _Control] = {}
+        self._spec: ModelSpec = None
+        self.model_picker = widgets.Dropdown(description="Model", tooltip="Image model")
+        self.operation_picker = widgets.Dropdown(description="Operation")
+        self.banner = widgets.HTML(value="", layout=widgets.Layout(display="none"))
+        self.general_errors = widgets.HTML(value="", layout=widgets.Layout(display="none"))
+        self.cost_label = widgets.HTML(value="")
+        super().__init__(**kwargs)
+        spec = catalog.get_model(model)
+        self._spec: ModelSpec = spec
+        self._check_operation_name(operation)
+        self.set_trait("model", spec.name)
+        self.set_trait("operation", operation)
+        self._commit(*self._prepare(spec, operation, {}, {}))
+        self.model_picker.observe(self._on_model_picked, names="value")
+        self.operation_picker.observe(self._on_operation_picked, names="value")
+        self._ready = True
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The :class:`~gptimage_widgets.catalog.ModelSpec` the controls were built from."""
+        return self._spec
+
+    @property
+    def controls(self) -> dict[str, widgets.Widget]:
+        """Parameter name -> its main input widget (set ``.value`` to drive the form)."""
+        return {name: control.input for name, control in self._controls.items()}
+
+    def control(self, name: str) -> _Control:
+        """The control of parameter ``name`` (with ``.input``, ``.error``, ``.row``)."""
+        try:
+            return self._controls[name]
+        except KeyError:
+            raise ValidationError(
+                f"{self._spec.name} has no {name!r} control for {self.operation!r}; "
+                f"it has {_quoted(self._controls)}",
+                param=name,
+            ) from None
+
+    def error_text(self, name: str) -> str:
+        """The problems shown under parameter ``name`` (``""`` when it has none)."""
+        return "; ".join(p.message for p in self.problems if p.param == name)
+
+    def set_params(self, params: Mapping[str, Any]) -> list[str]:
+        """Load values, e.g. from a history entry, in one atomic update.
+
+        Parameters
+        ----------
+        params : mapping
+            Parameter values by the client's names; may also hold ``model``, ``operation``
+            and ``prompt``. A value the model rejects but the control can show (a custom
+            size of 1000x1000) is loaded and shown as a problem.
+
+        Returns
+        -------
+        list of str
+            The names that were ignored because the model and operation take no such
+            parameter (``images``, ``mask`` and ``response_format`` on GPT models...).
+
+        Raises
+        ------
+        ValidationError
+            When a value cannot be shown at all (an unknown model, a quality outside the
+            choices, an int outside the control's range); nothing is changed then.
+        """
+        values = dict(params)
+        spec = catalog.get_model(values.pop("model", None) or self.model)
+        operation = str(values.pop("operation", None) or self.operation)
+        self._check_operation_name(operation)
+        prompt = values.pop("prompt", None)
+        keep = self._current_values() if spec.name == self._spec.name else {}
+        controls, ignored = self._prepare(spec, operation, keep, values)
+        self._ready = False
+        try:
+            with self.hold_trait_notifications():
+                self.set_trait("model", spec.name)
+                self.set_trait("operation", operation)
+                if prompt is not None:
+                    self.set_trait("prompt", str(prompt))
+                self._commit(controls, ignored)
+        finally:
+            self._ready = True
+        return ignored
+
+    # ------------------------------------------------------------------ traits
+
+    @traitlets.validate("model")
+    def _validate_model(self, proposal: Any) -> str:
+        return str(catalog.get_model(proposal["value"]).name)
+
+    @traitlets.validate("operation")
+    def _validate_operation(self, proposal: Any) -> str:
+        return self._check_operation_name(proposal["value"])
+
+    @traitlets.observe("model", "operation")
+    def _on_model_or_operation(self, _change: Any) -> None:
+        if not self._ready:
+            return
+        spec = catalog.get_model(self.model)
+        keep = self._current_values()
+        self._commit(*self._prepare(spec, self.operation, keep, {}))
+
+    @traitlets.observe("prompt", "reference_images", "has_mask")
+    def _on_context(self, _change: Any) -> None:
+        if self._ready:
+            self._refresh()
+
+    @traitlets.observe("disabled")
+    def _on_disabled(self, change: Any) -> None:
+        self._apply_disabled(bool(change["new"]))
+
+    def _on_model_picked(self, change: Any) -> None:
+        if self._ready and change["new"] and change["new"] != self.model:
+            self.model = change["new"]
+
+    def _on_operation_picked(self, change: Any) -> None:
+        if self._ready and change["new"] and change["new"] != self.operation:
+            self.operation = change["new"]
+
+    def _on_value(self, _change: Any) -> None:
+        if self._ready:
+            self._refresh()
+
+    @staticmethod
+    def _check_operation_name(operation: str) -> str:
+        if operation not in OPERATIONS:
+            raise ValidationError(
+                f"operation {operation!r} is unknown; use one of {_quoted(OPERATIONS)}",
+                param="operation",
+                value=operation,
+            )
+        return operation
+
+    # ------------------------------------------------------------------ building
+
+    def _current_values(self) -> dict[str, Any]:
+        return {name: control.get() for name, control in self._controls.items()}
+
+    def _prepare(
+        self,
+        spec: ModelSpec,
+        operation: str,
+        keep: Mapping[str, Any],
+        load: Mapping[str, Any],
+    ) -> tuple[dict[str, _Control], list[str]]:
+        """Build the new control set off-screen; nothing visible changes here.
+
+        ``keep`` values are kept where the model allows them (else the default stays);
+        ``load`` values must fit their control (else ``ValidationError``, nothing changed).
+        Returns the controls and the ``load`` names the model does not take.
+        """
+        params = spec.params_for(operation) if spec.supports(operation) else {}
+        controls = {name: _make_control(p, spec) for name, p in params.items()}
+        kept = [n for n, v in keep.items() if n in controls and controls[n].allows(v)]
+        for name in kept:
+            controls[name].set(keep[name])
+        self._drop_incompatible(spec, operation, controls, kept)
+        misfits = [
+            Problem(name, value, str(exc), ())
+            for name, value in load.items()
+            if name in controls
+            for exc in _set_or_error(controls[name], value)
+        ]
+        if misfits:
+            raise ValidationError(misfits)
+        return controls, sorted(set(load) - set(controls))
+
+    @staticmethod
+    def _drop_incompatible(
+        spec: ModelSpec, operation: str, controls: Mapping[str, _Control], kept: list[str]
+    ) -> None:
+        """Reset kept values that break a cross-parameter rule of the new model."""
+        if not kept or not spec.supports(operation):
+            return
+        params = _sendable(controls)
+        flagged = {p.param for p in _check(spec.name, operation, params)}
+        for name in kept:
+            if name in flagged:
+                controls[name].reset()
+
+    def _commit(self, controls: dict[str, _Control], _ignored: list[str]) -> None:
+        """Show ``controls`` (one ``children`` assignment) and publish the new state."""
+        spec = catalog.get_model(self.model)
+        for control in controls.values():
+            control.observe(self._on_value)
+            control.set_disabled(self.disabled)
+        was_ready, self._ready = self._ready, False
+        try:
+            with self.hold_sync(), self.hold_trait_notifications():
+                self._spec = spec
+                self._controls = controls
+                self._update_header(spec)
+                self.children = (
+                    self.model_picker,
+                    self.operation_picker,
+                    self.banner,
+                    self.general_errors,
+                    *(control.row for control in controls.values()),
+                    self.cost_label,
+                )
+                self._refresh()
+        finally:
+            self._ready = was_ready
+
+    def _update_header(self, spec: ModelSpec) -> None:
+        self.model_picker.options = _model_options()
+        self.model_picker.value = spec.name
+        self.operation_picker.options = _operation_options(spec, self.operation)
+        self.operation_picker.value = self.operation
+        text, status = lifecycle_banner(spec)
+        style = BANNER_STYLES.get(status, "")
+        self.banner.value = (
+            f'<div style="{style};padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
+            if text
+            else ""
+        )
+        self.banner.layout.display = None if text else "none"
+
+    def _apply_disabled(self, disabled: bool) -> None:
+        self.model_picker.disabled = disabled
+        self.operation_picker.disabled = disabled
+        for control in self._controls.values():
+            control.set_disabled(disabled)
+
+    # ------------------------------------------------------------------ live state
+
+    def _refresh(self) -> None:
+        """Recompute params, problems, validity and cost; show problems inline."""
+        values = self._current_values()
+        params = _sendable(self._controls)
+        problems = self._problems(params)
+        self._show_problems(problems)
+        estimate = self._estimate(params)
+        with self.hold_trait_notifications():
+            self.set_trait("values", values)
+            self.set_trait("params", params)
+            self.set_trait("problems", problems)
+            self.set_trait("valid", not problems)
+            self.set_trait("cost", estimate)
+        self.cost_label.value = html.escape(cost_text(estimate, params))
+        self.cost_label.tooltip = getattr(estimate, "basis", "") or "no price data for this model"
+
+    def _problems(self, params: Mapping[str, Any]) -> list[Problem]:
+        spec = self._spec
+        if not spec.supports(self.operation):
+            return [_unsupported_operation(spec, self.operation)]
+        problems = _check(spec.name, self.operation, params, prompt=self.prompt or None)
+        return problems + self._context_problems(spec)
+
+    def _context_problems(self, spec: ModelSpec) -> list[Problem]:
+        """Limits on the studio's inputs (counted, not seen): images and mask."""
+        problems: list[Problem] = []
+        limit = spec.max_reference_images
+        if self.operation == "edit" and self.reference_images > limit:
+            problems.append(
+                Problem(
+                    "images",
+                    self.reference_images,
+                    f"{spec.name} takes at most {limit} input image(s) for edits, got "
+                    f"{self.reference_images}; remove some or pick another model",
+                )
+            )
+        if self.has_mask and not spec.supports_mask:
+            problems.append(
+                Problem("mask", True, f"{spec.name} takes no mask; clear it or pick another model")
+            )
+        return problems
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        by_param: dict[str, list[str]] = {name: [] for name in self._controls}
+        general: list[str] = []
+        for problem in problems:
+            by_param.get(problem.param, general).append(problem.message)
+        for name, control in self._controls.items():
+            control.set_error(by_param[name])
+        text = "<br>".join(html.escape(m) for m in general)
+        self.general_errors.value = f'<span style="{ERROR_STYLE}">{text}</span>' if general else ""
+        self.general_errors.layout.display = None if general else "none"
+
+    def _estimate(self, params: Mapping[str, Any]) -> CostEstimate | None:
+        try:
+            return pricing.estimate_cost(
+                self._spec.name,
+                self.operation,
+                size=params.get("size"),
+                quality=params.get("quality"),
+                n=params.get("n") or 1,
+                prompt=self.prompt,
+                reference_images=self.reference_images,
+                partial_images=params.get("partial_images") or 0,
+            )
+        except GPTImageError:
+            return None
+
+
+def _set_or_error(control: _Control, value: Any) -> list[ValidationError]:
+    try:
+        control.set(value)
+    except ValidationError as exc:
+        return [exc]
+    return []
+
+
+def _sendable(controls: Mapping[str, _Control]) -> dict[str, Any]:
+    """The values the client should receive: sent params that are set."""
+    values = {name: control.get() for name, control in controls.items() if control.param.send}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _check(model: str, operation: str, params: Mapping[str, Any], **extra: Any) -> list[Problem]:
+    """``validation.check``, with an error it raises turned into its problems."""
+    try:
+        return list(validation.check(model, operation, **params, **extra))
+    except ValidationError as exc:
+        return list(exc.problems)
