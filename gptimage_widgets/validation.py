@@ -1,0 +1,625 @@
+"""Validation: every problem with a request, found before anything is sent.
+
+:func:`check` returns the problems, :func:`validate` raises them together as one
+:class:`~gptimage_widgets.errors.ValidationError`. Each :class:`Problem` names the parameter
+(``"size"``, ``"images[1]"``, ``"mask"``), the value and what is allowed. All rules come from
+the catalog: nothing here branches on a model's name. ``None`` means "not given".
+
+Pure module: numpy, Pillow (through ``imaging``) and the standard library only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import os
+import reprlib
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .catalog import OPERATIONS, ModelSpec, ParamSpec, get_model, list_models
+from .errors import Problem, ValidationError
+
+__all__ = [
+    "COMPRESSED_FORMATS",
+    "TRANSPARENT_FORMATS",
+    "check",
+    "parse_size",
+    "size_problems",
+    "validate",
+]
+
+#: Output formats that can carry a transparent background (every model).
+TRANSPARENT_FORMATS: tuple[str, ...] = ("png", "webp")
+#: Output formats that ``output_compression`` applies to (every model).
+COMPRESSED_FORMATS: tuple[str, ...] = ("jpeg", "webp")
+_INPUTS = ("prompt", "images", "mask")
+_HEADER_BYTES = 16
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxlist = 6
+
+
+def _short(value: Any) -> str:
+    """A short repr for messages (never an image's pixels)."""
+    try:
+        return _repr.repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object>"
+
+
+def _quoted(values: Iterable[Any]) -> str:
+    return ", ".join(_short(v) for v in values)
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for a case-insensitive or close match, else ``""``."""
+    known = list(known)
+    lowered = {k.lower(): k for k in known}
+    match = lowered.get(word.lower())
+    if match is None:
+        close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+        match = close[0] if close else None
+    return f" (did you mean {match!r}?)" if match else ""
+
+
+def _either(values: Sequence[str]) -> str:
+    """``"'png' or 'webp'"``."""
+    quoted = [repr(v) for v in values]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _few(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """``"1024x1536"`` -> ``(1024, 1536)``; ``"auto"`` -> None.
+
+    Parameters
+    ----------
+    size : str
+        ``"auto"`` or ``"WIDTHxHEIGHT"`` with positive whole numbers and a lowercase ``x``.
+
+    Raises
+    ------
+    ValidationError
+        For anything else, with an example of the expected form.
+    """
+    if isinstance(size, str) and size == "auto":
+        return None
+    if isinstance(size, str):
+        width, sep, height = size.partition("x")
+        if sep and _is_positive_decimal(width) and _is_positive_decimal(height):
+            return int(width), int(height)
+    raise ValidationError(
+        f"size {_short(size)} is not a size; write 'auto' or WIDTHxHEIGHT like '1024x1536'",
+        param="size",
+        value=size,
+    )
+
+
+def _is_positive_decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit() and not text.startswith("0") and len(text) <= 9
+
+
+def _custom_size_messages(spec: ModelSpec, width: int, height: int) -> list[str]:
+    """Why ``width x height`` breaks ``spec.custom_size`` (ComfyUI's wording), or ``[]``."""
+    rules = spec.custom_size
+    if rules is None:
+        return []
+    got = f"{width}x{height}"
+    messages = []
+    if width % rules.multiple_of or height % rules.multiple_of:
+        messages.append(
+            f"Custom width and height must be multiples of {rules.multiple_of}, got {got}"
+            + _rounded_hint(spec, width, height)
+        )
+    if max(width, height) > rules.max_edge:
+        messages.append(f"Custom resolution max edge must be <= {rules.max_edge}, got {got}")
+    if max(width, height) > rules.max_ratio * min(width, height):
+        messages.append(
+            f"Custom resolution aspect ratio must not exceed {rules.max_ratio:g}:1, got {got}"
+        )
+    pixels = width * height
+    if not rules.min_pixels <= pixels <= rules.max_pixels:
+        messages.append(
+            f"Custom resolution total pixels must be between {rules.min_pixels:,} and "
+            f"{rules.max_pixels:,}, got {pixels:,} ({got})"
+        )
+    return messages
+
+
+def _rounded_hint(spec: ModelSpec, width: int, height: int) -> str:
+    """``" (nearest valid: 1008x1008)"`` when rounding to the grid gives a valid size."""
+    step = spec.custom_size.multiple_of if spec.custom_size else 1
+    rounded = (max(step, round(width / step) * step), max(step, round(height / step) * step))
+    if _custom_size_messages(spec, *rounded):
+        return ""
+    return f" (nearest valid: {rounded[0]}x{rounded[1]})"
+
+
+def size_problems(spec: ModelSpec | str, size: Any) -> list[Problem]:
+    """Every problem with ``size`` for the model ``spec`` (``[]`` when it is fine).
+
+    Presets and ``"auto"`` come from the catalog; custom ``WxH`` follows
+    ``spec.custom_size``: edges multiples of 16, longest edge <= 3840, ratio <= 3:1,
+    655,360..8,294,400 pixels (inclusive) for gpt-image-2.
+    """
+    spec = get_model(spec)
+    choices = spec.size_choices
+    custom = " or a custom 'WIDTHxHEIGHT'" if spec.custom_size else ""
+    allowed = f"use one of {_quoted(choices)}{custom}"
+    if not isinstance(size, str):
+        return [
+            Problem(
+                "size",
+                size,
+                f"size must be a string like '1024x1536', got {_short(size)} "
+                f"({type(size).__name__}); {allowed}",
+                choices,
+            )
+        ]
+    if size in choices:
+        return []
+    try:
+        parsed = parse_size(size)
+    except ValidationError:
+        return [Problem("size", size, f"size {size!r} is not a size; {allowed}", choices)]
+    if parsed is None or spec.custom_size is None:
+        takers = [m.name for m in list_models() if m.custom_size]
+        extra = f" (custom sizes: {_few(takers)})" if takers and parsed is not None else ""
+        return [
+            Problem(
+                "size", size, f"size {size!r} is not accepted by {spec.name}; {allowed}{extra}",
+                choices,
+            )
+        ]  # fmt: skip
+    return [Problem("size", size, m, choices) for m in _custom_size_messages(spec, *parsed)]
+
+
+# --------------------------------------------------------------------------- param values
+
+
+def _safe_in(value: Any, choices: Sequence[Any]) -> bool:
+    try:
+        return any(isinstance(value, type(c)) and bool(c == value) for c in choices)
+    except Exception:
+        return False
+
+
+def _enum_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
+    if _safe_in(value, p.choices):
+        return []
+    allowed = p.allowed_text()
+    if all(isinstance(c, str) for c in p.choices) and not isinstance(value, str):
+        message = (
+            f"{p.name} must be a string, {allowed}; got {_short(value)} ({type(value).__name__})"
+        )
+        return [Problem(p.name, value, message, p.choices)]
+    if p.name == "background" and value == "transparent" and not spec.supports_transparent:
+        takers = [m.name for m in list_models() if m.supports_transparent]
+        message = f"Transparent background is not supported for {spec.name}; use {allowed}" + (
+            f", or a model that supports it ({_few(takers)})" if takers else ""
+        )
+        return [Problem(p.name, value, message, p.choices)]
+    hint = _did_you_mean(value, [str(c) for c in p.choices]) if isinstance(value, str) else ""
+    message = f"{p.name} {_short(value)} is not accepted by {spec.name}{hint}; use {allowed}"
+    return [Problem(p.name, value, message, p.choices)]
+
+
+def _int_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
+    allowed = p.allowed_text()
+    if not _is_whole(value):
+        message = f"{p.name} must be {allowed}, got {_short(value)} ({type(value).__name__})"
+        return [Problem(p.name, value, message)]
+    low = p.minimum if p.minimum is not None else value
+    high = p.maximum if p.maximum is not None else value
+    if low <= value <= high:
+        return []
+    message = f"{p.name} {int(value)} is not accepted by {spec.name}; use {allowed}"
+    return [Problem(p.name, value, message)]
+
+
+def _typed_problems(p: ParamSpec, value: Any, expected: type, wanted: str) -> list[Problem]:
+    if isinstance(value, expected):
+        return []
+    message = f"{p.name} must be {wanted}, got {_short(value)} ({type(value).__name__})"
+    return [Problem(p.name, value, message)]
+
+
+def _value_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
+    """Problems with ``value`` for the param ``p`` of ``spec`` (kind by kind)."""
+    if p.kind == "size":
+        return size_problems(spec, value)
+    if p.kind == "int":
+        return _int_problems(spec, p, value)
+    if p.kind == "bool":
+        return _typed_problems(p, value, bool, "True or False")
+    if p.kind == "str":
+        return _typed_problems(p, value, str, "a string")
+    return _enum_problems(spec, p, value)
+
+
+def _not_accepted(spec: ModelSpec, name: str, value: Any) -> Problem:
+    """The problem for a param ``spec`` does not take (known elsewhere, or unknown)."""
+    reason = spec.unsupported_params.get(name)
+    if reason:
+        message = f"{spec.name} does not accept {name}: {reason}; remove it"
+        return Problem(name, value, message)
+    takers = [m.name for m in list_models() if name in m.params]
+    if takers:
+        message = (
+            f"{name} is not accepted by {spec.name} (models that take it: {_few(takers)}); "
+            "remove it"
+        )
+        return Problem(name, value, message)
+    known = [*_INPUTS, *spec.params]
+    hint = _did_you_mean(name, known)
+    message = f"unknown parameter {name!r}{hint}; {spec.name} accepts {', '.join(known)}"
+    return Problem(name, value, message)
+
+
+def _param_problems(spec: ModelSpec, operation: str | None, name: str, value: Any) -> list[Problem]:
+    p = spec.params.get(name)
+    if p is None:
+        return [_not_accepted(spec, name, value)]
+    if operation is not None and spec.supports(operation) and not p.applies_to(operation):
+        message = (
+            f"{name} does not apply to {operation} with {spec.name} (it is used by "
+            f"{', '.join(p.operations)}); remove it"
+        )
+        return [Problem(name, value, message)]
+    return _value_problems(spec, p, value)
+
+
+def _effective(spec: ModelSpec, given: dict[str, Any], name: str) -> Any:
+    if name in given:
+        return given[name]
+    p = spec.params.get(name)
+    return p.default if p else None
+
+
+def _combination_problems(spec: ModelSpec, given: dict[str, Any]) -> list[Problem]:
+    """Rules between params: transparent needs png/webp; compression needs jpeg/webp."""
+    problems: list[Problem] = []
+    fmt = _effective(spec, given, "output_format")
+    if fmt is not None and not isinstance(fmt, str):
+        return problems  # a bad output_format is reported on its own
+    shown = repr(fmt) if fmt is not None else "not set"
+    if (
+        isinstance(given.get("background"), str)
+        and given["background"] == "transparent"
+        and spec.supports_transparent
+        and "output_format" in spec.params
+        and fmt not in TRANSPARENT_FORMATS
+    ):
+        message = (
+            f"Transparent background needs output_format {_either(TRANSPARENT_FORMATS)}, got "
+            f"{shown}; set output_format={_either(TRANSPARENT_FORMATS)}"
+        )
+        problems.append(Problem("background", "transparent", message, TRANSPARENT_FORMATS))
+    if (
+        "output_compression" in given
+        and "output_compression" in spec.params
+        and fmt not in COMPRESSED_FORMATS
+    ):
+        message = (
+            f"output_compression applies only to {_either(COMPRESSED_FORMATS)} output, but "
+            f"output_format is {shown}; set output_format={_either(COMPRESSED_FORMATS)}, or drop "
+            "output_compression"
+        )
+        problems.append(Problem("output_compression", given["output_compression"], message))
+    return problems
+
+
+# --------------------------------------------------------------------------- model, operation
+
+
+def _resolve_model(model: Any) -> tuple[ModelSpec | None, list[Problem]]:
+    try:
+        return get_model(model), []
+    except ValidationError as exc:
+        return None, list(exc.problems)
+
+
+def _operation_problems(spec: ModelSpec | None, operation: Any) -> list[Problem]:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
+        hint = _did_you_mean(operation, OPERATIONS) if isinstance(operation, str) else ""
+        message = (
+            f"operation {_short(operation)} is unknown{hint}; use one of {_quoted(OPERATIONS)}"
+        )
+        return [Problem("operation", operation, message, OPERATIONS)]
+    if spec is not None and not spec.supports(operation):
+        takers = [m.name for m in list_models() if m.supports(operation)]
+        message = (
+            f"{spec.name} does not support {operation} (it offers {', '.join(spec.operations)})"
+            + (f"; models with {operation}: {_few(takers)}" if takers else "")
+        )
+        return [Problem("operation", operation, message, spec.operations)]
+    return []
+
+
+# --------------------------------------------------------------------------- prompt
+
+
+def _prompt_problems(spec: ModelSpec, operation: str, prompt: Any) -> list[Problem]:
+    if operation == "variation":
+        if prompt is None:
+            return []
+        return [Problem("prompt", prompt, "variation takes no prompt; remove it")]
+    if prompt is None:
+        message = f"prompt is required for {operation}; describe the image you want"
+        return [Problem("prompt", None, message)]
+    if not isinstance(prompt, str):
+        message = f"prompt must be a string, got {_short(prompt)} ({type(prompt).__name__})"
+        return [Problem("prompt", prompt, message)]
+    if not prompt.strip():
+        message = "prompt is empty; describe the image you want"
+        return [Problem("prompt", prompt, message)]
+    if len(prompt) > spec.prompt_max_chars:
+        message = (
+            f"prompt is {len(prompt):,} characters; {spec.name} accepts at most "
+            f"{spec.prompt_max_chars:,}, so shorten it by {len(prompt) - spec.prompt_max_chars:,}"
+        )
+        return [Problem("prompt", prompt, message)]
+    return []
+
+
+# --------------------------------------------------------------------------- images and mask
+
+
+def _describe(x: Any) -> str:
+    """A short description of an image input for ``Problem.value`` (never pixels)."""
+    if isinstance(x, np.ndarray):
+        return f"ndarray {x.shape} {x.dtype}"
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return f"{type(x).__name__} ({len(x):,} bytes)"
+    if isinstance(x, (str, os.PathLike)):
+        return f"path {_short(os.fspath(x))}"
+    return type(x).__name__
+
+
+def _image_items(images: Any) -> list[Any]:
+    """The input images one by one: a list, a ``(B, H, W, C)`` batch, an ImageResult, one."""
+    if images is None:
+        return []
+    if isinstance(images, (list, tuple)):
+        return list(images)
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        return list(images)
+    results = getattr(images, "images", None) if not isinstance(images, str) else None
+    if isinstance(results, (list, tuple)):
+        return list(results)
+    return [images]
+
+
+def _imaging_problem(param: str, x: Any, action: Callable[[], Any]) -> tuple[Any, list[Problem]]:
+    """Run ``action`` (an imaging call); its failure becomes a Problem for ``param``."""
+    try:
+        return action(), []
+    except ValidationError as exc:
+        return None, [Problem(param, _describe(x), p.message) for p in exc.problems]
+    except Exception as exc:  # a broken input must never escape as anything else
+        message = f"{param} could not be read ({type(exc).__name__}: {exc}); pass a valid image"
+        return None, [Problem(param, _describe(x), message)]
+
+
+def _file_facts(x: Any) -> tuple[int | None, bytes]:
+    """``(byte count, first bytes)`` of encoded bytes or a regular file; ``(None, b"")`` else."""
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return len(x), bytes(x[:_HEADER_BYTES])
+    if isinstance(x, (str, os.PathLike)) and not str(x).startswith(("data:", "http")):
+        try:
+            info = os.stat(x)
+            if not stat.S_ISREG(info.st_mode):
+                return None, b""
+            with open(x, "rb") as f:
+                return info.st_size, f.read(_HEADER_BYTES)
+        except (OSError, ValueError, TypeError):
+            return None, b""  # image_size names the path problem
+    return None, b""
+
+
+def _file_problems(spec: ModelSpec, param: str, x: Any) -> list[Problem]:
+    """Byte limit and upload format of bytes and files (arrays are encoded later)."""
+    from .imaging import sniff_format
+
+    count, head = _file_facts(x)
+    if count is None:
+        return []
+    problems = []
+    if count > spec.max_image_bytes:
+        problems.append(
+            Problem(
+                param,
+                _describe(x),
+                f"{param} is {count:,} bytes; {spec.name} accepts files up to "
+                f"{spec.max_image_bytes:,} bytes; downscale or compress it",
+            )
+        )
+    fmt = sniff_format(head)
+    if fmt is not None and fmt not in spec.image_formats:
+        allowed = ", ".join(f.upper() for f in spec.image_formats)
+        problems.append(
+            Problem(
+                param,
+                _describe(x),
+                f"{param} is {fmt.upper()}; {spec.name} accepts only {allowed} files; pass the "
+                "image as an array (the kit encodes it) or convert it",
+                spec.image_formats,
+            )
+        )
+    return problems
+
+
+def _special_file_problem(param: str, x: Any) -> list[Problem]:
+    """A problem when ``x`` names an existing path that is not a regular file (a directory,
+    a device or a pipe, which must not be opened)."""
+    if not isinstance(x, (str, os.PathLike)) or str(x).startswith(("data:", "http")):
+        return []
+    try:
+        mode = os.stat(x).st_mode
+    except (OSError, ValueError, TypeError):
+        return []  # missing or unnamable: image_size says so
+    if stat.S_ISREG(mode):
+        return []
+    what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+    message = f"{param} {_short(os.fspath(x))} is {what}; pass the path of an image file"
+    return [Problem(param, _describe(x), message)]
+
+
+def _one_image_problems(
+    spec: ModelSpec, param: str, x: Any
+) -> tuple[tuple[int, int] | None, list[Problem]]:
+    """``(width, height)`` of one input image (None when unreadable) and its problems."""
+    from .imaging import image_size
+
+    special = _special_file_problem(param, x)
+    if special:
+        return None, special
+    problems = _file_problems(spec, param, x)
+    size, unreadable = _imaging_problem(param, x, lambda: image_size(x, param=param))
+    problems += unreadable
+    if size is not None and spec.square_png_only and size[0] != size[1]:
+        problems.append(
+            Problem(
+                param,
+                _describe(x),
+                f"{param} is {size[0]}x{size[1]}; {spec.name} needs square images; crop it "
+                "square first",
+            )
+        )
+    return size, problems
+
+
+def _count_problems(spec: ModelSpec, operation: str, count: int) -> list[Problem]:
+    if operation == "variation" and count != 1:
+        message = f"variation needs exactly one input image, got {count}"
+        return [Problem("images", count, message)]
+    if operation == "edit" and count < 1:
+        message = "edit needs at least one input image; pass images=[...]"
+        return [Problem("images", count, message)]
+    if count > spec.max_reference_images:
+        message = (
+            f"{spec.name} takes at most {spec.max_reference_images} input image(s) for "
+            f"{operation}, got {count}; drop {count - spec.max_reference_images}"
+        )
+        return [Problem("images", count, message)]
+    return []
+
+
+def _mask_problems(
+    spec: ModelSpec, operation: str, mask: Any, count: int, first: tuple[int, int] | None
+) -> list[Problem]:
+    from .imaging import image_size
+
+    shown = _describe(mask)
+    special = _special_file_problem("mask", mask)
+    if operation != "edit":
+        return [Problem("mask", shown, f"{operation} takes no mask; use operation='edit'")]
+    if not spec.supports_mask:
+        return [Problem("mask", shown, f"{spec.name} takes no mask; remove it")]
+    if count == 0:
+        return [Problem("mask", shown, "a mask needs an input image; pass images=[image]")]
+    if count > 1:
+        message = (
+            f"a mask can only be used with one input image, got {count}; pass the image to "
+            "edit alone, or drop the mask"
+        )
+        return [Problem("mask", shown, message)]
+    if special:
+        return special
+    size, problems = _imaging_problem("mask", mask, lambda: image_size(mask, param="mask"))
+    if size is not None and first is not None and size != first:
+        message = (
+            f"mask is {size[0]}x{size[1]} but images[0] is {first[0]}x{first[1]}; "
+            "they must be the same size (paint the mask on that image, or resize it)"
+        )
+        problems.append(Problem("mask", shown, message))
+    return problems
+
+
+def _input_problems(spec: ModelSpec, operation: str, images: Any, mask: Any) -> list[Problem]:
+    items = _image_items(images)
+    if operation == "generate":
+        problems = []
+        if items:
+            message = "generate takes no input images; use operation='edit' to work from images"
+            problems.append(Problem("images", len(items), message))
+        if mask is not None:
+            problems.append(Problem("mask", _describe(mask), "generate takes no mask; remove it"))
+        return problems
+    problems = _count_problems(spec, operation, len(items))
+    sizes = []
+    for i, item in enumerate(items):
+        size, found = _one_image_problems(spec, f"images[{i}]", item)
+        sizes.append(size)
+        problems += found
+    if mask is not None:
+        problems += _mask_problems(spec, operation, mask, len(items), sizes[0] if sizes else None)
+    return problems
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def check(model: str | ModelSpec, operation: str = "generate", **params: Any) -> list[Problem]:
+    """Every problem with a request, without raising.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+        A model name, an alias or a spec.
+    operation : str
+        ``"generate"``, ``"edit"`` or ``"variation"``.
+    **params
+        The client's names: ``prompt``, ``images``, ``mask``, ``n``, ``size``, ``quality``...
+        ``None`` means "not given". ``images`` is one image input, a list, a ``(B, H, W, C)``
+        batch or an ImageResult; ``mask`` a 2-D array or an RGBA image (see ``imaging``).
+
+    Returns
+    -------
+    list of Problem
+        Empty when the request is fine.
+    """
+    spec, problems = _resolve_model(model)
+    problems += _operation_problems(spec, operation)
+    if spec is None:
+        return problems
+    known_op = operation if isinstance(operation, str) and operation in OPERATIONS else None
+    given = {k: v for k, v in params.items() if v is not None and k not in _INPUTS}
+    for name, value in given.items():
+        problems += _param_problems(spec, known_op, name, value)
+    problems += _combination_problems(spec, given)
+    if known_op is not None:
+        problems += _prompt_problems(spec, known_op, params.get("prompt"))
+    if known_op is not None and spec.supports(known_op):
+        problems += _input_problems(spec, known_op, params.get("images"), params.get("mask"))
+    return problems
+
+
+def validate(model: str | ModelSpec, operation: str = "generate", **params: Any) -> None:
+    """Raise one :class:`ValidationError` listing every problem of a request (see :func:`check`).
+
+    Raises
+    ------
+    ValidationError
+        ``.problems`` holds each problem, naming the parameter, the value and what is allowed.
+    """
+    problems = check(model, operation, **params)
+    if problems:
+        raise ValidationError(problems)
