@@ -33,11 +33,11 @@ OUTPUT_TOKENS = {
 }
 IMAGE_OUT_RATE = {"gpt-image-1.5": 32, "gpt-image-1": 40, "gpt-image-1-mini": 8}
 # MODELS.md: per 1M tokens, text in / image in / image out (/ text out).
-RATES = {
-    "gpt-image-2": (5, 8, 30, None),
-    "gpt-image-1.5": (5, 8, 32, 10),
-    "gpt-image-1": (5, 10, 40, None),
-    "gpt-image-1-mini": (2, Fraction(5, 2), 8, None),
+RATES: dict[str, tuple[Fraction, Fraction, Fraction, Fraction | None]] = {
+    "gpt-image-2": (Fraction(5), Fraction(8), Fraction(30), None),
+    "gpt-image-1.5": (Fraction(5), Fraction(8), Fraction(32), Fraction(10)),
+    "gpt-image-1": (Fraction(5), Fraction(10), Fraction(40), None),
+    "gpt-image-1-mini": (Fraction(2), Fraction(5, 2), Fraction(8), None),
 }
 
 
