@@ -29,12 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .. import catalog, validation
-from ..errors import (
-    APIStatusError,
-    BadRequestError,
-    NotFoundError,
-    ValidationError,
-)
+from ..errors import APIStatusError, BadRequestError, NotFoundError, Problem, ValidationError
 from . import synth
 from .faults import FAULT_HEADER, Fault, FaultPlan
 from .multipart import MultipartForm, Part, parse_content_type, parse_multipart
@@ -422,12 +417,7 @@ class OfflineApp:
             )
         for part in [*call.images, *([call.mask] if call.mask else [])]:
             _check_mime_type(part, spec)
-        extra: dict[str, Any] = {}
-        if call.images:
-            extra["images"] = [p.data for p in call.images]
-        if call.mask is not None:
-            extra["mask"] = call.mask.data
-        problems = validation.check(spec, operation, **call.params, **extra)
+        problems = _input_checks(spec, operation, call)
         if problems:
             raise _problems_error(ValidationError(problems))
         if operation != "generate" and not call.images:
@@ -740,6 +730,23 @@ def _problems_error(exc: ValidationError) -> APIStatusError:
     first = exc.problems[0] if exc.problems else None
     message = "; ".join(p.message for p in exc.problems) or exc.message
     return _error(400, message, param=first.param if first else None, code="invalid_value")
+
+
+def _input_checks(spec: Any, operation: str, call: ImageCall) -> list[Problem]:
+    """The validation problems of ``call``; a mask is checked against the first image only.
+
+    OpenAI applies the mask to the first image when several are sent (its API spec), so the
+    server accepts that combination, which the kit's own client refuses (see MODELS.md).
+    """
+    images = [p.data for p in call.images] or None
+    problems = validation.check(spec, operation, **call.params, images=images)
+    if call.mask is not None:
+        first = images[:1] if images else None
+        with_mask = validation.check(
+            spec, operation, **call.params, images=first, mask=call.mask.data
+        )
+        problems += [p for p in with_mask if p.param == "mask"]
+    return problems
 
 
 def _check_mime_type(part: Part, spec: Any) -> None:

@@ -1,0 +1,37 @@
+"""Shared fixtures: the embedded offline server.
+
+``offline_server``        one zero-latency server for the whole session (do not add faults to it)
+``make_offline_server``   a factory for servers with latency and/or faults, stopped after the test:
+                          ``server = make_offline_server(latency=0.05, faults=[Fault("429")])``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gptimage_widgets.offline import OfflineServer
+
+
+@pytest.fixture(scope="session")
+def offline_server() -> Iterator[OfflineServer]:
+    """A running zero-latency, fault-free offline server shared by the session."""
+    with OfflineServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_offline_server() -> Iterator[Callable[..., OfflineServer]]:
+    """Start ``OfflineServer(**kwargs)`` servers; every one is stopped after the test."""
+    servers: list[OfflineServer] = []
+
+    def make(**kwargs: Any) -> OfflineServer:
+        server = OfflineServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
