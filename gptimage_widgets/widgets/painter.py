@@ -1,0 +1,540 @@
+"""MaskPainter: paint an edit mask over an image in Jupyter (ipycanvas).
+
+The widget is a thin view: the mask's source of truth is a :class:`~gptimage_widgets.maskops.
+MaskDocument` (operations rasterized with Pillow at the image's full resolution, exact undo).
+The browser only shows a downscaled copy:
+
+- a :class:`ipycanvas.MultiCanvas` with three layers: the image (sent once per page, as RGBA
+  because ipycanvas ships RGB arrays as lossy JPEG), the mask overlay, and the cursor;
+- while dragging, each stroke segment is drawn on the overlay with a few cheap canvas calls;
+  on mouse up one :class:`~gptimage_widgets.maskops.Stroke` is committed to the document;
+- after undo, redo, invert, grow, load... the overlay is redrawn from the document's raster,
+  downscaled to the display size and sent as one RGBA image;
+- nothing is ever read back from the browser: canvas pixels are never synced to the kernel.
+
+Coordinates: the browser reports display pixels ``(x, y)`` with ``(0, 0)`` at the canvas'
+top-left corner; the image point is ``(x * sx - 0.5, y * sy - 0.5)`` in the document's pixel
+index coordinates (pixel centres at integers), with ``sx = width / display_width``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+from ipycanvas import Canvas, MultiCanvas, hold_canvas
+from PIL import Image
+
+from .. import imaging
+from ..errors import ValidationError
+from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect, Stroke
+
+__all__ = ["MaskPainter"]
+
+TOOLS = (("Brush", "brush"), ("Eraser", "eraser"), ("Rectangle", "rect"), ("Lasso", "lasso"))
+_TOOL_KEYS = {"b": "brush", "e": "eraser", "r": "rect", "l": "lasso"}
+#: Mouse moves shorter than this (display pixels) add no stroke point.
+_MIN_MOVE = 0.75
+_PREVIEW_HELP = "Preview: black = replaced by the model (alpha 0 in the PNG), white = kept."
+
+
+def _display_size(width: int, height: int, max_display: int) -> tuple[int, int]:
+    """The canvas size: the image scaled down (never up) to fit ``max_display``."""
+    scale = min(1.0, max_display / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _rgba_at(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3|4) uint8 -> (h, w, 4) uint8 resized to ``size`` = (w, h) (Lanczos)."""
+    image = Image.fromarray(pixels).convert("RGBA")
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def _hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """'#rrggbb' or '#rgb' -> (r, g, b); other CSS names fall back to red."""
+    text = color.strip().lstrip("#")
+    if len(text) == 3:
+        text = "".join(c * 2 for c in text)
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return (255, 59, 48)
+    if len(text) != 6:
+        return (255, 59, 48)
+    return (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+class MaskPainter(widgets.VBox):
+    """Paint the area of ``image`` that an edit should replace.
+
+    Parameters
+    ----------
+    image
+        Anything :func:`gptimage_widgets.imaging.to_array` accepts: an (H, W), (H, W, 3) or
+        (H, W, 4) array, a PIL image, a path or encoded bytes.
+    max_display : int
+        Longest side of the canvas in screen pixels; larger images are shown downscaled (the
+        mask keeps the full resolution).
+    brush_size : int, optional
+        Brush diameter in full-resolution image pixels (default: 1/32 of the longest side).
+    mask : optional
+        An initial mask: (H, W) array (nonzero = replace) or an RGBA image/PNG (alpha 0 =
+        replace); see :meth:`set_mask`.
+    color : str
+        Overlay colour ('#rrggbb').
+    opacity : float
+        Overlay opacity in [0, 1].
+
+    Attributes
+    ----------
+    mask_version : int (trait)
+        Increases whenever the mask changes (commit, undo, redo, clear, load, new image).
+    document : MaskDocument
+        The operations and the full-resolution raster.
+    canvas : ipycanvas.MultiCanvas
+        Layers 0 image, 1 overlay, 2 cursor (the top layer receives mouse and key events).
+    """
+
+    mask_version = traitlets.Int(0, read_only=True)
+
+    def __init__(
+        self,
+        image: Any,
+        *,
+        max_display: int = 768,
+        brush_size: int | None = None,
+        mask: Any = None,
+        color: str = "#ff3b30",
+        opacity: float = 0.5,
+    ) -> None:
+        if isinstance(max_display, bool) or not isinstance(max_display, int) or max_display < 16:
+            raise ValidationError(
+                f"max_display must be an integer >= 16 (screen pixels), got {max_display!r}",
+                param="max_display",
+            )
+        self.max_display = max_display
+        self._drag: list[tuple[float, float]] | None = None
+        self._last_pos: tuple[float, float] | None = None
+        self.canvas = MultiCanvas(3, width=1, height=1)
+        self._build_controls(color, opacity)
+        super().__init__([self._toolbar, self._settings, self.canvas, self._status])
+        # Nothing is drawn yet: the page asks with "client_ready" (see redraw), so the image
+        # crosses the wire once per page.
+        self._load_image(imaging.to_array(image, param="image"), brush_size)
+        if mask is not None:
+            self.document.load(
+                imaging.mask_to_array(mask, (self._image.shape[1], self._image.shape[0]))
+            )
+        self._connect_events()
+        self._update_status()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def image(self) -> np.ndarray:
+        """The full-resolution image, (H, W, 3|4) uint8 (read-only)."""
+        return self._image
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The mask at full resolution, (H, W) bool, True = replace."""
+        return self.document.mask
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of the canvas in screen pixels."""
+        return self._display
+
+    @property
+    def brush_size(self) -> int:
+        """Brush diameter in full-resolution image pixels."""
+        return int(self.size_slider.value)
+
+    @brush_size.setter
+    def brush_size(self, value: int) -> None:
+        self.size_slider.value = value
+
+    def mask_png(self) -> bytes:
+        """The mask as OpenAI expects it: an RGBA PNG at full size, alpha 0 = edit."""
+        return imaging.mask_to_openai_png(self.mask)
+
+    def set_mask(self, mask: Any) -> None:
+        """Replace the mask (undoable): (H, W) array, nonzero = replace, or RGBA (alpha 0)."""
+        array = imaging.mask_to_array(mask, (self.document.width, self.document.height))
+        self.document.load(array)
+        self._after_change(redraw=True)
+
+    def set_image(self, image: Any) -> None:
+        """Show a new image; the mask and its history start empty."""
+        self._load_image(imaging.to_array(image, param="image"), None)
+        self.redraw()
+        self._after_change(redraw=False)
+
+    def undo(self) -> None:
+        if self.document.undo() is not None:
+            self._after_change(redraw=True)
+
+    def redo(self) -> None:
+        if self.document.redo() is not None:
+            self._after_change(redraw=True)
+
+    def clear(self) -> None:
+        self._commit(Clear(), redraw=True)
+
+    def invert(self) -> None:
+        self._commit(Invert(), redraw=True)
+
+    def grow(self, pixels: int | None = None) -> None:
+        """Grow the mask by ``pixels`` image pixels (default: the grow box); < 0 shrinks."""
+        self._commit(Grow(self.grow_box.value if pixels is None else pixels), redraw=True)
+
+    def shrink(self, pixels: int | None = None) -> None:
+        self.grow(-(self.grow_box.value if pixels is None else pixels))
+
+    def redraw(self) -> None:
+        """Draw every layer again (done when a page connects: reload, Voila)."""
+        with hold_canvas():
+            for layer in self.canvas._canvases:
+                layer.clear()
+            self._image_layer.put_image_data(self._display_rgba, 0, 0)
+            self._draw_overlay_from_document()
+
+    def to_image_coords(self, x: float, y: float) -> Point:
+        """A canvas (display) position -> full-resolution pixel coordinates."""
+        return (x * self._scale[0] - 0.5, y * self._scale[1] - 0.5)
+
+    # ------------------------------------------------------------------ building
+
+    @property
+    def _image_layer(self) -> Canvas:
+        return self.canvas[0]
+
+    @property
+    def _overlay(self) -> Canvas:
+        return self.canvas[1]
+
+    @property
+    def _cursor(self) -> Canvas:
+        return self.canvas[2]
+
+    def _build_controls(self, color: str, opacity: float) -> None:
+        small = widgets.Layout(width="auto")
+        self.tool_buttons = widgets.ToggleButtons(
+            options=TOOLS,
+            value="brush",
+            tooltips=["B", "E", "R", "L"],
+            style={"button_width": "80px"},
+        )
+        self.undo_button = widgets.Button(description="Undo", tooltip="Ctrl+Z", layout=small)
+        self.redo_button = widgets.Button(description="Redo", tooltip="Ctrl+Shift+Z", layout=small)
+        self.clear_button = widgets.Button(description="Clear", layout=small)
+        self.invert_button = widgets.Button(description="Invert", layout=small)
+        self.grow_button = widgets.Button(description="Grow", layout=small)
+        self.shrink_button = widgets.Button(description="Shrink", layout=small)
+        self.grow_box = widgets.BoundedIntText(
+            value=8, min=1, max=4096, description="by px", layout=widgets.Layout(width="140px")
+        )
+        self.size_slider = widgets.IntSlider(value=1, min=1, max=2, description="Brush size")
+        self.opacity_slider = widgets.FloatSlider(
+            value=float(np.clip(opacity, 0.0, 1.0)),
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description="Opacity",
+        )
+        self.color_picker = widgets.ColorPicker(value=color, concise=True, layout=small)
+        self.preview_toggle = widgets.ToggleButton(
+            value=False, description="Preview mask", tooltip=_PREVIEW_HELP, layout=small
+        )
+        self._toolbar = widgets.HBox(
+            [
+                self.tool_buttons,
+                self.undo_button,
+                self.redo_button,
+                self.clear_button,
+                self.invert_button,
+            ]
+        )
+        self._settings = widgets.HBox(
+            [
+                self.size_slider,
+                self.grow_button,
+                self.shrink_button,
+                self.grow_box,
+                self.opacity_slider,
+                self.color_picker,
+                self.preview_toggle,
+            ]
+        )
+        self._status = widgets.HTML()
+
+    def _connect_events(self) -> None:
+        self.canvas.on_client_ready(self.redraw)
+        self.canvas.on_mouse_down(self._on_mouse_down)
+        self.canvas.on_mouse_move(self._on_mouse_move)
+        self.canvas.on_mouse_up(self._on_mouse_up)
+        self.canvas.on_mouse_out(self._on_mouse_out)
+        self.canvas.on_key_down(self._on_key_down)
+        self.undo_button.on_click(lambda _: self.undo())
+        self.redo_button.on_click(lambda _: self.redo())
+        self.clear_button.on_click(lambda _: self.clear())
+        self.invert_button.on_click(lambda _: self.invert())
+        self.grow_button.on_click(lambda _: self.grow())
+        self.shrink_button.on_click(lambda _: self.shrink())
+        self.opacity_slider.observe(self._on_look_change, "value")
+        self.color_picker.observe(self._on_look_change, "value")
+        self.preview_toggle.observe(self._on_look_change, "value")
+        self.size_slider.observe(self._on_size_change, "value")
+        self.tool_buttons.observe(lambda _: self._clear_cursor(), "value")
+
+    def _load_image(self, pixels: np.ndarray, brush_size: int | None) -> None:
+        pixels = np.array(pixels, dtype=np.uint8, copy=True)
+        pixels.setflags(write=False)
+        height, width = pixels.shape[:2]
+        self._image = pixels
+        self._display = _display_size(width, height, self.max_display)
+        self._scale = (width / self._display[0], height / self._display[1])
+        self._display_rgba = _rgba_at(pixels, self._display)
+        self.document = MaskDocument(width, height)
+        self._drag = None
+        longest = max(width, height)
+        self.size_slider.max = max(2, longest // 4)
+        self.size_slider.value = brush_size or max(1, round(longest / 32))
+        self.grow_box.value = max(1, round(longest / 128))
+        self.canvas.width, self.canvas.height = self._display
+
+    # ------------------------------------------------------------------ changes
+
+    def _commit(self, op: MaskOp, *, redraw: bool) -> None:
+        self.document.apply(op)
+        self._after_change(redraw=redraw)
+
+    def _after_change(self, *, redraw: bool) -> None:
+        if redraw:
+            self._draw_overlay_from_document()
+        self.set_trait("mask_version", self.mask_version + 1)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        width, height = self.document.width, self.document.height
+        shown = "" if self._display == (width, height) else " shown at {}×{}".format(*self._display)
+        self._status.value = (
+            f"<small>{width}×{height}{shown} · {len(self.document.ops)} edits · "
+            "keys: [ ] brush size, Ctrl+Z undo, Ctrl+Shift+Z redo, B/E/R/L tools"
+            + (f" · {_PREVIEW_HELP}" if self.preview_toggle.value else "")
+            + "</small>"
+        )
+        self.undo_button.disabled = not self.document.can_undo
+        self.redo_button.disabled = not self.document.can_redo
+
+    def _on_look_change(self, _change: Any) -> None:
+        self._draw_overlay_from_document()
+        self._update_status()
+
+    def _on_size_change(self, _change: Any) -> None:
+        if self._last_pos is not None and self._drag is None:
+            self._draw_brush_cursor(*self._last_pos)
+
+    # ------------------------------------------------------------------ overlay drawing
+
+    def _overlay_rgba(self, opacity: float) -> str:
+        red, green, blue = _hex_to_rgb(self.color_picker.value)
+        return f"rgba({red}, {green}, {blue}, {opacity:.3f})"
+
+    def _draw_overlay_from_document(self) -> None:
+        """Replace the overlay by the document's raster at display size (one RGBA image)."""
+        if self.preview_toggle.value:
+            self._draw_preview()
+            return
+        with hold_canvas():
+            self._overlay.clear()
+            if self.document.is_empty():
+                return
+            coverage = self.document.mask_image().resize(self._display, Image.Resampling.BOX)
+            rgba = np.zeros((self._display[1], self._display[0], 4), dtype=np.uint8)
+            rgba[:, :, :3] = _hex_to_rgb(self.color_picker.value)
+            alpha = np.asarray(coverage, dtype=np.float32) * float(self.opacity_slider.value)
+            rgba[:, :, 3] = np.round(alpha).astype(np.uint8)
+            self._reset_composite(self._overlay)
+            self._overlay.put_image_data(rgba, 0, 0)
+
+    def _draw_preview(self) -> None:
+        """Show exactly what :meth:`mask_png` sends: its alpha channel, black = alpha 0."""
+        alpha = imaging.decode_image(self.mask_png())[:, :, 3]
+        shown = Image.fromarray(np.ascontiguousarray(alpha)).resize(
+            self._display, Image.Resampling.BOX
+        )
+        gray = np.asarray(shown)
+        rgba = np.empty((self._display[1], self._display[0], 4), dtype=np.uint8)
+        rgba[:, :, :3] = gray[:, :, None]
+        rgba[:, :, 3] = 255
+        with hold_canvas():
+            self._overlay.clear()
+            self._reset_composite(self._overlay)
+            self._overlay.put_image_data(rgba, 0, 0)
+
+    @staticmethod
+    def _reset_composite(layer: Canvas) -> None:
+        layer.global_alpha = 1.0
+        layer.global_composite_operation = "source-over"
+
+    def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Draw one brush/eraser segment on the overlay: erase its area, then paint it.
+
+        Erasing first keeps the overlay's alpha uniform where segments overlap.
+        """
+        layer, width = self._overlay, self.brush_size / self._scale[0]
+        with hold_canvas():
+            layer.line_cap = "round"
+            layer.line_join = "round"
+            layer.line_width = max(1.0, width)
+            layer.global_composite_operation = "destination-out"
+            layer.stroke_style = "#000000"
+            layer.stroke_line(*start, *end)
+            if self._tool != "eraser":
+                layer.global_composite_operation = "source-over"
+                layer.stroke_style = self._overlay_rgba(self.opacity_slider.value)
+                layer.stroke_line(*start, *end)
+
+    def _paint_shape(self, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]) -> None:
+        layer = self._overlay
+        with hold_canvas():
+            layer.global_composite_operation = "destination-out"
+            layer.fill_style = "#000000"
+            self._fill_display_shape(layer, op, display_points)
+            if not op.erase:
+                layer.global_composite_operation = "source-over"
+                layer.fill_style = self._overlay_rgba(self.opacity_slider.value)
+                self._fill_display_shape(layer, op, display_points)
+
+    @staticmethod
+    def _fill_display_shape(
+        layer: Canvas, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]
+    ) -> None:
+        if isinstance(op, Lasso):
+            layer.fill_polygon(list(display_points))
+            return
+        (x0, y0), (x1, y1) = display_points[0], display_points[-1]
+        layer.fill_rect(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
+
+    # ------------------------------------------------------------------ cursor layer
+
+    def _clear_cursor(self) -> None:
+        self._cursor.clear()
+
+    def _draw_brush_cursor(self, x: float, y: float) -> None:
+        radius = max(1.0, self.brush_size / self._scale[0] / 2)
+        with hold_canvas():
+            self._cursor.clear()
+            self._cursor.line_width = 1
+            self._cursor.stroke_style = "rgba(0, 0, 0, 0.8)"
+            self._cursor.stroke_circle(x, y, radius + 1)
+            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
+            self._cursor.stroke_circle(x, y, radius)
+
+    def _draw_rect_outline(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        with hold_canvas():
+            self._cursor.clear()
+            self._cursor.line_width = 1
+            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
+            self._cursor.stroke_rect(
+                min(start[0], end[0]),
+                min(start[1], end[1]),
+                abs(end[0] - start[0]),
+                abs(end[1] - start[1]),
+            )
+
+    def _draw_lasso_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        with hold_canvas():
+            self._cursor.line_width = 1
+            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
+            self._cursor.stroke_line(*start, *end)
+
+    # ------------------------------------------------------------------ events
+
+    @property
+    def _tool(self) -> str:
+        return str(self.tool_buttons.value)
+
+    def _on_mouse_down(self, x: float, y: float) -> None:
+        if self.preview_toggle.value:
+            self.preview_toggle.value = False  # painting shows the overlay again
+        self._drag = [(x, y)]
+        if self._tool in ("brush", "eraser"):
+            self._paint_segment((x, y), (x, y))
+
+    def _on_mouse_move(self, x: float, y: float) -> None:
+        self._last_pos = (x, y)
+        drag, tool = self._drag, self._tool
+        if drag is None:
+            if tool in ("brush", "eraser"):
+                self._draw_brush_cursor(x, y)
+            return
+        last = drag[-1]
+        if tool == "rect":
+            drag[1:] = [(x, y)]
+            self._draw_rect_outline(drag[0], (x, y))
+            return
+        if math.hypot(x - last[0], y - last[1]) < _MIN_MOVE:
+            return
+        drag.append((x, y))
+        if tool == "lasso":
+            self._draw_lasso_segment(last, (x, y))
+        else:
+            self._paint_segment(last, (x, y))
+            self._draw_brush_cursor(x, y)
+
+    def _on_mouse_up(self, x: float, y: float) -> None:
+        if self._drag is None:
+            return
+        self._on_mouse_move(x, y)
+        drag, self._drag = self._drag, None
+        self._finish_drag(drag)
+
+    def _on_mouse_out(self, x: float, y: float) -> None:
+        self._last_pos = None
+        if self._drag is not None:
+            self._on_mouse_up(x, y)
+        self._clear_cursor()
+
+    def _finish_drag(self, drag: list[tuple[float, float]]) -> None:
+        tool = self._tool
+        points = [self.to_image_coords(x, y) for x, y in drag]
+        if tool in ("brush", "eraser"):
+            op: MaskOp = Stroke(points, self.brush_size / 2, erase=tool == "eraser")
+            self._commit(op, redraw=False)
+            return
+        self._clear_cursor()
+        if tool == "rect":
+            (x0, y0), (x1, y1) = points[0], points[-1]
+            shape: Rect | Lasso = Rect(x0, y0, x1, y1)
+        elif len(points) >= 3:
+            shape = Lasso(points)
+        else:
+            return
+        self._paint_shape(shape, drag)
+        self._commit(shape, redraw=False)
+
+    def _on_key_down(self, key: str, shift: bool, ctrl: bool, meta: bool) -> None:
+        command = ctrl or meta
+        lowered = key.lower()
+        if command and lowered == "z":
+            self.redo() if shift else self.undo()
+        elif command and lowered == "y":
+            self.redo()
+        elif key in ("[", "]"):
+            self._step_brush_size(-1 if key == "[" else 1)
+        elif not command and lowered in _TOOL_KEYS:
+            self.tool_buttons.value = _TOOL_KEYS[lowered]
+
+    def _step_brush_size(self, direction: int) -> None:
+        current = self.brush_size
+        step = max(1, round(current * 0.15))
+        slider = self.size_slider
+        slider.value = int(np.clip(current + direction * step, slider.min, slider.max))
