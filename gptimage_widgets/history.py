@@ -229,7 +229,14 @@ class HistoryStore:
         assert self.folder is not None and self.index_path is not None
         self.folder.mkdir(parents=True, exist_ok=True)
         is_new = not self.index_path.exists()
-        conn = _open_index(self.index_path)
+        try:
+            conn = _open_index(self.index_path)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:  # not a database: the files still are the truth
+            _move_aside(self.index_path, exc)
+            is_new = True
+            conn = _open_index(self.index_path)
         try:
             if is_new and rebuild_if_new and any(self.folder.glob(f"*/*/{META_NAME}")):
                 conn.close()
@@ -416,8 +423,9 @@ def scrub_secrets(value: Any) -> Any:
     """A copy of ``value`` without secrets.
 
     Mapping keys named like ``api_key``, ``api-key``, ``authorization``, ``secret``,
-    ``password`` or ``access_token`` are dropped; strings that are an API key are dropped;
-    key-like substrings of longer strings (``sk-...``, ``Bearer ...``) become ``[REDACTED]``.
+    ``password`` or ``access_token`` are dropped, and so are mapping values that are an API
+    key; in lists such values and key-like substrings of longer strings (``sk-...``,
+    ``Bearer ...``) become ``[REDACTED]``.
     """
     if isinstance(value, Mapping):
         return {
@@ -425,8 +433,8 @@ def scrub_secrets(value: Any) -> Any:
             for key, item in value.items()
             if not _SECRET_KEY_NAME.search(str(key)) and not _is_secret_string(item)
         }
-    if isinstance(value, (list, tuple)):
-        return [scrub_secrets(item) for item in value if not _is_secret_string(item)]
+    if isinstance(value, (list, tuple)):  # redact, not drop: lists align with images
+        return [_REDACTED if _is_secret_string(item) else scrub_secrets(item) for item in value]
     if isinstance(value, str):
         return _SECRET_VALUE.sub(_REDACTED, value)
     return value
@@ -532,6 +540,22 @@ def _open_index(path: pathlib.Path) -> sqlite3.Connection:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _move_aside(index_path: pathlib.Path, exc: Exception) -> None:
+    """Rename a corrupt index (and its WAL files) so a fresh one can be rebuilt from the files."""
+    corrupt = index_path.with_name(f"{index_path.name}.corrupt-{secrets.token_hex(4)}")
+    warnings.warn(
+        f"history index {index_path} is unreadable ({exc}); moved it to {corrupt.name} and "
+        "rebuilding it from the entry files",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(index_path, corrupt)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{index_path}{suffix}")
 
 
 def _casefold(text: Any) -> str:

@@ -185,6 +185,17 @@ def test_corrupt_meta_json_is_skipped_with_a_warning(tmp_path: Path) -> None:
     assert [e.entry_id for e in store.search()] == [good.entry_id]
 
 
+def test_corrupt_index_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path)
+    for i in range(3):
+        store.save(make_result(f"p{i}"))
+    (tmp_path / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        found = store.search(limit=None)
+    assert sorted(e.prompt for e in found) == ["p0", "p1", "p2"]
+    assert len(list(tmp_path.glob("index.sqlite.corrupt-*"))) == 1
+
+
 # ---------------------------------------------------------------------- search
 
 
@@ -272,7 +283,7 @@ def test_secrets_never_written(tmp_path: Path) -> None:
     meta = json.loads((result.paths[0].parent / "meta.json").read_text())
     assert meta["params"]["size"] == "1024x1024"
     assert meta["params"]["headers"] == {"X-Trace": "1"}
-    assert meta["params"]["extra"] == ["keep me"]
+    assert meta["params"]["extra"] == ["[REDACTED]", "keep me"]
     assert "api_key" not in meta["params"] and "user" not in meta["params"]
     assert meta["prompt"] == "a cat; my key is [REDACTED] oops"
 
