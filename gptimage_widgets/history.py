@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import pathlib
 import re
@@ -445,7 +446,7 @@ def _is_secret_string(value: Any) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
-    """Replace what JSON cannot hold: arrays and bytes by a short description, paths by str."""
+    """JSON-able copy: arrays/bytes described, paths as str, NaN and inf as None."""
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -458,6 +459,8 @@ def _jsonable(value: Any) -> Any:
         return f"<{len(value)} bytes>"
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return f"<{type(value).__name__}>"

@@ -103,6 +103,17 @@ def test_meta_json_content(tmp_path: Path) -> None:
     )
 
 
+def test_non_json_values_are_described_not_fatal(tmp_path: Path) -> None:
+    result = make_result(cost_usd=float("nan"), timings={"total_s": float("inf")})
+    result.request["mask"] = np.zeros((4, 4), bool)
+    result.request["raw"] = b"abc"
+    HistoryStore(tmp_path).save(result)
+    meta = json.loads((result.paths[0].parent / "meta.json").read_text())
+    assert meta["cost_usd"] is None and meta["timings"] == {"total_s": None}
+    assert meta["params"]["mask"] == "<array shape=(4, 4) dtype=bool>"
+    assert meta["params"]["raw"] == "<3 bytes>"
+
+
 def test_load_accepts_an_entry_and_rejects_unknown_ids(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path)
     store.save(make_result())
