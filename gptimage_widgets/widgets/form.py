@@ -456,16 +456,11 @@ def _operation_options(spec: ModelSpec, operation: str) -> list[tuple[str, str]]
     return options
 
 
-def _unsupported_operation(spec: ModelSpec, operation: str) -> Problem:
-    return Problem(
-        param="operation",
-        value=operation,
-        message=(
-            f"{spec.name} does not support {operation!r}; use one of "
-            f"{_quoted(spec.operations)} or pick a model that supports {operation!r}"
-        ),
-        allowed=tuple(spec.operations),
-    )
+def _is_input_problem(problem: Problem, prompt_given: bool) -> bool:
+    """Problems about inputs the form does not hold: images, mask, a prompt not typed yet."""
+    name = problem.param
+    missing_prompt = name == "prompt" and not prompt_given
+    return missing_prompt or name in ("images", "mask") or name.startswith(("images[", "mask["))
 
 
 # --------------------------------------------------------------------------- the form
@@ -516,25 +511,24 @@ class ParameterForm(widgets.VBox):
     disabled = traitlets.Bool(False)
     params = traitlets.Dict(read_only=True)
     values = traitlets.Dict(read_only=True)
-    problems = traitlets.List(read_only=True)
+    problems: traitlets.List[Problem] = traitlets.List(read_only=True)
     valid = traitlets.Bool(False, read_only=True)
     cost = traitlets.Any(None, read_only=True)
 
     def __init__(
         self, model: str = "gpt-image-2", operation: str = "generate", **kwargs: Any
     ) -> None:
+        spec = catalog.get_model(model)
+        self._check_operation_name(operation)
         self._ready = False
         self._controls: dict[str, _Control] = {}
-        self._spec: ModelSpec = None
+        self._spec: ModelSpec = spec
         self.model_picker = widgets.Dropdown(description="Model", tooltip="Image model")
         self.operation_picker = widgets.Dropdown(description="Operation")
         self.banner = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.general_errors = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.cost_label = widgets.HTML(value="")
         super().__init__(**kwargs)
-        spec = catalog.get_model(model)
-        self._spec: ModelSpec = spec
-        self._check_operation_name(operation)
         self.set_trait("model", spec.name)
         self.set_trait("operation", operation)
         self._commit(*self._prepare(spec, operation, {}, {}))
@@ -769,11 +763,17 @@ class ParameterForm(widgets.VBox):
         self.cost_label.tooltip = getattr(estimate, "basis", "") or "no price data for this model"
 
     def _problems(self, params: Mapping[str, Any]) -> list[Problem]:
-        spec = self._spec
-        if not spec.supports(self.operation):
-            return [_unsupported_operation(spec, self.operation)]
-        problems = _check(spec.name, self.operation, params, prompt=self.prompt or None)
-        return problems + self._context_problems(spec)
+        """Problems of the parameters and the prompt; input images are the studio's job.
+
+        An empty prompt is not a problem of the form (nothing typed yet); a too long or
+        blank one is. Image and mask limits are checked from ``reference_images`` and
+        ``has_mask``.
+        """
+        prompt_given = self.prompt != ""
+        extra = {"prompt": self.prompt} if prompt_given else {}
+        found = _check(self._spec.name, self.operation, params, **extra)
+        problems = [p for p in found if not _is_input_problem(p, prompt_given)]
+        return problems + self._context_problems(self._spec)
 
     def _context_problems(self, spec: ModelSpec) -> list[Problem]:
         """Limits on the studio's inputs (counted, not seen): images and mask."""
