@@ -1,0 +1,362 @@
+"""maskops: operations, rasterization against independent geometry, exact undo/redo, grow."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gptimage_widgets import ValidationError, maskops
+from gptimage_widgets.maskops import (
+    Clear,
+    Fill,
+    Grow,
+    Invert,
+    Lasso,
+    LoadMask,
+    MaskDocument,
+    Rect,
+    Stroke,
+    grow_mask,
+    rasterize_ops,
+)
+
+settings.register_profile("maskops", max_examples=40, deadline=None)
+PROFILE = settings.get_profile("maskops")
+
+#: Pillow rounds outline coordinates: stroke edges may be off by this much (measured 1.3 px).
+EDGE_TOLERANCE = 1.5
+
+
+def polyline_distance(points, width: int, height: int) -> np.ndarray:
+    """Distance of every pixel centre to a polyline, (height, width) float."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(float)
+    pts = np.asarray(points, dtype=float)
+    segments = list(itertools.pairwise(pts)) or [(pts[0], pts[0])]
+    best = np.full((height, width), np.inf)
+    for p, q in segments:
+        d = q - p
+        length2 = float(d @ d)
+        t = (
+            0.0
+            if length2 == 0
+            else np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / length2, 0, 1)
+        )
+        best = np.minimum(best, np.hypot(xx - (p[0] + t * d[0]), yy - (p[1] + t * d[1])))
+    return best
+
+
+def brute_force_grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    height, width = mask.shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    out = np.zeros_like(mask)
+    for y, x in zip(*np.nonzero(mask), strict=True):
+        out |= (yy - y) ** 2 + (xx - x) ** 2 <= radius * radius
+    return out
+
+
+def assert_matches_up_to_edge(got: np.ndarray, distance: np.ndarray, radius: float) -> None:
+    """``got`` equals ``distance <= radius`` except within EDGE_TOLERANCE of the edge."""
+    expected = distance <= radius
+    band = np.abs(distance - radius) <= EDGE_TOLERANCE
+    assert np.array_equal(got[~band], expected[~band])
+    # and most of the edge band is right too (Pillow's rounding errs on a minority of it)
+    assert (got != expected).sum() <= 0.35 * band.sum()
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: Stroke([(1, 2)], radius=0), "radius must be > 0"),
+        (lambda: Stroke([(1, 2)], radius=float("nan")), "radius must be finite"),
+        (lambda: Stroke([], radius=3), "at least 1 (x, y) pairs"),
+        (lambda: Stroke([(1, 2, 3)], radius=3), "shape (1, 3)"),
+        (lambda: Stroke([(1, float("inf"))], radius=3), "finite coordinates"),
+        (lambda: Stroke("abc", radius=3), "(x, y) pairs"),
+        (lambda: Lasso([(0, 0), (1, 1)]), "at least 3"),
+        (lambda: Rect(0, 0, "x", 1), "x1 must be a number, got 'x'"),
+        (lambda: Grow(2.5), "Grow pixels must be an integer"),
+        (lambda: Grow(True), "Grow pixels must be an integer"),
+        (lambda: LoadMask(np.zeros((2, 2, 3))), "got shape (2, 2, 3)"),
+    ],
+)
+def test_bad_operations_raise_validation_errors_naming_the_value(make, fragment) -> None:
+    with pytest.raises(ValidationError) as info:
+        make()
+    assert fragment in str(info.value)
+
+
+def test_operations_are_frozen_and_normalized() -> None:
+    stroke = Stroke(np.array([[1, 2], [3, 4]]), radius=2, erase=1)
+    assert stroke.points == ((1.0, 2.0), (3.0, 4.0))
+    assert stroke.erase is True
+    assert stroke == Stroke([(1, 2), (3, 4)], 2.0, True)
+    with pytest.raises(AttributeError):
+        stroke.radius = 5  # type: ignore[misc]
+    loaded = LoadMask(np.array([[0, 2], [1, 0]]))
+    assert loaded.array.dtype == bool and not loaded.array.flags.writeable
+    assert loaded.array.tolist() == [[False, True], [True, False]]
+
+
+def test_document_rejects_bad_sizes_foreign_ops_and_mismatched_masks() -> None:
+    with pytest.raises(ValidationError, match="width must be a positive integer, got 0"):
+        MaskDocument(0, 5)
+    doc = MaskDocument(4, 3)
+    with pytest.raises(ValidationError, match="expected a mask operation"):
+        doc.apply("stroke")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"shape \(4, 3\); this mask is \(H, W\) = \(3, 4\)"):
+        doc.apply(LoadMask(np.zeros((4, 3))))
+    assert doc.ops == ()
+
+
+# --------------------------------------------------------------------------- rasterizing
+
+
+@settings(PROFILE)
+@given(
+    points=st.lists(st.tuples(st.floats(-10, 90), st.floats(-10, 70)), min_size=1, max_size=5),
+    radius=st.floats(0.6, 25),
+)
+def test_stroke_is_a_round_capped_polyline(points, radius) -> None:
+    got = rasterize_ops(80, 60, [Stroke(points, radius)])
+    assert_matches_up_to_edge(got, polyline_distance(points, 80, 60), radius)
+
+
+def test_long_stroke_at_full_resolution_matches_distance() -> None:
+    points = [(10.3, 20.7), (300.2, 150.1), (120.0, 230.5)]
+    got = rasterize_ops(320, 240, [Stroke(points, 17.5)])
+    distance = polyline_distance(points, 320, 240)
+    assert_matches_up_to_edge(got, distance, 17.5)
+    assert (got != (distance <= 17.5)).sum() < 0.05 * (distance <= 17.5).sum()
+
+
+def test_eraser_stroke_clears_its_area_only() -> None:
+    erase_points = [(5.0, 30.0), (75.0, 30.0)]
+    got = rasterize_ops(80, 60, [Fill(), Stroke(erase_points, 8, erase=True)])
+    distance = polyline_distance(erase_points, 80, 60)
+    assert_matches_up_to_edge(~got, distance, 8)
+    assert got[:15].all() and got[46:].all()
+
+
+def test_rect_covers_pixel_centres_between_its_corners_in_any_order() -> None:
+    got = rasterize_ops(20, 10, [Rect(12.5, 7.2, 3.4, 1.0)])
+    expected = np.zeros((10, 20), bool)
+    expected[1:8, 4:13] = True  # rows ceil(1.0)..floor(7.2), cols ceil(3.4)..floor(12.5)
+    assert np.array_equal(got, expected)
+    erased = rasterize_ops(20, 10, [Fill(), Rect(0, 0, 4, 4, erase=True)])
+    assert erased.sum() == 200 - 25 and not erased[:5, :5].any()
+    assert not rasterize_ops(20, 10, [Rect(3.2, 3.2, 3.8, 3.8)]).any()  # no centre inside
+
+
+def test_lasso_fills_the_polygon() -> None:
+    triangle = [(5.0, 5.0), (70.0, 10.0), (20.0, 55.0)]
+    got = rasterize_ops(80, 60, [Lasso(triangle)])
+    yy, xx = np.mgrid[0:60, 0:80].astype(float)
+    # signed distance to each edge (positive inside for this counter-clockwise order)
+    inside_by = []
+    for (x0, y0), (x1, y1) in zip(triangle, [*triangle[1:], triangle[0]], strict=True):
+        nx, ny = -(y1 - y0), x1 - x0
+        inside_by.append(((xx - x0) * nx + (yy - y0) * ny) / math.hypot(nx, ny))
+    margin = np.min(inside_by, axis=0)
+    assert got[margin > 1].all()
+    assert not got[margin < -1].any()
+
+
+def test_fill_clear_invert_and_load() -> None:
+    base = [Rect(0, 0, 4, 2)]
+    assert rasterize_ops(10, 6, [*base, Fill()]).all()
+    assert not rasterize_ops(10, 6, [*base, Clear()]).any()
+    rect = rasterize_ops(10, 6, base)
+    assert np.array_equal(rasterize_ops(10, 6, [*base, Invert()]), ~rect)
+    target = np.random.default_rng(0).random((6, 10)) < 0.5
+    assert np.array_equal(rasterize_ops(10, 6, [*base, LoadMask(target)]), target)
+
+
+# --------------------------------------------------------------------------- grow / shrink
+
+masks = st.integers(1, 22).flatmap(
+    lambda h: st.integers(1, 30).flatmap(
+        lambda w: st.lists(st.booleans(), min_size=h * w, max_size=h * w).map(
+            lambda bits: np.array(bits, dtype=bool).reshape(h, w)
+        )
+    )
+)
+
+
+@settings(PROFILE)
+@given(mask=masks, radius=st.integers(1, 8))
+def test_grow_is_exact_euclidean_dilation(mask, radius) -> None:
+    assert np.array_equal(grow_mask(mask, radius), brute_force_grow(mask, radius))
+
+
+@settings(PROFILE)
+@given(mask=masks, radius=st.integers(1, 8))
+def test_shrink_is_the_complement_of_growing_the_complement(mask, radius) -> None:
+    assert np.array_equal(grow_mask(mask, -radius), ~brute_force_grow(~mask, radius))
+
+
+def test_grow_in_memory_bounded_chunks_gives_the_same_result(monkeypatch) -> None:
+    mask = np.random.default_rng(3).random((40, 50)) < 0.2
+    expected = grow_mask(mask, 5)
+    monkeypatch.setattr(maskops, "_MAX_INTERVALS", 30)
+    assert np.array_equal(grow_mask(mask, 5), expected)
+
+
+def test_grow_edge_cases() -> None:
+    empty = np.zeros((5, 7), bool)
+    assert not grow_mask(empty, 3).any()
+    assert grow_mask(~empty, -3).all()  # the image border does not eat a full mask
+    dot = empty.copy()
+    dot[2, 3] = True
+    assert np.array_equal(grow_mask(dot, 0), dot) and grow_mask(dot, 0) is not dot
+    assert grow_mask(dot, 1).sum() == 5  # the plus-shaped disc of radius 1
+    assert grow_mask(dot, 100).all()
+
+
+def test_grow_op_in_a_document() -> None:
+    doc = MaskDocument(40, 30, [Rect(10, 10, 20, 15)])
+    before = doc.mask
+    doc.grow(3)
+    assert np.array_equal(doc.mask, brute_force_grow(before, 3))
+    doc.grow(-3)
+    assert np.array_equal(doc.mask, ~brute_force_grow(~brute_force_grow(before, 3), 3))
+
+
+# --------------------------------------------------------------------------- document
+
+
+def random_op(rng: np.random.Generator, width: int, height: int):
+    kind = rng.choice(
+        ["stroke", "stroke", "stroke", "rect", "lasso", "invert", "grow", "fill", "clear", "load"]
+    )
+    if kind == "stroke":
+        n = int(rng.integers(1, 5))
+        points = np.c_[rng.uniform(0, width, n), rng.uniform(0, height, n)]
+        return Stroke(points, rng.uniform(1, 8), erase=bool(rng.random() < 0.3))
+    if kind == "rect":
+        x0, x1 = rng.uniform(0, width, 2)
+        y0, y1 = rng.uniform(0, height, 2)
+        return Rect(x0, y0, x1, y1, erase=bool(rng.random() < 0.3))
+    if kind == "lasso":
+        return Lasso(np.c_[rng.uniform(0, width, 4), rng.uniform(0, height, 4)])
+    if kind == "grow":
+        return Grow(int(rng.integers(-3, 4)))
+    if kind == "load":
+        return LoadMask(rng.random((height, width)) < 0.3)
+    return {"invert": Invert(), "fill": Fill(), "clear": Clear()}[str(kind)]
+
+
+@pytest.mark.parametrize("checkpoint_every", [3, 1000])
+def test_random_edit_sessions_undo_and_redo_exactly(monkeypatch, checkpoint_every) -> None:
+    """Compare against a reference model: the mask always equals its ops rasterized afresh."""
+    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", checkpoint_every)
+    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    rng = np.random.default_rng(7)
+    width, height = 48, 36
+    doc = MaskDocument(width, height)
+    applied: list = []
+    undone: list = []
+    for _ in range(150):
+        action = rng.choice(["apply", "apply", "undo", "redo"])
+        if action == "apply":
+            op = random_op(rng, width, height)
+            doc.apply(op)
+            applied.append(op)
+            undone.clear()
+        elif action == "undo":
+            assert doc.can_undo == bool(applied)
+            got = doc.undo()
+            assert got is (applied[-1] if applied else None)
+            if applied:
+                undone.append(applied.pop())
+        else:
+            assert doc.can_redo == bool(undone)
+            got = doc.redo()
+            assert got is (undone[-1] if undone else None)
+            if undone:
+                applied.append(undone.pop())
+        assert doc.ops == tuple(applied)
+        assert np.array_equal(doc.mask, rasterize_ops(width, height, applied))
+    assert np.array_equal(doc.rasterize(), doc.mask)
+
+
+def test_appending_rasterizes_only_the_new_op_and_undo_replays_from_a_checkpoint(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 8)
+    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    calls: list = []
+    real = maskops._apply_to_image
+
+    def counting(image, op):
+        calls.append(op)
+        return real(image, op)
+
+    monkeypatch.setattr(maskops, "_apply_to_image", counting)
+    doc = MaskDocument(64, 64)
+    strokes = [Stroke([(i, i), (i + 5, 60 - i)], 2) for i in range(20)]
+    for stroke in strokes:
+        doc.apply(stroke)
+    assert calls == strokes  # each op rasterized once, when appended
+    calls.clear()
+    doc.undo()  # 19 ops left: replay from the checkpoint at 16
+    assert calls == strokes[16:19]
+    calls.clear()
+    doc.redo()
+    assert calls == [strokes[19]]
+
+
+def test_replay_starts_at_the_last_reset_op(monkeypatch) -> None:
+    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 1000)
+    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    doc = MaskDocument(32, 32, [Stroke([(i, 5)], 2) for i in range(10)])
+    doc.apply(Clear())
+    tail = [Rect(1, 1, 5, 5), Rect(8, 8, 12, 12)]
+    for op in tail:
+        doc.apply(op)
+    calls: list = []
+    real = maskops._apply_to_image
+    monkeypatch.setattr(maskops, "_apply_to_image", lambda im, op: calls.append(op) or real(im, op))
+    doc.undo()
+    assert calls == [Clear(), tail[0]]
+
+
+def test_new_op_after_undo_drops_redo_and_stale_checkpoints(monkeypatch) -> None:
+    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 2)
+    doc = MaskDocument(30, 30)
+    for i in range(6):
+        doc.apply(Rect(i * 4, 0, i * 4 + 2, 29))
+    for _ in range(3):
+        doc.undo()
+    doc.apply(Rect(0, 20, 29, 29))
+    assert not doc.can_redo and doc.redo() is None
+    doc.apply(Stroke([(15, 10)], 3))
+    doc.undo()
+    doc.undo()
+    assert np.array_equal(doc.mask, rasterize_ops(30, 30, doc.ops))
+    assert len(doc.ops) == 3
+
+
+def test_mask_is_a_copy_and_version_counts_changes() -> None:
+    doc = MaskDocument(8, 6)
+    assert doc.shape == (6, 8) and doc.mask.shape == (6, 8) and doc.mask.dtype == bool
+    assert doc.is_empty() and not doc.can_undo and doc.undo() is None
+    doc.fill()
+    assert not doc.is_empty()
+    mask = doc.mask
+    mask[:] = False
+    assert doc.mask.all()
+    doc.invert()
+    doc.undo()
+    doc.redo()
+    assert doc.version == 4
+    image = doc.mask_image()
+    assert image.mode == "L" and image.size == (8, 6)
+    assert repr(doc) == "MaskDocument(8x6, 2 ops, 0 redoable)"
