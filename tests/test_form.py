@@ -145,12 +145,14 @@ def test_switching_every_pair_from_defaults_gives_a_valid_form(source: str, targ
 
 
 def _valid_value(param: catalog.ParamSpec) -> st.SearchStrategy[Any]:
+    """A value the parameter allows on its own (None where the default is None)."""
+    unset = st.none() if param.default is None else st.nothing()
     if param.kind in ("enum", "size"):
-        return st.sampled_from(param.choices)
+        return unset | st.sampled_from(param.choices)
     if param.kind == "int" and param.maximum is not None:
-        return st.integers(param.minimum or 0, min(param.maximum, 1000))
+        return unset | st.integers(param.minimum or 0, min(param.maximum, 1000))
     if param.kind == "bool":
-        return st.booleans()
+        return unset | st.booleans()
     return st.just(param.default)
 
 
@@ -465,3 +467,18 @@ def test_disabled_disables_every_input_and_reenabling_restores_optional_state() 
     form.disabled = True
     form.model = "gpt-image-2"
     assert all(w.disabled for c in form.controls for w in form.control(c).inputs)
+
+
+def test_a_fixed_int_stays_read_only_after_reenabling() -> None:
+    fixed = next(
+        (spec.name, name)
+        for spec in catalog.list_models()
+        for name, p in spec.params_for("generate").items()
+        if p.kind == "int" and p.minimum is not None and p.minimum == p.maximum
+    )
+    form = ParameterForm(fixed[0])
+    assert form.controls[fixed[1]].disabled
+    form.disabled = True
+    form.disabled = False
+    assert form.controls[fixed[1]].disabled
+    assert form.params[fixed[1]] == spec_of(fixed[0]).params[fixed[1]].minimum

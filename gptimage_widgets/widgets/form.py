@@ -236,7 +236,9 @@ class _IntControl(_Control):
 
     def set_disabled(self, disabled: bool) -> None:
         super().set_disabled(disabled)
-        if not disabled:
+        if self.param.minimum is not None and self.param.minimum == self.param.maximum:
+            self.input.disabled = True  # a fixed value (dall-e-3's n) is never editable
+        elif not disabled:
             self._sync_enabled()
 
 
