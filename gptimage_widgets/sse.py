@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import imaging
-from .errors import StreamError, ValidationError
+from .errors import ResponseDecodeError, StreamError, ValidationError
 
 __all__ = ["ImageEventStream", "SSEDecoder", "SSEMessage", "StreamEvent"]
 
@@ -313,7 +313,7 @@ def _decode_event_image(payload: Mapping[str, Any], event_type: str) -> np.ndarr
         raise StreamError(f"'{event_type}' event has no b64_json image")
     try:
         return imaging.decode_b64_image(b64)
-    except (ValidationError, ValueError, binascii.Error, OSError) as exc:
+    except (ResponseDecodeError, ValidationError, ValueError, binascii.Error, OSError) as exc:
         raise StreamError(f"'{event_type}' event carries an undecodable image: {exc}") from exc
 
 
