@@ -204,7 +204,7 @@ def _shape_hint(shape: tuple[int, ...]) -> str:
     """What to do about an array shape that is not an image layout."""
     if len(shape) == 3 and shape[-1] == 2:
         return "2 channels is not a layout; for gray + alpha pass np.dstack([g, g, g, a])"
-    if len(shape) == 3 and shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+    if len(shape) == 3 and shape[0] in (1, 3, 4) and min(shape[1:]) > 4:
         return "it looks channels-first; pass np.moveaxis(arr, 0, -1)"
     if len(shape) < 2:
         return "reshape it to (H, W) or (H, W, C)"
@@ -307,12 +307,15 @@ def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) 
     return f"{_describe(data)} starts like a {fmt or 'known'} image but {_decode_failure(exc)}"
 
 
-def _load(img: Image.Image, error: ErrorFactory) -> Image.Image:
-    """Decode the pixels of a lazily opened image; Pillow's errors -> ``error``."""
+def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
+    """Decode the pixels of a lazily opened image; Pillow's errors -> ``error``.
+
+    ``source`` is what the user passed (bytes, path, PIL image), named in the message.
+    """
     try:
         img.load()
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-        raise error(_decode_failure(exc)) from exc
+        raise error(f"{_describe(source)}: {_decode_failure(exc)}") from exc
     return img
 
 
@@ -457,10 +460,10 @@ def to_array(x: Any, *, param: str = "image") -> ImageArray:
     if arr is not None:
         return _image_from_ndarray(arr, error)
     if isinstance(x, Image.Image):
-        return _pil_to_array(_load(x, error), error)
+        return _pil_to_array(_load(x, error, x), error)
     opened = _open_source(x, error)
     if opened is not None:
-        return _pil_to_array(_exif_upright(_load(opened, error)), error)
+        return _pil_to_array(_exif_upright(_load(opened, error, x)), error)
     if _looks_like_result(x):
         return _single_from_result(x, param, error)
     if isinstance(x, (list, tuple)):
@@ -734,7 +737,8 @@ def decode_image(data: bytes | bytearray | memoryview) -> ImageArray:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _undecodable(f"expected bytes, got {_describe(data)}")
-    return _pil_to_array(_load(_open_bytes(data, _undecodable), _undecodable), _undecodable)
+    image = _load(_open_bytes(data, _undecodable), _undecodable, data)
+    return _pil_to_array(image, _undecodable)
 
 
 def decode_b64_image(b64: str | bytes) -> ImageArray:
@@ -785,7 +789,7 @@ def _unbatch_mask(arr: np.ndarray, error: ErrorFactory) -> np.ndarray:
     """Drop a leading batch axis of 1 from ``(1, H, W)`` or ``(1, H, W, C)`` masks."""
     if arr.ndim == 4:
         return _single_from_batch(arr, error)
-    looks_batched = arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)
+    looks_batched = arr.ndim == 3 and arr.shape[2] > 4
     if looks_batched and arr.shape[0] == 1:
         return arr[0]
     if looks_batched and arr.size:
@@ -863,10 +867,10 @@ def _mask_input_to_array(mask: Any, error: ErrorFactory) -> MaskArray:
     if arr is not None:
         return _mask_from_ndarray(arr, error)
     if isinstance(mask, Image.Image):
-        return _mask_from_pil(_load(mask, error), error)
+        return _mask_from_pil(_load(mask, error, mask), error)
     opened = _open_source(mask, error)
     if opened is not None:
-        return _mask_from_pil(_exif_upright(_load(opened, error)), error)
+        return _mask_from_pil(_exif_upright(_load(opened, error, mask)), error)
     raise error(f"got {_describe(mask)}; pass {ACCEPTED_MASK_FORMS}")
 
 

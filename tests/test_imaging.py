@@ -1,0 +1,595 @@
+"""imaging: every image/mask input form <-> arrays and upload bytes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import types
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image, ImageDraw
+
+from gptimage_widgets import imaging
+from gptimage_widgets.errors import ResponseDecodeError, ValidationError
+from gptimage_widgets.imaging import (
+    decode_b64_image,
+    decode_image,
+    downscale_to_budget,
+    encode_b64_image,
+    encode_image,
+    image_size,
+    mask_into_alpha,
+    mask_to_array,
+    mask_to_openai_png,
+    sniff_format,
+    to_array,
+    to_arrays,
+    to_comfy_batch,
+    to_pil,
+)
+
+settings.register_profile(
+    "imaging", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+IMAGING = settings.get_profile("imaging")
+
+RNG = np.random.default_rng(1234)
+RGB = RNG.integers(0, 256, size=(9, 13, 3), dtype=np.uint8)
+RGBA = RNG.integers(0, 256, size=(9, 13, 4), dtype=np.uint8)
+GRAY = RNG.integers(0, 256, size=(9, 13), dtype=np.uint8)
+MASK = np.zeros((9, 13), dtype=bool)
+MASK[2:6, 3:10] = True
+MASK[8, 0] = True
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def expected_rgb(arr: np.ndarray) -> np.ndarray:
+    return np.repeat(arr[:, :, None], 3, axis=2) if arr.ndim == 2 else arr
+
+
+# ----------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("source", [RGB, RGBA, GRAY], ids=["rgb", "rgba", "gray"])
+@pytest.mark.parametrize("form", ["array", "png", "pil", "path", "pathlib", "b64", "data-url"])
+def test_uint8_round_trips_exactly_through_every_form(source, form, tmp_path):
+    encoded = encode_image(source)
+    if form == "array":
+        value = source
+    elif form == "png":
+        value = encoded
+    elif form == "pil":
+        value = Image.fromarray(source)
+    elif form in ("path", "pathlib"):
+        (tmp_path / "x.png").write_bytes(encoded)
+        value = str(tmp_path / "x.png") if form == "path" else tmp_path / "x.png"
+    elif form == "b64":
+        value = decode_b64_image(encode_b64_image(source))
+    else:
+        value = "data:image/png;base64," + base64.b64encode(encoded).decode()
+    out = to_array(value)
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected_rgb(source))
+
+
+def test_bytearray_and_memoryview_are_accepted():
+    data = encode_image(RGBA)
+    np.testing.assert_array_equal(to_array(bytearray(data)), RGBA)
+    np.testing.assert_array_equal(to_array(memoryview(data)), RGBA)
+    np.testing.assert_array_equal(decode_image(memoryview(data)), RGBA)
+
+
+def test_uint8_array_in_final_layout_is_returned_without_copy():
+    assert to_array(RGB) is RGB
+    view = RGB[:, ::-1]  # not contiguous -> contiguous copy
+    out = to_array(view)
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, view)
+
+
+def test_opaque_rgba_keeps_its_alpha_channel_and_gray_becomes_rgb():
+    opaque = RGBA.copy()
+    opaque[:, :, 3] = 255
+    assert to_array(opaque).shape == (9, 13, 4)
+    assert decode_image(encode_image(opaque)).shape == (9, 13, 4)
+    assert to_array(GRAY).shape == (9, 13, 3)
+    assert to_array(GRAY[:, :, None]).shape == (9, 13, 3)
+
+
+def test_float_to_uint8_rounds_half_to_even_and_k_over_255_is_exact():
+    levels = np.arange(256, dtype=np.float64) / 255
+    for dtype in (np.float16, np.float32, np.float64):
+        arr = np.tile(levels.astype(dtype), (2, 1))
+        if dtype is np.float16:  # float16 cannot hold every k/255 exactly; only check rounding
+            expected = np.rint(arr.astype(np.float32) * 255).astype(np.uint8)
+        else:
+            expected = np.tile(np.arange(256, dtype=np.uint8), (2, 1))
+        np.testing.assert_array_equal(to_array(arr)[:, :, 0], expected)
+    halves = np.array([[0.5 / 255, 1.5 / 255, 127.5 / 255, 0.5]])  # x * 255 = .5 cases
+    np.testing.assert_array_equal(to_array(halves)[0, :, 0], [0, 2, 128, 128])
+
+
+def test_floats_within_half_a_step_outside_unit_range_are_clipped():
+    arr = np.array([[-0.001, 1.001]], dtype=np.float32)
+    np.testing.assert_array_equal(to_array(arr)[0, :, 0], [0, 255])
+
+
+def test_bool_and_wide_integer_images():
+    np.testing.assert_array_equal(to_array(np.eye(3, dtype=bool))[:, :, 0], np.eye(3) * 255)
+    ints = RGB.astype(np.int64)
+    np.testing.assert_array_equal(to_array(ints), RGB)
+
+
+def test_objects_with_array_interface_are_read_as_arrays():
+    class TensorLike:
+        def __array__(self, dtype=None, copy=None):
+            return RGB.astype(np.float32) / 255
+
+    np.testing.assert_array_equal(to_array(TensorLike()), RGB)
+
+
+# ----------------------------------------------------------------------------- PIL modes
+
+
+def test_pil_gray_palette_and_alpha_modes():
+    gray = Image.fromarray(GRAY)
+    np.testing.assert_array_equal(to_array(gray), expected_rgb(GRAY))
+    la = gray.copy()
+    la.putalpha(Image.fromarray(RGBA[:, :, 3]))
+    out = to_array(la)
+    np.testing.assert_array_equal(out[:, :, 0], GRAY)
+    np.testing.assert_array_equal(out[:, :, 3], RGBA[:, :, 3])
+
+    palette = Image.fromarray(RGB).quantize(8)
+    assert to_array(palette).shape == (9, 13, 3)
+    palette.info["transparency"] = 0
+    with_alpha = to_array(palette)
+    assert with_alpha.shape == (9, 13, 4)
+    np.testing.assert_array_equal(with_alpha[:, :, 3] == 0, np.asarray(palette) == 0)
+    assert to_array(Image.fromarray(np.eye(4, dtype=bool))).shape == (4, 4, 3)
+
+
+def test_pil_sixteen_bit_is_scaled_to_eight_bit():
+    values = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)
+    img = Image.fromarray(values)
+    assert img.mode.startswith("I;16")
+    np.testing.assert_array_equal(to_array(img)[:, :, 0], np.arange(256).reshape(16, 16))
+    np.testing.assert_array_equal(to_array(png_bytes(values))[:, :, 0].ravel(), np.arange(256))
+
+
+def test_pil_cmyk_and_ycbcr_convert_like_pillow():
+    cmyk = Image.fromarray(RGB).convert("CMYK")
+    np.testing.assert_array_equal(to_array(cmyk), np.asarray(cmyk.convert("RGB")))
+    ycc = Image.fromarray(RGB).convert("YCbCr")
+    np.testing.assert_array_equal(to_array(ycc), np.asarray(ycc.convert("RGB")))
+    assert to_pil(cmyk).mode == "RGB"
+
+
+def test_jpeg_webp_gif_inputs_decode_to_the_right_size():
+    smooth = np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (24, 1))
+    photo = np.dstack([smooth, smooth[:, ::-1], smooth])
+    for fmt in ("jpeg", "webp"):
+        data = encode_image(photo, fmt, quality=95)
+        assert sniff_format(data) == fmt
+        out = to_array(data)
+        assert out.shape == (24, 32, 3)
+        assert np.abs(out.astype(int) - photo).mean() < 3  # lossy but close
+    gif = io.BytesIO()
+    Image.fromarray(GRAY).save(gif, "GIF")
+    np.testing.assert_array_equal(to_array(gif.getvalue()), expected_rgb(GRAY))
+    assert encode_image(RGBA, "webp")[8:12] == b"WEBP"
+
+
+def test_exif_orientation_turns_files_upright_and_image_size_agrees():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways; viewers rotate 90 degrees clockwise
+    buffer = io.BytesIO()
+    Image.fromarray(RGB).save(buffer, "PNG", exif=exif)
+    data = buffer.getvalue()
+    np.testing.assert_array_equal(to_array(data), np.rot90(RGB, k=-1))
+    assert image_size(data) == (9, 13)
+    assert mask_to_array(data).shape == (13, 9)
+    assert image_size(Image.open(io.BytesIO(data))) == (13, 9)  # PIL objects: as they are
+
+
+# ----------------------------------------------------------------------------- several images
+
+
+def test_batches_results_and_lists_become_lists_of_arrays():
+    batch = np.stack([RGB, RGB[::-1]]).astype(np.float32) / 255
+    arrays = to_arrays(batch)
+    assert len(arrays) == 2
+    np.testing.assert_array_equal(arrays[1], RGB[::-1])
+    np.testing.assert_array_equal(to_array(batch[:1]), RGB)
+    with pytest.raises(ValidationError, match=r"batch of 2 images; use to_arrays"):
+        to_array(batch)
+
+    result = types.SimpleNamespace(images=[RGB, RGBA])
+    assert [a.shape for a in to_arrays(result)] == [(9, 13, 3), (9, 13, 4)]
+    with pytest.raises(ValidationError, match=r"holds 2 images; use to_arrays"):
+        to_array(result)
+    np.testing.assert_array_equal(to_array(types.SimpleNamespace(images=[RGBA])), RGBA)
+    assert len(to_arrays([RGB, batch, encode_image(GRAY)])) == 4
+    assert to_arrays([]) == []
+
+
+def test_comfy_batch_round_trips_and_rejects_mixed_shapes():
+    batch = to_comfy_batch([RGB, RGB[::-1]])
+    assert batch.shape == (2, 9, 13, 3) and batch.dtype == np.float32
+    assert batch.min() >= 0.0 and batch.max() <= 1.0
+    np.testing.assert_array_equal(np.stack(to_arrays(batch)), np.stack([RGB, RGB[::-1]]))
+    with pytest.raises(ValidationError, match=r"one shape"):
+        to_comfy_batch([RGB, RGBA])
+    with pytest.raises(ValidationError, match=r"no images"):
+        to_comfy_batch([])
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def truncated_png() -> bytes:
+    data = encode_image(RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8), compress_level=0)
+    return data[: len(data) // 2]
+
+
+BAD_IMAGES = [
+    (np.full((4, 4), 300, dtype=np.int64), r"range from 300 to 300.*65535"),
+    (np.zeros((4, 4), dtype=np.complex128), r"dtype complex128 .*uint8"),
+    (np.array([[object(), object()]], dtype=object), r"dtype object .*uint8"),
+    (np.zeros((4, 4, 2), dtype=np.uint8), r"\(4, 4, 2\).*np\.dstack"),
+    (np.zeros((4, 4, 5), dtype=np.uint8), r"\(4, 4, 5\).*\(H, W, 3\) RGB"),
+    (np.zeros((3, 8, 8), dtype=np.uint8), r"\(3, 8, 8\).*channels-first.*moveaxis"),
+    (np.zeros(12, dtype=np.uint8), r"\(12,\).*reshape"),
+    (np.zeros((0, 4, 3), dtype=np.uint8), r"empty"),
+    (np.full((2, 2), np.nan), r"4 value\(s\) are NaN.*nan_to_num"),
+    (np.array([[0.2, np.inf]]), r"1 value\(s\) are NaN or infinite"),
+    (np.array([[0.0, 255.0]]), r"range from 0 to 255.*/ 255.*np\.clip"),
+    (np.array([[-0.5, 0.5]]), r"range from -0.5"),
+    ("/no/such/image.png", r"no file at '/no/such/image\.png'; check the path"),
+    ("", r"empty string is not a path"),
+    ("https://example.com/a.png", r"URLs are not downloaded"),
+    (b"", r"empty \(0 bytes\)"),
+    (bytes(range(256)) * 4, r"bytes of length 1024 .*not a PNG, JPEG or WebP"),
+    (
+        truncated_png(),
+        r"bytes of length \d+ starting b'\\x89PNG.*: the image data is corrupt or trunc",
+    ),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, r"starts like a png image"),
+    (42, r"builtins\.int.*PIL\.Image.*path.*bytes"),
+    ([RGB], r"takes one image, got a list of 1; use to_arrays"),
+]
+
+
+@pytest.mark.parametrize(("value", "pattern"), BAD_IMAGES, ids=[p for _, p in BAD_IMAGES])
+def test_bad_image_inputs_raise_validation_errors_naming_value_and_fix(value, pattern):
+    with pytest.raises(ValidationError, match=pattern) as info:
+        to_array(value)
+    assert info.value.problems[0].param == "image"
+    assert str(info.value).startswith("image: ")
+
+
+def test_a_directory_and_a_non_image_file_are_named(tmp_path):
+    with pytest.raises(ValidationError, match=r"is a directory; pass an image file"):
+        to_array(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValidationError, match=r"notes\.txt' is not a PNG"):
+        to_array(tmp_path / "notes.txt")
+    (tmp_path / "cut.png").write_bytes(truncated_png())
+    with pytest.raises(ValidationError, match=r"corrupt or truncated"):
+        to_array(str(tmp_path / "cut.png"))
+
+
+def test_list_items_are_named_by_index():
+    with pytest.raises(ValidationError, match=r"^images\[1\]: ") as info:
+        to_arrays([RGB, np.zeros((2, 2, 2))])
+    assert info.value.problems[0].param == "images[1]"
+
+
+# ----------------------------------------------------------------------------- decode / sniff
+
+
+def test_server_decoding_failures_are_response_decode_errors_not_validation():
+    for bad in (b"", b"not an image", truncated_png(), "text"):
+        with pytest.raises(ResponseDecodeError) as info:
+            decode_image(bad)  # type: ignore[arg-type]
+        assert not isinstance(info.value, ValidationError)
+    with pytest.raises(ResponseDecodeError, match=r"invalid base64"):
+        decode_b64_image("iVBORw0KGgo$$$")
+    with pytest.raises(ResponseDecodeError, match=r"corrupt or truncated"):
+        decode_b64_image(base64.b64encode(truncated_png()))
+
+
+def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkeypatch):
+    text = encode_b64_image(RGBA)
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    for variant in (text, text.encode(), wrapped, "data:image/png;base64," + text):
+        np.testing.assert_array_equal(decode_b64_image(variant), RGBA)
+    monkeypatch.setattr(imaging, "_pybase64", None)  # stdlib fallback
+    np.testing.assert_array_equal(decode_b64_image(text), RGBA)
+    with pytest.raises(ResponseDecodeError, match=r"invalid base64"):
+        decode_b64_image(text[:-3] + "*==")
+
+
+def test_decoded_arrays_are_read_only_views_as_documented():
+    out = decode_image(encode_image(RGB))
+    assert not out.flags.writeable
+    np.testing.assert_array_equal(out, RGB)
+
+
+def test_sniff_format_by_magic_numbers():
+    assert sniff_format(encode_image(RGB)) == "png"
+    assert sniff_format(encode_image(RGB, "jpeg")) == "jpeg"
+    assert sniff_format(bytearray(encode_image(RGB, "webp"))) == "webp"
+    assert sniff_format(b"GIF89a....") is None
+    assert sniff_format(b"RIFF") is None
+    assert sniff_format("not bytes") is None
+
+
+def test_image_size_reads_only_headers(tmp_path):
+    big = np.zeros((300, 500, 3), dtype=np.uint8)
+    header_only = encode_image(big)[:60]  # IHDR survives, pixels do not
+    assert image_size(header_only) == (500, 300)
+    (tmp_path / "h.png").write_bytes(header_only)
+    assert image_size(tmp_path / "h.png") == (500, 300)
+    assert image_size(RGB) == (13, 9)
+    assert image_size(np.zeros((2, 7, 5, 4), np.float32)) == (5, 7)
+    assert image_size(Image.fromarray(GRAY)) == (13, 9)
+    assert image_size(types.SimpleNamespace(images=[RGBA])) == (13, 9)
+    with pytest.raises(ValidationError, match=r"dtype complex64"):
+        image_size(np.zeros((2, 2), np.complex64))
+
+
+# ----------------------------------------------------------------------------- encode
+
+
+def test_encode_options_are_checked():
+    assert encode_image(RGB) == encode_image(RGB, compress_level=imaging.DEFAULT_PNG_COMPRESS_LEVEL)
+    assert len(encode_image(RGB, compress_level=0)) > len(encode_image(RGB, compress_level=9)) - 1
+    np.testing.assert_array_equal(decode_image(encode_image(RGB, ".PNG", compress_level=9)), RGB)
+    assert sniff_format(encode_image(RGB, "JPG")) == "jpeg"
+    cases = [
+        ({"format": "gif"}, r"'gif' is not supported; use 'png', 'jpeg' or 'webp'"),
+        ({"compress_level": 10}, r"compress_level: 10 .*0 to 9"),
+        ({"compress_level": True}, r"compress_level: True"),
+        ({"quality": 80}, r"quality: 80 does not apply to png; use compress_level"),
+        ({"format": "jpeg", "quality": 101}, r"quality: 101 .*0 to 100"),
+        ({"format": "webp", "compress_level": 3}, r"does not apply to webp"),
+    ]
+    for kwargs, pattern in cases:
+        with pytest.raises(ValidationError, match=pattern):
+            encode_image(RGB, **kwargs)
+    with pytest.raises(ValidationError, match=r"JPEG has no alpha.*image\[\.\.\., :3\]"):
+        encode_image(RGBA, "jpeg")
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def openai_style(mask: np.ndarray) -> np.ndarray:
+    """An RGBA picture of ``mask`` in OpenAI's convention (alpha 0 = replace)."""
+    rgba = np.full((*mask.shape, 4), 90, dtype=np.uint8)
+    rgba[:, :, 3] = np.where(mask, 0, 255)
+    return rgba
+
+
+def comfy_style(mask: np.ndarray) -> np.ndarray:
+    """A gray picture of ``mask`` in ComfyUI's convention (white = replace)."""
+    return np.where(mask, 255, 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m,
+        lambda m: m.astype(np.uint8),
+        lambda m: m.astype(np.float32),
+        lambda m: m[:, :, None],
+        lambda m: m[None].astype(np.float32),  # ComfyUI MASK batch of one
+        lambda m: openai_style(m),
+        lambda m: Image.fromarray(openai_style(m)),
+        lambda m: png_bytes(openai_style(m)),
+        lambda m: mask_to_openai_png(m),
+        lambda m: comfy_style(m),
+        lambda m: np.dstack([comfy_style(m)] * 3),
+        lambda m: Image.fromarray(comfy_style(m)),
+        lambda m: Image.fromarray(comfy_style(m)).convert("1"),
+        lambda m: png_bytes(comfy_style(m)),
+        lambda m: encode_image(np.dstack([comfy_style(m)] * 3), "jpeg", quality=95),
+    ],
+    ids=[
+        "bool",
+        "uint8-01",
+        "float",
+        "hw1",
+        "1hw",
+        "rgba-array",
+        "rgba-pil",
+        "rgba-png",
+        "openai-png",
+        "gray-array",
+        "rgb-array",
+        "L-pil",
+        "1-pil",
+        "gray-png",
+        "rgb-jpeg",
+    ],
+)
+def test_masks_round_trip_exactly_in_both_conventions(make):
+    out = mask_to_array(make(MASK), size=(13, 9))
+    assert out.dtype == np.bool_ and out.shape == (9, 13)
+    np.testing.assert_array_equal(out, MASK)
+
+
+def test_mask_from_path_and_thresholds(tmp_path):
+    (tmp_path / "m.png").write_bytes(mask_to_openai_png(MASK))
+    np.testing.assert_array_equal(mask_to_array(tmp_path / "m.png"), MASK)
+    floats = np.array([[0.0, 0.49, 0.5, 1.0]])
+    np.testing.assert_array_equal(mask_to_array(floats)[0], [False, False, True, True])
+    np.testing.assert_array_equal(mask_to_array(np.array([[0, 1, 7, -2]]))[0], [0, 1, 1, 1])
+    gray = np.array([[0, 127, 128, 255]], dtype=np.uint8)
+    np.testing.assert_array_equal(mask_to_array(Image.fromarray(gray))[0], [0, 0, 1, 1])
+
+
+def test_rgba_mask_with_opaque_alpha_reads_as_empty_as_documented():
+    opaque = np.dstack([np.dstack([comfy_style(MASK)] * 3), np.full(MASK.shape, 255, np.uint8)])
+    assert not mask_to_array(opaque).any()
+    assert mask_to_array(opaque[:, :, :3]).sum() == MASK.sum()  # drop alpha -> white = replace
+
+
+def test_mask_to_openai_png_has_alpha_zero_exactly_where_the_mask_is_set():
+    mask = np.zeros((1024, 1536), dtype=bool)
+    mask[100:700, 200:1300] = True
+    mask[1023, 1535] = True
+    data = mask_to_openai_png(mask)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG" and img.mode == "RGBA" and img.size == (1536, 1024)
+        alpha = np.asarray(img)[:, :, 3]
+    np.testing.assert_array_equal(alpha == 0, mask)
+    assert set(np.unique(alpha)) == {0, 255}
+
+
+def test_mask_size_mismatch_names_both_sizes_and_the_fix():
+    with pytest.raises(ValidationError) as info:
+        mask_to_array(np.zeros((512, 512), bool), size=(1024, 1024))
+    assert str(info.value).startswith("mask: mask is 512x512 but the image is 1024x1024; ")
+    assert "resize the mask to 1024x1024" in str(info.value)
+    assert info.value.problems[0].param == "mask"
+
+
+BAD_MASKS = [
+    (np.zeros((4, 4, 2)), r"\(4, 4, 2\).*2 channels"),
+    (np.zeros((3, 5, 6)), r"batch of 3 masks.*mask\[0\]"),
+    (np.zeros((4, 4), np.complex64), r"dtype complex64 is not a mask dtype"),
+    (np.array([[0.0, 2.0]]), r"range from 0 to 2"),
+    (np.array([[np.nan, 1.0]]), r"NaN"),
+    (np.zeros((0, 3)), r"empty"),
+    (b"junk", r"not a PNG"),
+    ({"mask": 1}, r"builtins\.dict.*2-D array.*alpha 0 = replace.*white = replace"),
+]
+
+
+@pytest.mark.parametrize(("value", "pattern"), BAD_MASKS, ids=[p for _, p in BAD_MASKS])
+def test_bad_masks_raise_validation_errors(value, pattern):
+    with pytest.raises(ValidationError, match=pattern):
+        mask_to_array(value)
+
+
+def test_mask_into_alpha_puts_the_mask_in_alpha_and_keeps_rgb():
+    out = mask_into_alpha(RGBA, MASK)
+    assert out.shape == (9, 13, 4)
+    np.testing.assert_array_equal(out[:, :, :3], RGBA[:, :, :3])
+    np.testing.assert_array_equal(out[:, :, 3], np.where(MASK, 0, 255))
+    np.testing.assert_array_equal(mask_to_array(out), MASK)
+    with pytest.raises(ValidationError, match=r"mask is 13x9 but the image is 9x13"):
+        mask_into_alpha(np.rot90(RGB), MASK)
+
+
+# ----------------------------------------------------------------------------- downscale
+
+
+def test_downscale_never_upscales_and_returns_inputs_untouched():
+    image, mask, scale = downscale_to_budget(RGB, MASK, max_pixels=10_000)
+    assert image is RGB and scale == 1.0
+    np.testing.assert_array_equal(mask, MASK)
+    assert downscale_to_budget(RGB, max_pixels=9 * 13)[1:] == (None, 1.0)
+
+
+@pytest.mark.parametrize(("width", "height", "budget"), [(640, 480, 40_000), (301, 97, 5_000)])
+def test_downscale_keeps_aspect_budget_and_image_mask_alignment(width, height, budget):
+    img = Image.new("RGB", (width, height))
+    mask_img = Image.new("L", (width, height))
+    for draw in (ImageDraw.Draw(img), ImageDraw.Draw(mask_img)):
+        draw.ellipse((width * 0.2, height * 0.1, width * 0.7, height * 0.8), fill="white")
+        draw.rectangle((width * 0.75, height * 0.3, width * 0.95, height * 0.6), fill="white")
+    image, mask, scale = downscale_to_budget(img, mask_img, max_pixels=budget)
+    new_h, new_w = image.shape[:2]
+    assert mask is not None and mask.shape == (new_h, new_w)
+    assert new_w * new_h <= budget < (new_w + 2) * (new_h + 2)
+    assert scale == new_w / width
+    assert abs(new_w / new_h - width / height) < 2 * (width / height) / min(new_w, new_h)
+    bright = image[:, :, 0] >= 128
+    edge_pixels = np.count_nonzero(bright != mask)
+    assert edge_pixels <= 0.02 * mask.size  # same content on the same grid, up to edge pixels
+    assert mask.sum() > 0.25 * mask.size
+
+
+def test_downscale_rejects_a_bad_budget():
+    with pytest.raises(ValidationError, match=r"max_pixels: 0 "):
+        downscale_to_budget(RGB, max_pixels=0)
+
+
+# ----------------------------------------------------------------------------- properties
+
+IMAGE_SHAPES = st.tuples(st.integers(1, 12), st.integers(1, 12), st.sampled_from([0, 1, 3, 4]))
+
+
+def shaped(h: int, w: int, c: int) -> tuple[int, ...]:
+    return (h, w) if c == 0 else (h, w, c)
+
+
+@IMAGING
+@given(IMAGE_SHAPES.flatmap(lambda s: hnp.arrays(np.uint8, shaped(*s))))
+def test_property_uint8_png_and_b64_round_trips_are_exact(arr):
+    expected = to_array(arr)
+    np.testing.assert_array_equal(decode_image(encode_image(arr)), expected)
+    np.testing.assert_array_equal(decode_b64_image(encode_b64_image(arr)), expected)
+    np.testing.assert_array_equal(to_array(Image.fromarray(expected)), expected)
+
+
+@IMAGING
+@given(
+    IMAGE_SHAPES.flatmap(
+        lambda s: hnp.arrays(np.float32, shaped(*s), elements=st.floats(0, 1, width=32))
+    )
+)
+def test_property_floats_map_to_rounded_uint8(arr):
+    out = to_array(arr)
+    expected = np.rint(arr.astype(np.float32) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(out, to_array(expected))
+
+
+@IMAGING
+@given(st.tuples(st.integers(1, 12), st.integers(1, 12)).flatmap(lambda s: hnp.arrays(bool, s)))
+def test_property_masks_round_trip_in_both_conventions(mask):
+    np.testing.assert_array_equal(mask_to_array(mask_to_openai_png(mask)), mask)
+    np.testing.assert_array_equal(mask_to_array(encode_image(comfy_style(mask))), mask)
+    rgb = np.zeros((*mask.shape, 3), np.uint8)
+    if mask.any():  # an all-opaque alpha reads as empty under OpenAI's convention
+        np.testing.assert_array_equal(mask_to_array(mask_into_alpha(rgb, mask)), mask)
+
+
+ANY_ARRAY = hnp.arrays(
+    dtype=hnp.scalar_dtypes() | hnp.floating_dtypes(sizes=(16, 32, 64)),
+    shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=5),
+)
+
+
+@IMAGING
+@given(ANY_ARRAY)
+def test_property_arbitrary_arrays_give_an_image_or_a_validation_error(arr):
+    try:
+        out = to_array(arr)
+    except ValidationError as exc:
+        assert exc.problems and exc.problems[0].param == "image"
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] in (3, 4)
+    assert out.flags.c_contiguous
+
+
+@IMAGING
+@given(ANY_ARRAY)
+def test_property_arbitrary_arrays_give_a_mask_or_a_validation_error(arr):
+    try:
+        out = mask_to_array(arr)
+    except ValidationError:
+        return
+    assert out.dtype == np.bool_ and out.ndim == 2 and out.size > 0
