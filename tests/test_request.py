@@ -142,7 +142,7 @@ def test_mask_is_rgba_png_with_alpha_zero_where_to_edit() -> None:
     mask = np.zeros((64, 64), dtype=bool)
     mask[10:20, 30:50] = True
     request = build_request("gpt-image-2", "edit", prompt="x", images=rgb(), mask=mask)
-    image_part, mask_part = request.files
+    _image_part, mask_part = request.files
     assert (mask_part.field, mask_part.filename, mask_part.content_type) == (
         "mask",
         "mask.png",
