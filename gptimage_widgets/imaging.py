@@ -294,6 +294,8 @@ def _pil_to_array(img: Image.Image, error: ErrorFactory) -> ImageArray:
 
 
 def _decode_failure(exc: BaseException) -> str:
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"the image is too large to decode safely ({exc}); downscale it first"
     return (
         f"the image data is corrupt or truncated ({type(exc).__name__}: {exc}); "
         "re-export or re-download the file"
@@ -304,7 +306,7 @@ def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) 
     fmt = sniff_format(data)
     if fmt is None and isinstance(exc, UnidentifiedImageError):
         return f"{_describe(data)} is not a PNG, JPEG or WebP image; pass an image file's bytes"
-    return f"{_describe(data)} starts like a {fmt or 'known'} image but {_decode_failure(exc)}"
+    return f"{_describe(data)} starts like a {fmt or 'known'} image, but {_decode_failure(exc)}"
 
 
 def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:

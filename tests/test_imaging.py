@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import types
+import zlib
 
 import numpy as np
 import pytest
@@ -286,6 +288,16 @@ def test_a_directory_and_a_non_image_file_are_named(tmp_path):
     (tmp_path / "cut.png").write_bytes(truncated_png())
     with pytest.raises(ValidationError, match=r"corrupt or truncated"):
         to_array(str(tmp_path / "cut.png"))
+
+
+def test_decompression_bombs_are_refused_from_the_header():
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
+    idat = struct.pack(">I", 0) + b"IDAT" + struct.pack(">I", zlib.crc32(b"IDAT"))
+    header = b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", zlib.crc32(chunk[4:])) + idat
+    for func in (to_array, image_size, mask_to_array):
+        with pytest.raises(ValidationError, match=r"too large to decode safely.*downscale"):
+            func(header)
 
 
 def test_list_items_are_named_by_index():
