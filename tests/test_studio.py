@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import importlib
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
