@@ -198,7 +198,7 @@ def _status_error(
     error_type = _str_or_none(detail.get("type"))
     param = _str_or_none(detail.get("param"))
     cls, advice = _classify(status, code, message, param, model)
-    text = _scrub(f"HTTP {status}: {_sentence(message)} {_sentence(advice)}", secret)
+    text = _scrub(f"HTTP {status}: {_sentence(message)} Next step: {advice}.", secret)
     kwargs: dict[str, Any] = {
         "status_code": status,
         "request_id": response.headers.get("x-request-id"),
@@ -248,8 +248,8 @@ def _classify(
     if status >= 500:
         return status_error_class(status), "the server failed after retries; try again later"
     if status == 400:
-        where = f" (parameter {param!r})" if param else ""
-        return BadRequestError, f"the request was refused{where}: fix it and send again"
+        what = f"parameter {param!r}" if param else "request"
+        return BadRequestError, f"fix the {what} as the message says and send again"
     return status_error_class(status), "see the message above"
 
 
@@ -334,12 +334,9 @@ def _text_summary(response: httpx.Response) -> str:
 
 
 def _sentence(text: str) -> str:
-    """`text` with a capital first letter and a final full stop."""
+    """`text` stripped, with a final full stop."""
     text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
+    return text if not text or text[-1] in ".!?" else text + "."
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -370,7 +367,7 @@ def _stream_error_event(event: StreamEvent, secret: str | None, request_id: str 
     if code in _MODERATION_CODES or code in _QUOTA_ADVICE:
         status = 429 if code in _QUOTA_ADVICE else 400
         cls, advice = _classify(status, code, message, None, None)
-        text = f"The stream reported: {_sentence(message)} {_sentence(advice)}"
+        text = f"The stream reported: {_sentence(message)} Next step: {advice}."
         kwargs: dict[str, Any] = {
             "status_code": status,
             "request_id": request_id,
@@ -501,11 +498,17 @@ class _StreamRun:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Events to hand out now (partials); completed ones are held until the end."""
-        return self._sort(self.parser.feed(chunk))
+        try:
+            return self._sort(self.parser.feed(chunk))
+        except GPTImageError as exc:
+            raise _translate(exc, request_id=self.request_id) from exc.__cause__
 
     def finish(self) -> ImageResult:
         """The result of the completed events; StreamError when none arrived."""
-        self._sort(self.parser.finish())
+        try:
+            self._sort(self.parser.finish())
+        except GPTImageError as exc:
+            raise _translate(exc, request_id=self.request_id) from exc.__cause__
         images = [event.image for event in self.completed if event.image is not None]
         usage = next((e.usage for e in reversed(self.completed) if e.usage), None)
         return self.client._make_result(
