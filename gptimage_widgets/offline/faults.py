@@ -184,7 +184,11 @@ def parse_fault_header(value: str) -> Fault:
         For an unknown kind, an unknown key or a value of the wrong type.
     """
     kind, *options = [item.strip() for item in value.split(";")]
-    fault = Fault(kind)
+    try:
+        fault = Fault(kind)
+    except ValidationError as exc:
+        message = f"{FAULT_HEADER}: {exc.message}"
+        raise ValidationError(message, param=FAULT_HEADER, value=value) from None
     known = {f.name for f in fields(Fault)} - {"kind"}
     changes: dict[str, object] = {}
     for option in filter(None, options):

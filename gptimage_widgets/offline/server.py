@@ -59,6 +59,25 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the app keeps its own request log."""
 
+    def __getattr__(self, name: str) -> Any:
+        """``do_<METHOD>`` for any method: the app answers 405 for those it does not serve."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors found by the stdlib (bad request line, huge headers) as OpenAI JSON."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # stdlib leaves HTTP/0.9 (no status line) on junk
+        text = message or self.responses.get(code, ("Error",))[0]
+        self._write(
+            HTTPResponse(
+                code,
+                [("content-type", "application/json"), ("connection", "close")],
+                error_body(text),
+            )
+        )
+
     def do_GET(self) -> None:
         self._serve()
 
