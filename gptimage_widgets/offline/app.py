@@ -62,7 +62,10 @@ FIELD_TYPES: Mapping[str, type] = {
     "partial_images": int,
     "stream": bool,
     "user": str,
+    "safety_identifier": str,
 }
+#: Wire fields the server accepts but does not validate (OpenAI's newer end-user id).
+UNCHECKED_FIELDS = ("safety_identifier",)
 #: Parameters whose catalog default the server applies when a request leaves them out.
 SERVER_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
 #: OpenAI's default model per endpoint when a request names none (from its API spec).
@@ -395,6 +398,8 @@ class OfflineApp:
         model = params.pop("model", None) or DEFAULT_MODELS[operation]
         spec = _resolve_model(model)
         stream = bool(params.pop("stream", False))
+        for name in UNCHECKED_FIELDS:
+            params.pop(name, None)
         return ImageCall(operation, spec, params, images, mask, stream)
 
     def _validate(self, call: ImageCall) -> None:
