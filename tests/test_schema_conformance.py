@@ -212,7 +212,8 @@ def matrix() -> list[Any]:
     for spec in catalog.list_models():
         for operation in spec.operations:
             for label, params in parameter_sets(spec, operation):
-                cases.append(pytest.param(spec.name, operation, params, id=f"{spec.name}-{operation}-{label}"))  # fmt: skip
+                case_id = f"{spec.name}-{operation}-{label}"
+                cases.append(pytest.param(spec.name, operation, params, id=case_id))
     return cases
 
 
