@@ -575,7 +575,11 @@ class _ClientBase(Generic[ResultT, StreamT]):
                 param="max_retries",
                 value=max_retries,
             )
-        if budget_usd is not None and not budget_usd >= 0:
+        if budget_usd is not None and (
+            isinstance(budget_usd, bool)
+            or not isinstance(budget_usd, (int, float))
+            or not budget_usd >= 0
+        ):
             raise ValidationError(
                 f"budget_usd must be a number >= 0 (USD), got {budget_usd!r}",
                 param="budget_usd",
