@@ -1,0 +1,405 @@
+"""The catalog: models.json as MODELS.md states it, the registry, and the docs table."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gptimage_widgets as giw
+from gptimage_widgets.catalog import (
+    ModelSpec,
+    get_model,
+    list_models,
+    load_builtin_models,
+    models_markdown_table,
+    register_model,
+    replace_readme_block,
+    spec_from_dict,
+    unregister_model,
+)
+from gptimage_widgets.errors import ValidationError
+
+D = datetime.date
+# Lifecycle, transcribed from MODELS.md "Lifecycle (as of 2026-11)".
+LIFECYCLE = {
+    "gpt-image-2.5-flare": ("preview", None, None),
+    "gpt-image-2.5-sunburst": ("preview", None, None),
+    "gpt-image-2": ("current", None, None),
+    "gpt-image-1.5": ("deprecated", D(2026, 12, 1), "gpt-image-2.5-flare"),
+    "gpt-image-1": ("shutdown", D(2026, 10, 23), "gpt-image-2"),
+    "gpt-image-1-mini": ("deprecated", D(2026, 12, 1), "gpt-image-2.5-sunburst"),
+    "dall-e-3": ("shutdown", D(2026, 5, 12), "gpt-image-2"),
+    "dall-e-2": ("shutdown", D(2026, 5, 12), "gpt-image-2"),
+}
+# Prices, transcribed from MODELS.md "Prices": (text in, image in, image out, text out),
+# per image at 1024x1024 by quality.
+TOKEN_RATES = {
+    "gpt-image-2": (5, 8, 30, None),
+    "gpt-image-1.5": (5, 8, 32, 10),
+    "gpt-image-1": (5, 10, 40, None),
+    "gpt-image-1-mini": (2, 2.5, 8, None),
+}
+PER_IMAGE = {
+    "gpt-image-2": {"low": 0.006, "medium": 0.053, "high": 0.211},
+    "gpt-image-1.5": {"low": 0.009, "medium": 0.034, "high": 0.133},
+    "gpt-image-1": {"low": 0.011, "medium": 0.042, "high": 0.167},
+    "gpt-image-1-mini": {"low": 0.005, "medium": 0.011, "high": 0.036},
+}
+OUTPUT_TOKENS_BEFORE_GPT2 = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+
+
+@pytest.fixture
+def cleanup() -> Any:
+    """Names registered by a test, unregistered afterwards even when it fails."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        with contextlib.suppress(ValidationError):
+            unregister_model(name)
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def test_builtin_models_in_order() -> None:
+    assert [m.name for m in load_builtin_models()] == list(LIFECYCLE)
+    assert [m.name for m in list_models()][: len(LIFECYCLE)] == list(LIFECYCLE)
+
+
+@pytest.mark.parametrize("name", LIFECYCLE)
+def test_lifecycle(name: str) -> None:
+    spec = get_model(name)
+    assert (spec.status, spec.shutdown_date, spec.replacement) == LIFECYCLE[name]
+    assert spec.deprecated == (spec.status == "deprecated")
+    assert spec.shut_down == (spec.status == "shutdown")
+
+
+def test_status_messages() -> None:
+    assert get_model("gpt-image-2").status_message() is None
+    assert (
+        get_model("gpt-image-1.5").status_message()
+        == "Deprecated: shuts down 2026-12-01; use gpt-image-2.5-flare"
+    )
+    message = get_model("dall-e-3").status_message() or ""
+    assert message.startswith("Shut down at OpenAI on 2026-05-12")
+    assert message.endswith("use gpt-image-2")
+    assert "Preview" in (get_model("gpt-image-2.5-flare").status_message() or "")
+
+
+def test_list_models_can_leave_out_shut_down_models() -> None:
+    names = [m.name for m in list_models(include_shutdown=False)]
+    assert "gpt-image-1" not in names and "dall-e-2" not in names
+    assert "gpt-image-1.5" in names  # deprecated is not shut down yet
+
+
+def test_alias_resolves_to_the_snapshot_model() -> None:
+    assert get_model("gpt-image-2-2026-04-21") is get_model("gpt-image-2")
+    assert giw.get_model("gpt-image-2").aliases == ("gpt-image-2-2026-04-21",)
+
+
+@pytest.mark.parametrize("name", TOKEN_RATES)
+def test_token_prices(name: str) -> None:
+    pricing = get_model(name).pricing
+    assert pricing is not None and pricing.as_of == "2026-11-01"
+    rates = (pricing.text_input, pricing.image_input, pricing.image_output, pricing.text_output)
+    assert rates == TOKEN_RATES[name]
+    assert {q: s["1024x1024"] for q, s in pricing.per_image.items()} == PER_IMAGE[name]
+    expected_tokens = {} if name == "gpt-image-2" else OUTPUT_TOKENS_BEFORE_GPT2
+    assert {q: dict(s) for q, s in pricing.output_tokens.items()} == expected_tokens
+
+
+def test_dall_e_prices_and_unknown_prices() -> None:
+    d3 = get_model("dall-e-3").pricing
+    d2 = get_model("dall-e-2").pricing
+    assert d3 is not None and d2 is not None
+    assert dict(d3.per_image["standard"]) == {
+        "1024x1024": 0.04,
+        "1792x1024": 0.08,
+        "1024x1792": 0.08,
+    }
+    assert dict(d3.per_image["hd"]) == {"1024x1024": 0.08, "1792x1024": 0.12, "1024x1792": 0.12}
+    assert dict(d2.per_image["standard"]) == {"256x256": 0.016, "512x512": 0.018, "1024x1024": 0.02}
+    assert get_model("gpt-image-2.5-flare").pricing is None
+
+
+def test_limits_and_flags() -> None:
+    gpt2, d2, d3 = get_model("gpt-image-2"), get_model("dall-e-2"), get_model("dall-e-3")
+    assert gpt2.supports_transparent is False
+    assert get_model("gpt-image-1.5").supports_transparent is True
+    assert gpt2.image_formats == ("png", "jpeg", "webp") and d2.image_formats == ("png",)
+    assert d2.square_png_only and not gpt2.square_png_only
+    assert gpt2.response_formats == () and d2.response_formats == ("url", "b64_json")
+    assert d2.params["response_format"].default == "b64_json"
+    assert d3.params["response_format"].default == "b64_json"
+    assert gpt2.custom_size is not None and gpt2.custom_size.max_pixels == 8_294_400
+    assert gpt2.pixel_budget == 8_294_400
+
+
+def test_seed_is_shown_but_never_sent() -> None:
+    for spec in list_models():
+        seed = spec.params["seed"]
+        assert seed.send is False and "never sent" in seed.help
+        assert all(p.send for name, p in spec.params.items() if name != "seed")
+
+
+def test_every_param_has_a_label_help_and_a_valid_default() -> None:
+    for spec in list_models():
+        for p in spec.params.values():
+            assert p.label and p.help.endswith("."), (spec.name, p.name)
+            assert p.operations and set(p.operations) <= set(spec.operations)
+            if p.kind in ("enum", "size") and p.default is not None:
+                assert p.default in p.choices
+
+
+def test_params_for_an_operation() -> None:
+    gpt2 = get_model("gpt-image-2")
+    assert "moderation" in gpt2.params_for("generate")
+    assert "moderation" not in gpt2.params_for("edit")
+    assert gpt2.params_for("variation") == {}
+    assert "input_fidelity" in get_model("gpt-image-1.5").params_for("edit")
+    assert "input_fidelity" not in get_model("gpt-image-1.5").params_for("generate")
+
+
+@pytest.mark.parametrize("spec", load_builtin_models(), ids=lambda s: s.name)
+def test_to_dict_round_trips(spec: ModelSpec) -> None:
+    entry = spec.to_dict()
+    assert json.loads(json.dumps(entry)) == entry
+    assert spec_from_dict(entry) == spec
+
+
+def test_specs_are_immutable() -> None:
+    spec = get_model("gpt-image-2")
+    with pytest.raises(AttributeError):
+        spec.name = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        spec.params["n"] = spec.params["size"]  # type: ignore[index]
+    assert hash(spec) == hash(get_model("gpt-image-2"))
+
+
+# --------------------------------------------------------------------------- get_model
+
+
+def test_unknown_model_lists_known_names_with_did_you_mean() -> None:
+    with pytest.raises(ValidationError) as info:
+        get_model("gpt-image-2.0")
+    message = str(info.value)
+    assert "unknown model 'gpt-image-2.0'; did you mean 'gpt-image-2'?" in message
+    for name in LIFECYCLE:
+        assert name in message
+    assert info.value.params == ["model"]
+    assert "gpt-image-2" in info.value.problems[0].allowed
+
+
+@pytest.mark.parametrize("bad", [None, 3, ["gpt-image-2"]])
+def test_get_model_of_a_non_string(bad: Any) -> None:
+    with pytest.raises(ValidationError, match="model must be a model name"):
+        get_model(bad)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_register_a_derived_model_and_use_it(cleanup: list[str]) -> None:
+    cleanup.append("my-azure-deployment")
+    spec = register_model({"name": "my-azure-deployment", "base": "gpt-image-2"})
+    assert get_model("my-azure-deployment") is spec
+    assert spec.label == "my-azure-deployment" and spec.aliases == ()
+    assert spec.params == get_model("gpt-image-2").params
+    assert "my-azure-deployment" in [m.name for m in giw.list_models()]
+    giw.validate("my-azure-deployment", prompt="a fox", size="1280x720")
+    with pytest.raises(ValidationError, match="not accepted by my-azure-deployment"):
+        giw.validate("my-azure-deployment", prompt="a fox", style="vivid")
+
+
+def test_register_a_model_from_scratch(cleanup: list[str]) -> None:
+    cleanup.append("tiny-gen")
+    register_model(
+        {
+            "name": "tiny-gen",
+            "operations": ["generate"],
+            "prompt_max_chars": 100,
+            "size_presets": ["512x512"],
+            "params": {
+                "size": {"default": "512x512"},
+                "steps": {"kind": "int", "minimum": 1, "maximum": 50, "default": 20},
+            },
+        }
+    )
+    spec = get_model("tiny-gen")
+    assert spec.params["size"].choices == ("512x512",)
+    assert spec.params["size"].help  # shared help from models.json's param_defaults
+    assert spec.params["steps"].label == "Steps"
+    giw.validate("tiny-gen", prompt="x", steps=30)
+    with pytest.raises(ValidationError, match="steps 51 is not accepted by tiny-gen"):
+        giw.validate("tiny-gen", prompt="x", steps=51)
+
+
+def test_register_a_model_spec_instance(cleanup: list[str]) -> None:
+    cleanup.append("copy-of-dall-e-2")
+    entry = get_model("dall-e-2").to_dict() | {"name": "copy-of-dall-e-2"}
+    spec = spec_from_dict(entry)
+    assert register_model(spec) == spec
+    giw.validate("copy-of-dall-e-2", "variation", images=np.zeros((64, 64, 3), np.uint8))
+    assert get_model("copy-of-dall-e-2").operations == ("generate", "edit", "variation")
+
+
+def test_override_a_builtin_and_restore_it() -> None:
+    original = get_model("gpt-image-2")
+    with pytest.raises(ValidationError, match="already registered; pass replace=True"):
+        register_model(original.to_dict())
+    register_model(
+        {"name": "gpt-image-2", "base": "gpt-image-2", "prompt_max_chars": 10}, replace=True
+    )
+    try:
+        assert get_model("gpt-image-2").prompt_max_chars == 10
+        assert [m.name for m in list_models()].count("gpt-image-2") == 1
+        with pytest.raises(ValidationError, match="at most 10"):
+            giw.validate("gpt-image-2", prompt="x" * 11)
+    finally:
+        unregister_model("gpt-image-2")
+    assert get_model("gpt-image-2") == original
+    assert get_model("gpt-image-2-2026-04-21") is get_model("gpt-image-2")
+
+
+def test_unregister_errors() -> None:
+    with pytest.raises(ValidationError, match="built in and cannot be removed"):
+        unregister_model("dall-e-2")
+    with pytest.raises(ValidationError, match="not registered"):
+        unregister_model("never-registered")
+
+
+def test_alias_clash_is_refused() -> None:
+    entry = {"name": "clash", "base": "dall-e-2", "aliases": ["gpt-image-2-2026-04-21"]}
+    with pytest.raises(ValidationError, match="alias 'gpt-image-2-2026-04-21' already names"):
+        register_model(entry)
+    with pytest.raises(ValidationError, match="already an alias of 'gpt-image-2'"):
+        register_model({"name": "gpt-image-2-2026-04-21", "base": "dall-e-2"})
+    assert "clash" not in [m.name for m in list_models()]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"status": "retired"}, "bad.status", "one of 'preview', 'current'"),
+        ({"shutdown_date": "12/01/2026"}, "bad.shutdown_date", "ISO date"),
+        ({"operations": ["generate", "inpaint"]}, "bad.operations", "among 'generate'"),
+        ({"prompt_max_char": 5}, "bad.prompt_max_char", "did you mean 'prompt_max_chars'?"),
+        ({"params": {"n": {"maximum": "ten"}}}, "bad.params.n.maximum", "whole number"),
+        ({"params": {"n": {"default": 11}}}, "bad.params.n.default", "from 1 to 10"),
+        ({"params": {"quality": {"choices": []}}}, "bad.params.quality.choices", "non-empty"),
+        ({"params": {"quality": {"kind": "float"}}}, "bad.params.quality.kind", "one of 'enum'"),
+        ({"params": {"prompt": {"kind": "str"}}}, "bad.params.prompt", "identifier other than"),
+        ({"custom_size": {"max_edge": -1}}, "bad.custom_size.max_edge", ">= 1"),
+        ({"pricing": {"as_of": "2026", "text_input": "cheap"}}, "bad.pricing.text_input", ">= 0"),
+        ({"max_reference_images": 0}, "bad.max_reference_images", ">= 1 for a model with edit"),
+        ({"streaming": False}, "bad.streaming", "partial_images"),
+    ],
+)
+def test_malformed_specs_name_the_field(
+    overrides: dict[str, Any], field: str, fragment: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        register_model({"name": "bad", "base": "gpt-image-2", **overrides})
+    assert field in info.value.params
+    assert fragment in str(info.value)
+    assert "bad" not in [m.name for m in list_models()]
+
+
+def test_every_problem_of_a_spec_is_listed() -> None:
+    with pytest.raises(ValidationError) as info:
+        register_model({"name": "", "operations": "generate", "params": [], "sizes": 3})
+    params = info.value.params
+    assert {"model.name", "model.operations", "model.params", "model.prompt_max_chars"} <= set(
+        params
+    )
+    assert "model.sizes" in params
+
+
+def test_unknown_base() -> None:
+    with pytest.raises(ValidationError) as info:
+        register_model({"name": "x", "base": "gpt-imag-2"})
+    assert info.value.params == ["base"] and "did you mean 'gpt-image-2'?" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [None, "gpt-image-2", 42])
+def test_register_something_that_is_not_a_spec(bad: Any) -> None:
+    with pytest.raises(ValidationError, match="ModelSpec or a dict"):
+        register_model(bad)
+
+
+def test_registry_is_thread_safe() -> None:
+    errors: list[BaseException] = []
+    names = [f"thread-model-{i}" for i in range(8)]
+
+    def churn(name: str) -> None:
+        try:
+            for _ in range(25):
+                register_model({"name": name, "base": "gpt-image-2"})
+                assert get_model(name).name == name
+                assert len({m.name for m in list_models()}) == len(list_models())
+                unregister_model(name)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not set(names) & {m.name for m in list_models()}
+
+
+# --------------------------------------------------------------------------- docs table
+
+
+def test_markdown_table_has_a_row_per_model() -> None:
+    table = models_markdown_table(load_builtin_models())
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(LIFECYCLE)
+    assert "| `gpt-image-2` (alias `gpt-image-2-2026-04-21`) | current |" in table
+    assert "deprecated, shuts down 2026-12-01" in table
+    assert "$0.006 low / $0.053 medium / $0.211 high" in table
+    assert "custom WxH" in table
+
+
+def test_cli_prints_the_table() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "gptimage_widgets.catalog", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == models_markdown_table(load_builtin_models())
+
+
+def test_cli_updates_only_the_readme_block(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# x\n\nbefore\n<!-- models-table:start -->\nold\n<!-- models-table:end -->\nafter\n"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "gptimage_widgets.catalog", "--update-readme", str(readme)],
+        check=True,
+    )
+    text = readme.read_text()
+    assert text.startswith("# x\n\nbefore\n<!-- models-table:start -->\n| model |")
+    assert text.endswith("<!-- models-table:end -->\nafter\n") and "old" not in text
+
+
+def test_replace_readme_block_needs_the_markers() -> None:
+    with pytest.raises(ValidationError, match="models-table:start"):
+        replace_readme_block("no markers", "table")
