@@ -1,0 +1,324 @@
+"""The ``gptimage`` command line: generate, edit, vary, list models, serve, browse history.
+
+Examples::
+
+    gptimage generate "a lighthouse at dusk" --offline -o out.png
+    gptimage edit "add a red boat" photo.png --mask mask.png -o edited.png
+    gptimage models
+    gptimage serve --port 8000 --latency 0.5
+    gptimage history search lighthouse --model gpt-image-2
+
+Requests go through :class:`gptimage_widgets.client.ImageClient` (no HTTP here). The API key
+comes from ``OPENAI_API_KEY`` only — never from the command line, where it would land in
+shell history and process lists — and is never printed. Exit codes: 0 success, 1 API or
+other runtime error, 2 invalid input (every problem is listed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .errors import GPTImageError, ValidationError
+
+if TYPE_CHECKING:  # imported lazily so that `gptimage --help` stays instant
+    from .client import ImageClient
+    from .results import ImageResult
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+_SECRET_VARIABLES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gptimage`` argument parser with its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="gptimage",
+        description="OpenAI image models from the command line (offline server included).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_generate(commands)
+    _add_edit(commands)
+    _add_variations(commands)
+    models = commands.add_parser("models", help="list the known models and their lifecycle")
+    models.set_defaults(run=_run_models)
+    _add_serve(commands)
+    _add_history(commands)
+    return parser
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that send a request."""
+    parser.add_argument("--n", type=int, default=1, help="number of images (default 1)")
+    parser.add_argument("--size", help="'auto', a preset or WIDTHxHEIGHT")
+    parser.add_argument("-o", "--output", help="file (out.png; numbered when n > 1) or folder")
+    parser.add_argument(
+        "--offline", action="store_true", help="use the embedded offline server (no key, no cost)"
+    )
+    parser.add_argument("--base-url", help="an OpenAI-compatible API root, e.g. .../v1")
+    parser.add_argument("--history", metavar="DIR", help="history folder (./gptimage-outputs)")
+    parser.add_argument("--no-history", action="store_true", help="do not save to the history")
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
+    """Options of generate and edit."""
+    parser.add_argument("--quality", help="e.g. low, medium, high, auto")
+    parser.add_argument("--background", help="auto, opaque or transparent")
+    parser.add_argument("--output-format", help="png, jpeg or webp")
+    parser.add_argument("--output-compression", type=int, help="0-100, jpeg/webp only")
+    parser.add_argument("--partial-images", type=int, default=0, help="stream 1-3 previews")
+
+
+def _add_generate(commands: Any) -> None:
+    parser = commands.add_parser("generate", help="make images from a prompt")
+    parser.add_argument("prompt")
+    parser.add_argument("--model", default="gpt-image-2")
+    _add_request_options(parser)
+    _add_image_options(parser)
+    parser.add_argument("--moderation", help="auto or low")
+    parser.add_argument("--style", help="vivid or natural (dall-e-3)")
+    parser.set_defaults(run=_run_generate)
+
+
+def _add_edit(commands: Any) -> None:
+    parser = commands.add_parser("edit", help="edit images (inpaint with --mask)")
+    parser.add_argument("prompt")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="input image file(s)")
+    parser.add_argument("--mask", help="RGBA PNG, alpha 0 = edit here (OpenAI's convention)")
+    parser.add_argument("--model", default="gpt-image-2")
+    _add_request_options(parser)
+    _add_image_options(parser)
+    parser.add_argument("--input-fidelity", help="high or low (models that take it)")
+    parser.set_defaults(run=_run_edit)
+
+
+def _add_variations(commands: Any) -> None:
+    parser = commands.add_parser("variations", help="variations of one image (dall-e-2)")
+    parser.add_argument("image")
+    parser.add_argument("--model", default="dall-e-2")
+    _add_request_options(parser)
+    parser.set_defaults(run=_run_variations)
+
+
+def _add_serve(commands: Any) -> None:
+    parser = commands.add_parser("serve", help="run the offline server until Ctrl+C")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.set_defaults(run=_run_serve)
+
+
+def _add_history(commands: Any) -> None:
+    parser = commands.add_parser("history", help="list or search saved results")
+    parser.add_argument("action", nargs="?", choices=("list", "search"), default="list")
+    parser.add_argument("text", nargs="?", help="text the prompt must contain (search)")
+    parser.add_argument("--model", help="only this model")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--folder", help="history folder (./gptimage-outputs)")
+    parser.set_defaults(run=_run_history)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gptimage`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except ValidationError as exc:
+        _print_problems(exc)
+        return EXIT_INVALID
+    except GPTImageError as exc:
+        _err(f"error: {exc}")
+        return EXIT_ERROR
+    except OSError as exc:
+        _err(f"error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _scrub(text: str) -> str:
+    """``text`` with any API key from the environment replaced by ``***``."""
+    for name in _SECRET_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _out(text: str, stream: TextIO | None = None) -> None:
+    print(_scrub(text), file=stream or sys.stdout, flush=True)
+
+
+def _err(text: str) -> None:
+    _out(text, sys.stderr)
+
+
+def _print_problems(exc: ValidationError) -> None:
+    count = len(exc.problems)
+    _err(f"invalid request ({count} problem{'s' if count != 1 else ''}):")
+    for problem in exc.problems:
+        _err(f"  - {problem.param}: {problem.message}" if problem.param else f"  - {problem}")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _client(args: argparse.Namespace) -> ImageClient:
+    from .client import ImageClient
+
+    history: Any = False if args.no_history else args.history
+    backend = "offline" if args.offline else "auto"
+    return ImageClient(
+        base_url=None if args.offline else args.base_url, backend=backend, history=history
+    )
+
+
+def _image_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The request options the user gave (None = leave to the model's default)."""
+    names = (
+        "size",
+        "quality",
+        "background",
+        "output_format",
+        "output_compression",
+        "moderation",
+        "style",
+        "input_fidelity",
+        "partial_images",
+    )
+    params = {name: getattr(args, name, None) for name in names}
+    return {name: value for name, value in params.items() if value not in (None, 0)}
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        result = client.generate(args.prompt, model=args.model, n=args.n, **_image_params(args))
+    return _report(result, args)
+
+
+def _run_edit(args: argparse.Namespace) -> int:
+    images: Any = args.images if len(args.images) > 1 else args.images[0]
+    with _client(args) as client:
+        result = client.edit(
+            args.prompt, images, mask=args.mask, model=args.model, n=args.n, **_image_params(args)
+        )
+    return _report(result, args)
+
+
+def _run_variations(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        result = client.variations(args.image, model=args.model, n=args.n, **_image_params(args))
+    return _report(result, args)
+
+
+def _report(result: ImageResult, args: argparse.Namespace) -> int:
+    """Write ``-o`` files and say where every image is, what it cost and its request id."""
+    paths = result.save(args.output) if args.output else list(result.paths)
+    if not paths:
+        _err("note: nothing was written; pass -o FILE or leave the history on")
+    for path, (width, height) in zip(paths, result.sizes, strict=False):
+        _out(f"wrote {path} ({width}x{height})")
+    if args.output and result.paths:
+        _out(f"history: {result.paths[0].parent}")
+    details = [f"model {result.model}"]
+    if result.cost_usd is not None:
+        estimate = " (estimate)" if result.cost_is_estimate else ""
+        details.append(f"cost ${result.cost_usd:.4f}{estimate}")
+    if result.request_id:
+        details.append(f"request id {result.request_id}")
+    _out(", ".join(details))
+    for note in result.notes:
+        _err(f"note: {note}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from .catalog import list_models
+
+    rows = [("MODEL", "STATUS", "SHUTDOWN", "OPERATIONS", "NOTE")]
+    for spec in list_models(include_shutdown=True):
+        shutdown = spec.shutdown_date.isoformat() if spec.shutdown_date else "-"
+        note = f"use {spec.replacement}" if spec.replacement else ""
+        rows.append((spec.name, spec.status, shutdown, ",".join(spec.operations), note))
+    _out(_table(rows))
+    return EXIT_OK
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .offline import OfflineServer
+
+    server = OfflineServer(latency=args.latency, port=args.port, host=args.host).start()
+    _out(f"Serving OpenAI-compatible images API at {server.base_url} (Ctrl+C to stop)")
+    _out(f"  e.g. OpenAI(api_key='sk-test-FAKE', base_url='{server.base_url}')")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        _out("stopped")
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _run_history(args: argparse.Namespace) -> int:
+    from .history import DEFAULT_FOLDER, HistoryStore
+
+    if args.action == "search" and not args.text:
+        raise ValidationError(
+            "history search needs TEXT: gptimage history search lighthouse", param="text"
+        )
+    store = HistoryStore(args.folder or DEFAULT_FOLDER)
+    text = args.text if args.action == "search" else None
+    entries = store.search(text, model=args.model, limit=args.limit)
+    if not entries:
+        _out(f"no saved results in {store.folder}" + (f" matching {text!r}" if text else ""))
+        return EXIT_OK
+    rows = [("SAVED", "MODEL", "OP", "IMAGES", "COST", "PROMPT")]
+    for entry in entries:
+        cost = f"${entry.cost_usd:.4f}" if entry.cost_usd is not None else "-"
+        prompt = entry.prompt if len(entry.prompt) <= 50 else entry.prompt[:49] + "…"
+        rows.append(
+            (
+                entry.created.strftime("%Y-%m-%d %H:%M"),
+                entry.model,
+                entry.operation,
+                str(len(entry.paths)),
+                cost,
+                prompt,
+            )
+        )
+    _out(_table(rows))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
