@@ -249,6 +249,9 @@ async def test_operation_follows_the_reference_images(studio: ImageStudio):
     studio.operation = "auto"
     studio.clear_references()
     assert studio.effective_operation == "generate"
+    studio.operation = "edit"  # explicit edit without an image: a hint instead of the painter
+    (hint,) = studio._painter_box.children
+    assert "add_reference" in hint.value
 
 
 async def test_edit_with_painted_mask_keeps_unmasked_pixels(studio: ImageStudio):

@@ -24,6 +24,7 @@ import numpy as np
 from ..client import AsyncImageClient, ImageClient
 from ..errors import GPTImageError, ValidationError
 from ..imaging import to_arrays
+from ..results import ImageResult
 from .form import ParameterForm
 from .gallery import Gallery, display_bytes
 from .painter import MaskPainter
@@ -160,8 +161,8 @@ class ImageStudio(widgets.VBox):
     ) -> None:
         self._owns_client = client is None
         self.client = client if client is not None else _default_client()
-        self.result: Any = None
-        self.history: list[Any] = []
+        self.result: ImageResult | None = None
+        self.history: list[ImageResult] = []
         self.references: list[np.ndarray] = []
         self.task: asyncio.Task[Any] | None = None
         self.painter: MaskPainter | None = None
@@ -198,6 +199,10 @@ class ImageStudio(widgets.VBox):
         self._reference_strip = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._reference_label = widgets.HTML("No reference images.")
         self._painter_box = widgets.VBox()
+        self._painter_hint = widgets.HTML(
+            "<i>Add a reference image (Add image, add_reference(x) or the gallery's "
+            "'Edit this') to paint a mask.</i>"
+        )
         self._generate_button = widgets.Button(
             description="Generate", icon="magic", button_style="primary"
         )
@@ -339,15 +344,14 @@ class ImageStudio(widgets.VBox):
         asyncio.Task
             Also stored as :attr:`task`.
         """
-        if self.running:
-            assert self.task is not None
+        if self.task is not None and not self.task.done():
             return self.task
         task = _running_loop().create_task(self.generate())
         task.add_done_callback(_consume_outcome)
         self.task = task
         return task
 
-    async def generate(self) -> Any:
+    async def generate(self) -> ImageResult | None:
         """Send one request with the current prompt, parameters, references and mask.
 
         The Generate button runs this as a task (see :meth:`start`); tests and notebooks may
@@ -382,12 +386,16 @@ class ImageStudio(widgets.VBox):
         return result
 
     def cancel(self) -> bool:
-        """Cancel the running generation (and its HTTP request); False when nothing runs."""
-        if not self.running:
+        """Cancel the running generation (and its HTTP request); False when nothing runs.
+
+        This cancels :attr:`task`, the task that runs :meth:`generate` (when a notebook cell
+        awaits ``generate()`` itself, that is the cell's task).
+        """
+        task = self.task
+        if task is None or task.done():
             return False
-        assert self.task is not None
         self._progress.value = "Cancelling…"
-        return self.task.cancel()
+        return task.cancel()
 
     async def aclose(self) -> None:
         """Cancel what runs and close the client when the studio created it."""
@@ -431,7 +439,7 @@ class ImageStudio(widgets.VBox):
             params["mask"] = mask
         return "edit", params
 
-    async def _request(self) -> Any:
+    async def _request(self) -> ImageResult:
         method_name, kwargs = self.request_kwargs()
         method = getattr(self.client, method_name)
         self._started_at = time.monotonic()
@@ -489,14 +497,14 @@ class ImageStudio(widgets.VBox):
         """Generate is enabled when nothing runs and the form finds no problem."""
         self._generate_button.disabled = self._running_flag or not bool(self.form.valid)
 
-    def _accept(self, result: Any) -> None:
+    def _accept(self, result: ImageResult) -> None:
         """Keep the result first, then display it; a display failure loses nothing."""
         self.result = result
         self.history.append(result)
         try:
             self._show_result(result)
         except Exception as exc:  # display must never lose a result
-            where = ", ".join(str(p) for p in getattr(result, "paths", []) or []) or ".history"
+            where = ", ".join(str(p) for p in result.paths) or "studio.history"
             self._errors.value = error_html(
                 GPTImageError(
                     f"the result is kept (studio.result; saved: {where}) but showing it "
@@ -504,7 +512,7 @@ class ImageStudio(widgets.VBox):
                 )
             )
 
-    def _show_result(self, result: Any) -> None:
+    def _show_result(self, result: ImageResult) -> None:
         elapsed = time.monotonic() - self._started_at
         self._progress.value = f"Done: {len(result.images)} image(s) in {elapsed:.1f} s."
         self._cost.value = self._cost_text()
@@ -590,19 +598,15 @@ class ImageStudio(widgets.VBox):
             self.form.operation = operation
             self.form.reference_images = len(self.references) if operation != "generate" else 0
         self._on_mask_version()
-        show_painter = operation == "edit" and self.painter is not None and bool(self.references)
-        if show_painter:
-            assert self.painter is not None
-            self._painter_box.children = (self.painter,)
-        elif operation == "edit":
-            self._painter_box.children = (
-                widgets.HTML(
-                    "<i>Add a reference image (Add image, add_reference(x) or the gallery's "
-                    "'Edit this') to paint a mask.</i>"
-                ),
-            )
-        else:
-            self._painter_box.children = ()
+        self._painter_box.children = self._painter_view(operation)
+
+    def _painter_view(self, operation: str) -> tuple[widgets.Widget, ...]:
+        """The painter for edits with an image, a hint for edits without, else nothing."""
+        if operation != "edit":
+            return ()
+        if self.painter is not None and self.references:
+            return (self.painter,)
+        return (self._painter_hint,)
 
 
 def _check_operation(value: str) -> str:
