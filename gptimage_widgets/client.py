@@ -907,13 +907,22 @@ class _ClientBase(Generic[ResultT, StreamT]):
         return built
 
     def _failure(
-        self, outcome: httpx.Response | httpx.HTTPError, model: str | None
+        self,
+        outcome: httpx.Response | httpx.HTTPError,
+        model: str | None,
+        response: httpx.Response | None = None,
     ) -> tuple[GPTImageError, float | None]:
-        """Translate a failed attempt and read the server's requested delay."""
+        """Translate a failed attempt and read the server's requested delay.
+
+        `response` is the response whose body failed to arrive, when there was one: its
+        ``x-request-id`` goes on the connection error.
+        """
         if isinstance(outcome, httpx.Response):
             error = _translate(outcome, model=model, secret=self._secret)
             return error, retry.parse_retry_after(outcome.headers)
-        return _translate(outcome, model=model, secret=self._secret), None
+        request_id = response.headers.get("x-request-id") if response is not None else None
+        error = _translate(outcome, model=model, secret=self._secret, request_id=request_id)
+        return error, None
 
     def _retry_delay(self, retries: int, error: GPTImageError, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt; raises `error` when giving up."""
@@ -1148,17 +1157,20 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
         """Send with retries; return a successful response (body read unless `stream`)."""
         for retries in itertools.count():
             outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
             try:
-                outcome = self._http.send(build(), stream=True)
+                outcome = response = self._http.send(build(), stream=True)
                 if not (stream and outcome.is_success):
                     outcome.read()
             except httpx.HTTPError as exc:
                 outcome = exc
+                if response is not None:
+                    response.close()
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
             if isinstance(outcome, httpx.Response):
                 outcome.close()
-            error, retry_after = self._failure(outcome, model)
+            error, retry_after = self._failure(outcome, model, response)
             try:
                 delay = self._retry_delay(retries, error, retry_after)
             except GPTImageError as final:
@@ -1411,17 +1423,20 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
         """Async twin of :meth:`ImageClient._send` (same policy, awaited I/O)."""
         for retries in itertools.count():
             outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
             try:
-                outcome = await self._http.send(build(), stream=True)
+                outcome = response = await self._http.send(build(), stream=True)
                 if not (stream and outcome.is_success):
                     await outcome.aread()
             except httpx.HTTPError as exc:
                 outcome = exc
+                if response is not None:
+                    await response.aclose()
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 return outcome
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
-            error, retry_after = self._failure(outcome, model)
+            error, retry_after = self._failure(outcome, model, response)
             try:
                 delay = self._retry_delay(retries, error, retry_after)
             except GPTImageError as final:

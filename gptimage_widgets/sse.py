@@ -30,6 +30,7 @@ __all__ = ["ImageEventStream", "SSEDecoder", "SSEMessage", "StreamEvent"]
 
 _CR = 13
 _LF = 10
+_RETRY_ADVICE = "; retry the request, or set partial_images=0 to avoid streaming"
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,9 @@ class ImageEventStream:
     def _partial(self, event_type: str, payload: dict[str, Any]) -> StreamEvent:
         index = payload.get("partial_image_index", self.partial_count)
         if not isinstance(index, int):
-            raise StreamError(f"partial image event has a non-integer index {index!r}")
+            raise StreamError(
+                f"partial image event has a non-integer index {index!r}{_RETRY_ADVICE}"
+            )
         image = _decode_event_image(payload, event_type)
         self.partial_count += 1
         return StreamEvent(type=event_type, index=index, image=image, raw=_without_b64(payload))
@@ -300,21 +303,23 @@ def _load_json_object(data: str) -> dict[str, Any]:
         payload = json.loads(data)
     except ValueError as exc:
         raise StreamError(
-            f"a streamed event is not valid JSON ({exc}; starts with {data[:60]!r})"
+            f"a streamed event is not valid JSON ({exc}; starts with {data[:60]!r}){_RETRY_ADVICE}"
         ) from exc
     if not isinstance(payload, dict):
-        raise StreamError(f"a streamed event is not a JSON object: {data[:60]!r}")
+        raise StreamError(f"a streamed event is not a JSON object: {data[:60]!r}{_RETRY_ADVICE}")
     return payload
 
 
 def _decode_event_image(payload: Mapping[str, Any], event_type: str) -> np.ndarray:
     b64 = payload.get("b64_json")
     if not isinstance(b64, str) or not b64:
-        raise StreamError(f"'{event_type}' event has no b64_json image")
+        raise StreamError(f"'{event_type}' event has no b64_json image{_RETRY_ADVICE}")
     try:
         return imaging.decode_b64_image(b64)
     except (ResponseDecodeError, ValidationError, ValueError, binascii.Error, OSError) as exc:
-        raise StreamError(f"'{event_type}' event carries an undecodable image: {exc}") from exc
+        raise StreamError(
+            f"'{event_type}' event carries an undecodable image: {exc}{_RETRY_ADVICE}"
+        ) from exc
 
 
 def _without_b64(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -692,6 +692,23 @@ def test_transport_errors_keep_their_cause(sleeps: list[float]) -> None:
         client_for(Recorder(httpx.ReadTimeout("slow"))).generate("x")
 
 
+def test_body_cut_mid_read_keeps_the_request_id(sleeps: list[float]) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"data": [{"b64_json": "'
+        raise httpx.RemoteProtocolError("peer closed connection")
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"x-request-id": "req_cut"}, stream=_IterStream(chunks())
+        )
+
+    recorder = Recorder(answer)
+    with pytest.raises(APIConnectionError, match="broke") as info:
+        client_for(recorder, max_retries=1).generate("x")
+    assert info.value.request_id == "req_cut" and len(recorder.requests) == 2
+    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+
+
 # --------------------------------------------------------------------------- the key
 
 

@@ -225,7 +225,7 @@ def test_stream_without_completed_event_raises_stream_error() -> None:
 
 
 def test_malformed_json_raises_stream_error() -> None:
-    with pytest.raises(StreamError, match="not valid JSON"):
+    with pytest.raises(StreamError, match=r"not valid JSON.*retry the request"):
         ImageEventStream().feed(b'data: {"type": "image_generation.completed", "b64\n\n')
 
 
