@@ -496,13 +496,14 @@ def _jpeg(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_edit_size_mismatch_and_mask_without_alpha_are_400(api: httpx.Client) -> None:
+@pytest.mark.parametrize("stream", ["false", "true"])
+def test_edit_size_mismatch_and_mask_without_alpha_are_400(api: httpx.Client, stream: str) -> None:
     base = png(photo(128, 128))
     small, _ = rect_mask(64, 64, (0, 0, 10, 10))
     for mask in (small, png(photo(128, 128))):
         response = api.post(
             "/images/edits",
-            data={"model": "gpt-image-1.5", "prompt": "x"},
+            data={"model": "gpt-image-1.5", "prompt": "x", "stream": stream},
             files=[("image", ("a.png", base, "image/png")), ("mask", ("m.png", mask, "image/png"))],
         )
         assert response.status_code == 400 and error_of(response)["param"] == "mask"

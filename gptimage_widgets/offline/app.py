@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -83,6 +83,8 @@ PARTIAL_IMAGE_TOKENS = 100
 STREAM_DROP_BYTES = 64
 URL_TTL_SECONDS = 3600.0
 MAX_STORED_FILES = 256
+#: Requests kept in the log (oldest dropped first), so a long `gptimage serve` stays small.
+MAX_LOGGED_REQUESTS = 10_000
 ROUTES = {
     "/v1/images/generations": "generate",
     "/v1/images/edits": "edit",
@@ -241,7 +243,7 @@ class OfflineApp:
         self._base_url = base_url
         self.url_ttl = url_ttl
         self._files: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._records: list[RequestRecord] = []
+        self._records: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- log
@@ -278,6 +280,9 @@ class OfflineApp:
             response = self._error_response(exc)
         except ValidationError as exc:
             response = self._error_response(_problems_error(exc))
+        except Exception as exc:  # a bug in the offline server: still answer, OpenAI-style
+            message = f"The offline server failed ({type(exc).__name__}: {exc}); please report it."
+            response = _json_response(500, error_body(message, type="server_error"))
         record.status = response.status
         response.headers.append(("x-request-id", request_id))
         response.delay += self.latency
@@ -504,17 +509,24 @@ class OfflineApp:
 
     def _stream_response(self, call: ImageCall, fault: Fault | None) -> HTTPResponse:
         truncate = fault is not None and fault.kind == "truncate_stream"
-        chunks = self._stream_events(call, truncate=truncate)
+        images, settings = self._outputs(call)  # before the 200: input errors are still 400s
+        chunks = self._stream_events(call, images, settings, truncate=truncate)
         headers = [
             ("content-type", "text/event-stream; charset=utf-8"),
             ("cache-control", "no-cache"),
         ]
         return HTTPResponse(200, headers, chunks=chunks)
 
-    def _stream_events(self, call: ImageCall, *, truncate: bool) -> Iterator[bytes]:
+    def _stream_events(
+        self,
+        call: ImageCall,
+        images: list[np.ndarray],
+        settings: Mapping[str, Any],
+        *,
+        truncate: bool,
+    ) -> Iterator[bytes]:
         """SSE chunks: per image, ``partial_images`` previews then a ``completed`` event."""
         prefix = "image_generation" if call.operation == "generate" else "image_edit"
-        images, settings = self._outputs(call)
         partials = settings["partial_images"]
         common = {key: settings[key] for key in ("size", "quality", "background", "output_format")}
         for number, image in enumerate(images):

@@ -21,7 +21,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -186,7 +186,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         budget = response.drop_after
-        for chunk in response.chunks:
+        try:
+            self._write_chunks(response.chunks, budget)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            raise
+        except Exception:  # a failure mid-stream: the client sees a stream without its end
+            self._drop()
+
+    def _write_chunks(self, chunks: Iterator[bytes], budget: int | None) -> None:
+        for chunk in chunks:
             if budget is not None and len(chunk) >= budget:
                 self.wfile.write(b"%x\r\n" % len(chunk) + chunk[:budget])
                 self._drop()
