@@ -203,6 +203,13 @@ def test_unknown_model_lists_known_names_with_did_you_mean() -> None:
     assert "gpt-image-2" in info.value.problems[0].allowed
 
 
+def test_unknown_model_without_a_close_match() -> None:
+    with pytest.raises(
+        ValidationError, match=r"^unknown model 'zzz'\. Known models: gpt-image-2\.5"
+    ):
+        get_model("zzz")
+
+
 @pytest.mark.parametrize("bad", [None, 3, ["gpt-image-2"]])
 def test_get_model_of_a_non_string(bad: Any) -> None:
     with pytest.raises(ValidationError, match="model must be a model name"):
