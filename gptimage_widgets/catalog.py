@@ -1014,7 +1014,8 @@ def get_model(name_or_alias: str | ModelSpec) -> ModelSpec:
                     "model",
                     name_or_alias,
                     f"unknown model {name_or_alias!r}"
-                    f"{_did_you_mean(name_or_alias, known) or '.'} Known models: {', '.join(known)}. A new model can be added with "
+                    f"{_did_you_mean(name_or_alias, known) or '.'} "
+                    f"Known models: {', '.join(known)}. A new model can be added with "
                     "register_model({'name': ..., 'base': 'gpt-image-2'}).",
                     tuple(known),
                 )
