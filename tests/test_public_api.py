@@ -90,3 +90,13 @@ def test_import_is_light() -> None:
 def test_widgets_namespace() -> None:
     widgets = importlib.import_module("gptimage_widgets.widgets")
     assert widgets.__all__ == ["Gallery", "ImageStudio", "MaskPainter", "ParameterForm", "studio"]
+
+
+def test_studio_function_is_not_shadowed_by_a_module() -> None:
+    """`giw.studio` stays the function after the widget modules are imported."""
+    code = (
+        "import gptimage_widgets as giw, gptimage_widgets.widgets as w;"
+        "giw.ImageStudio; import gptimage_widgets.widgets.image_studio;"
+        "assert callable(giw.studio) and callable(w.studio), (giw.studio, w.studio)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -22,7 +22,7 @@ from gptimage_widgets.client import AsyncImageClient, ImageClient
 from gptimage_widgets.errors import GPTImageError
 from gptimage_widgets.imaging import decode_image, encode_image
 from gptimage_widgets.offline import OfflineServer
-from gptimage_widgets.widgets.studio import (
+from gptimage_widgets.widgets.image_studio import (
     OFFLINE_BANNER,
     ImageStudio,
     backend_banner,
@@ -32,8 +32,7 @@ from gptimage_widgets.widgets.studio import (
 
 FAKE_KEY = "sk-test-FAKE"
 NOW = {"last_modified": datetime.datetime.now(datetime.timezone.utc)}
-# the module, not the giw.studio() function that shares its name in the widgets package
-studio_module = importlib.import_module("gptimage_widgets.widgets.studio")
+studio_module = importlib.import_module("gptimage_widgets.widgets.image_studio")
 
 
 def photo(height: int = 256, width: int = 256, seed: int = 0) -> np.ndarray:

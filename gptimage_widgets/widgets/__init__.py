@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
     "Gallery": "gallery",
-    "ImageStudio": "studio",
+    "ImageStudio": "image_studio",
     "MaskPainter": "painter",
     "ParameterForm": "form",
-    "studio": "studio",
+    "studio": "image_studio",
 }
 
 __all__ = ["Gallery", "ImageStudio", "MaskPainter", "ParameterForm", "studio"]
@@ -38,4 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .form import ParameterForm
     from .gallery import Gallery
     from .painter import MaskPainter
-    from .studio import ImageStudio, studio
+    from .image_studio import ImageStudio, studio
