@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from .. import catalog, validation
+from ..catalog import ModelSpec
 from ..errors import APIStatusError, BadRequestError, NotFoundError, Problem, ValidationError
 from . import synth
 from .faults import FAULT_HEADER, Fault, FaultPlan
@@ -171,7 +172,7 @@ class ImageCall:
     """An images request after parsing: typed params, uploaded files, the model's spec."""
 
     operation: str
-    spec: Any  # catalog.ModelSpec
+    spec: ModelSpec
     params: dict[str, Any]
     images: list[Part]
     mask: Part | None
@@ -276,10 +277,8 @@ class OfflineApp:
             self._records.append(record)
         try:
             response = self._route(request, record)
-        except APIStatusError as exc:
+        except (APIStatusError, ValidationError) as exc:
             response = self._error_response(exc)
-        except ValidationError as exc:
-            response = self._error_response(_problems_error(exc))
         except Exception as exc:  # a bug in the offline server: still answer, OpenAI-style
             message = f"The offline server failed ({type(exc).__name__}: {exc}); please report it."
             response = _json_response(500, error_body(message, type="server_error"))
@@ -288,7 +287,10 @@ class OfflineApp:
         response.delay += self.latency
         return response
 
-    def _error_response(self, exc: APIStatusError) -> HTTPResponse:
+    def _error_response(self, exc: APIStatusError | ValidationError) -> HTTPResponse:
+        """OpenAI's error JSON for ``exc`` (validation problems become a 400)."""
+        if isinstance(exc, ValidationError):
+            exc = _problems_error(exc)
         body = error_body(
             exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code
         )
@@ -353,10 +355,8 @@ class OfflineApp:
         record.fault = fault.kind if fault else None
         try:
             response = self._answer(call, fault)
-        except APIStatusError as exc:
+        except (APIStatusError, ValidationError) as exc:
             response = self._error_response(exc)
-        except ValidationError as exc:
-            response = self._error_response(_problems_error(exc))
         if fault is not None and fault.kind == "slow_headers":
             response.delay += fault.delay
         return response
@@ -718,7 +718,7 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _resolve_model(name: str) -> Any:
+def _resolve_model(name: str) -> ModelSpec:
     try:
         return catalog.get_model(name)
     except ValidationError:
@@ -730,7 +730,7 @@ def _resolve_model(name: str) -> Any:
         ) from None
 
 
-def _model_object(spec: Any, model_id: str | None = None) -> dict[str, Any]:
+def _model_object(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
     """An OpenAI model object for ``spec`` (``created`` is a stable made-up timestamp)."""
     model_id = model_id or spec.name
     return {
@@ -749,7 +749,7 @@ def _problems_error(exc: ValidationError) -> APIStatusError:
     return _error(400, message, param=first.param if first else None, code="invalid_value")
 
 
-def _input_checks(spec: Any, operation: str, call: ImageCall) -> list[Problem]:
+def _input_checks(spec: ModelSpec, operation: str, call: ImageCall) -> list[Problem]:
     """The validation problems of ``call``; a mask is checked against the first image only.
 
     OpenAI applies the mask to the first image when several are sent (its API spec), so the
@@ -766,7 +766,7 @@ def _input_checks(spec: Any, operation: str, call: ImageCall) -> list[Problem]:
     return problems
 
 
-def _check_mime_type(part: Part, spec: Any) -> None:
+def _check_mime_type(part: Part, spec: ModelSpec) -> None:
     """Reject parts without a real image content type, as OpenAI does."""
     fmt = IMAGE_MIME_TYPES.get(part.content_type or "")
     if fmt is None or fmt not in spec.image_formats:
@@ -895,7 +895,7 @@ def _revised_prompt(prompt: str, style: str | None) -> str:
 # --------------------------------------------------------------------------- helpers: usage
 
 
-def _token_billed(spec: Any) -> bool:
+def _token_billed(spec: ModelSpec) -> bool:
     """GPT image models report token ``usage``; DALL·E models bill per image and do not."""
     return bool(spec.family == "gpt-image")
 
@@ -932,7 +932,7 @@ def _input_image_tokens(part: Part) -> int:
     return 65 + 129 * math.ceil(width / 512) * math.ceil(height / 512)
 
 
-def _output_tokens(spec: Any, quality: str, image: np.ndarray) -> int:
+def _output_tokens(spec: ModelSpec, quality: str, image: np.ndarray) -> int:
     """The catalog's table entry when it has one, else a per-pixel scaling of 1024x1024."""
     size = f"{image.shape[1]}x{image.shape[0]}"
     table = spec.pricing.output_tokens if spec.pricing else {}
