@@ -598,6 +598,10 @@ def _array_size(arr: np.ndarray, error: ErrorFactory) -> tuple[int, int]:
 
 def _header_size(img: Image.Image) -> tuple[int, int]:
     width, height = img.size
+    # A PNG's EXIF may sit after the pixel data, and Pillow's getexif() then decodes the
+    # whole image; an eXIf chunk before IDAT (where the spec puts it) is already in info.
+    if img.format == "PNG" and "exif" not in img.info:
+        return width, height
     swapped = _exif_orientation(img) in (5, 6, 7, 8)
     return (height, width) if swapped else (width, height)
 

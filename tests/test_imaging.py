@@ -605,3 +605,14 @@ def test_property_arbitrary_arrays_give_a_mask_or_a_validation_error(arr):
     except ValidationError:
         return
     assert out.dtype == np.bool_ and out.ndim == 2 and out.size > 0
+
+
+def test_image_size_of_png_bytes_honours_exif_before_pixel_data() -> None:
+    """A PNG's size comes from its header; an eXIf chunk before IDAT still swaps the axes."""
+    wide = np.zeros((20, 40, 3), np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    buffer = io.BytesIO()
+    Image.fromarray(wide).save(buffer, "PNG", exif=exif)
+    assert imaging.image_size(buffer.getvalue()) == (20, 40)
+    assert imaging.to_array(buffer.getvalue()).shape == (40, 20, 3)
