@@ -37,5 +37,5 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from .form import ParameterForm
     from .gallery import Gallery
-    from .painter import MaskPainter
     from .image_studio import ImageStudio, studio
+    from .painter import MaskPainter
