@@ -91,6 +91,16 @@ def measure_interleaved(
     return {name: Timing(name, tuple(values)) for name, values in times.items()}
 
 
+def paired_ratio(numerator: Timing, denominator: Timing) -> float:
+    """Median over rounds of ``numerator / denominator`` timed in the same round.
+
+    Pairing cancels drift (other jobs on the machine) that hits both within one round, so
+    it is steadier than the ratio of the two medians.
+    """
+    pairs = zip(numerator.runs, denominator.runs, strict=True)
+    return statistics.median(ratio(a, b) for a, b in pairs)
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator`` (inf when the denominator is 0)."""
     return numerator / denominator if denominator else math.inf
