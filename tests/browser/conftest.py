@@ -312,3 +312,196 @@ def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable
 def wait_until_fixture() -> Callable[..., Any]:
     """:func:`wait_until` as a fixture, so test modules need no imports from conftest."""
     return wait_until
+
+
+# --------------------------------------------------------------------------- widget helpers
+# Added for the scenario tests (form, painter, studio, reload) and benchmarks/.
+
+#: Kernel-side code for a test notebook's first cell: a smooth test image and a mask report.
+KERNEL_HELPERS = '''
+import base64 as _b64
+import numpy as np
+import gptimage_widgets as giw
+from PIL import Image as _PILImage
+from gptimage_widgets.maskops import Invert, Lasso, Rect, Stroke, grow_mask, rasterize_ops
+
+
+def smooth_image(width, height):
+    """(H, W, 3) uint8 gradients: downscaled copies stay close to the original."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    red = xx * 255 // max(1, width - 1)
+    green = yy * 255 // max(1, height - 1)
+    return np.stack([red, green, np.full_like(xx, 128)], -1).astype(np.uint8)
+
+
+def mask_report(mask, ops, edge=3):
+    """Compare a (H, W) bool mask with ``ops`` rasterized here; mismatches near edges are ok."""
+    height, width = mask.shape
+    expected = rasterize_ops(width, height, ops)
+    band = grow_mask(expected, edge) & ~grow_mask(expected, -edge)
+    wrong = mask != expected
+    return {
+        "expected": int(expected.sum()),
+        "got": int(mask.sum()),
+        "wrong": int(wrong.sum()),
+        "wrong_outside_band": int((wrong & ~band).sum()),
+        "band": int(band.sum()),
+    }
+
+
+def display_coverage_b64(painter):
+    """The mask at the painter's display size (BOX coverage 0-255), base64 of (h, w) uint8."""
+    small = painter.document.mask_image().resize(painter.display_size, _PILImage.Resampling.BOX)
+    return _b64.b64encode(np.asarray(small, dtype=np.uint8).tobytes()).decode()
+'''
+
+#: JavaScript: find the ipywidgets manager of the current notebook (JupyterLab or Notebook 7)
+#: through the widget renderers of its outputs, then read one canvas layer's RGBA pixels.
+_LAYER_PIXELS_JS = """
+async ([modelId, x, y, w, h]) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  let manager = null;
+  const visit = (widget) => {
+    if (manager || !widget) return;
+    if (widget._manager && widget._manager.get_model) { manager = widget._manager; return; }
+    for (const child of (widget.widgets || [])) visit(child);
+  };
+  for (const cell of notebook.widgets) visit(cell.outputArea);
+  if (!manager) throw new Error('no widget manager found in the notebook outputs');
+  const model = await manager.get_model(modelId);
+  const canvas = model.canvas;
+  const [width, height] = [w || canvas.width, h || canvas.height];
+  const data = canvas.getContext('2d').getImageData(x, y, width, height).data;
+  let text = '';
+  for (let i = 0; i < data.length; i += 32768) {
+    text += String.fromCharCode.apply(null, data.subarray(i, i + 32768));
+  }
+  return [canvas.width, canvas.height, btoa(text)];
+}
+"""
+
+
+def layer_pixels(page: Any, model_id: str) -> Any:
+    """The RGBA pixels of an ipycanvas layer (a ``Canvas`` model) in the page, (h, w, 4) uint8.
+
+    ipycanvas 0.14 composites a ``MultiCanvas`` into one ``<canvas>`` element; each layer's
+    own pixels live on its model's off-DOM canvas, which this reads through the page's
+    widget manager.
+    """
+    import base64
+
+    import numpy as np
+
+    width, height, data = page.evaluate(_LAYER_PIXELS_JS, [model_id, 0, 0, 0, 0])
+    return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(height, width, 4)
+
+
+def visible_labels(page: Any, selector: str) -> list[str]:
+    """Visible control labels (descriptions) inside ``selector``, in DOM order, deduplicated."""
+    texts = page.evaluate(
+        """(selector) => [...document.querySelectorAll(
+              `${selector} label.widget-label, ${selector} .widget-checkbox span`)]
+            .filter((el) => el.checkVisibility())
+            .map((el) => el.textContent.replace(/[\\u200b\\u00a0]/g, ' ').trim())
+            .filter((text) => text)""",
+        selector,
+    )
+    return list(dict.fromkeys(texts))
+
+
+def next_frame(page: Any) -> None:
+    """Wait for the page's next animation frame (Chromium coalesces mouse moves per frame)."""
+    page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => resolve()))")
+
+
+class CanvasDriver:
+    """Drive an ipycanvas ``MultiCanvas`` with the real mouse, in the image's pixel coordinates.
+
+    Parameters
+    ----------
+    page
+        The Playwright page.
+    selector : str
+        CSS selector of the painter (e.g. a class added with ``add_class``); its first
+        ``<canvas>`` is the composited ``MultiCanvas`` view.
+    image_size : (int, int)
+        (width, height) of the full-resolution image behind the canvas.
+
+    Notes
+    -----
+    The canvas is scrolled into view and measured once (:meth:`measure`); page points are
+    whole CSS pixels, and :meth:`to_image` maps them back exactly as ipycanvas and the
+    painter do: ``display = canvas.width * (client - left) / box.width`` then
+    ``image = display * (width / canvas.width) - 0.5``.
+    """
+
+    def __init__(self, page: Any, selector: str, image_size: tuple[int, int]) -> None:
+        self.page = page
+        self.canvas = page.locator(f"{selector} canvas").first
+        self.image_size = image_size
+        self.box: dict[str, float] = {}
+        self.display_size = (1, 1)
+
+    def measure(self) -> dict[str, float]:
+        """Scroll the canvas into view; store and return its bounding box (CSS pixels)."""
+        self.canvas.wait_for(timeout=60_000)
+        self.canvas.scroll_into_view_if_needed()
+        next_frame(self.page)
+        box = self.canvas.bounding_box()
+        assert box is not None, "the painter's canvas has no bounding box (not displayed?)"
+        self.box = box
+        self.display_size = tuple(self.canvas.evaluate("(c) => [c.width, c.height]"))
+        return box
+
+    def to_page(self, point: tuple[float, float]) -> tuple[int, int]:
+        """Image coordinates -> the nearest whole page point on the canvas."""
+        (width, height), (dw, dh) = self.image_size, self.display_size
+        x = self.box["x"] + (point[0] + 0.5) * dw / width * self.box["width"] / dw
+        y = self.box["y"] + (point[1] + 0.5) * dh / height * self.box["height"] / dh
+        return round(x), round(y)
+
+    def to_image(self, page_point: tuple[int, int]) -> tuple[float, float]:
+        """A page point -> image coordinates, as the kernel computes them."""
+        (width, height), (dw, dh) = self.image_size, self.display_size
+        dx = dw * (page_point[0] - self.box["x"]) / self.box["width"]
+        dy = dh * (page_point[1] - self.box["y"]) / self.box["height"]
+        return dx * width / dw - 0.5, dy * height / dh - 0.5
+
+    def drag(
+        self, points: list[tuple[float, float]], *, steps: int = 8
+    ) -> list[tuple[float, float]]:
+        """Press at ``points[0]``, move through the others, release at the last.
+
+        Returns the image coordinates the kernel receives for each of ``points`` (after the
+        rounding to whole page pixels), for building the expected mask.
+        """
+        page_points = [self.to_page(p) for p in points]
+        mouse = self.page.mouse
+        mouse.move(*page_points[0])
+        next_frame(self.page)
+        mouse.down()
+        for point in page_points[1:]:
+            mouse.move(*point, steps=steps)
+            next_frame(self.page)
+        mouse.up()
+        return [self.to_image(p) for p in page_points]
+
+
+def click_button(page: Any, scope: str, text: str) -> None:
+    """Click the (enabled) widget button labelled ``text`` inside ``scope``."""
+    page.locator(f"{scope} button", has_text=text).first.click()
+
+
+@pytest.fixture
+def widget_kit() -> Any:
+    """The helpers above as one object, so test modules need no imports from conftest."""
+    import types
+
+    return types.SimpleNamespace(
+        KERNEL_HELPERS=KERNEL_HELPERS,
+        CanvasDriver=CanvasDriver,
+        layer_pixels=layer_pixels,
+        visible_labels=visible_labels,
+        next_frame=next_frame,
+        click_button=click_button,
+    )
