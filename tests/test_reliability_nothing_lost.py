@@ -30,8 +30,8 @@ from gptimage_widgets import results as results_module
 from gptimage_widgets.client import AsyncImageClient, ImageClient
 from gptimage_widgets.history import META_NAME, HistoryStore
 from gptimage_widgets.offline import OfflineServer
+from gptimage_widgets.widgets import ImageStudio
 from gptimage_widgets.widgets import gallery as gallery_module
-from gptimage_widgets.widgets.image_studio import ImageStudio
 
 FAKE_KEY = "sk-test-FAKE"
 
