@@ -123,6 +123,7 @@ async def test_200_requests_at_concurrency_32_with_injected_503s(
     assert len(list(folder.glob("*/*/image-*.png"))) == REQUESTS
     assert store.rebuild_index() == REQUESTS
     sample = results[REQUESTS // 2]
+    assert sample.entry_id is not None
     np.testing.assert_array_equal(store.load(sample.entry_id).images[0], sample.images[0])
 
     # the 503s happened and each was retried; concurrency stayed within the limit

@@ -52,10 +52,10 @@ def leaks(blob: str | bytes) -> list[str]:
 
 def walk(value: Any) -> Iterator[str | bytes]:
     """Every string and bytes value inside nested dicts/lists/tuples (keys included)."""
-    if isinstance(value, (str, bytes, bytearray)):
+    if isinstance(value, (str, bytes)):
         yield value
-    elif isinstance(value, memoryview):
-        yield value.tobytes()
+    elif isinstance(value, (bytearray, memoryview)):
+        yield bytes(value)
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from walk(key)
@@ -94,9 +94,11 @@ class Findings:
 def live_widgets() -> list[ipywidgets.Widget]:
     """Every widget alive in this process (``Widget.widgets`` in ipywidgets 7 and 8)."""
     registry = getattr(ipywidgets.Widget, "widgets", None)
-    if not isinstance(registry, dict):
-        from ipywidgets.widgets.widget import _instances as registry
-    return list(registry.values())
+    if isinstance(registry, dict):
+        return list(registry.values())
+    from ipywidgets.widgets.widget import _instances
+
+    return list(_instances.values())
 
 
 def scan_error(findings: Findings, where: str, error: BaseException) -> None:
