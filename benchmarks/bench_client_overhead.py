@@ -98,7 +98,7 @@ def contenders(
     pooled = httpx.Client()
 
     def sdk_call() -> np.ndarray:
-        answer = sdk.images.generate(model=MODEL, prompt=PROMPT, size=size)  # type: ignore[arg-type]
+        answer = sdk.images.generate(model=MODEL, prompt=PROMPT, size=size)
         assert answer.data and answer.data[0].b64_json
         return decode_like_a_script(answer.data[0].b64_json, base64.b64decode)
 

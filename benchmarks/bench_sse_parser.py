@@ -22,12 +22,14 @@ import argparse
 import base64
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from _common import Report, Target, fmt_s, fmt_x, measure_interleaved, ratio
 
 from gptimage_widgets.sse import SSEDecoder, SSEMessage
 
+pybase64: Any
 try:
     import pybase64
 except ImportError:  # pragma: no cover - pybase64 is in the test extra

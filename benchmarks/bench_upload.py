@@ -25,6 +25,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from _common import (
@@ -77,13 +78,13 @@ def encoders(arr: np.ndarray, *, options: bool) -> dict[str, Callable[[], bytes]
     if not options:
         return out
     for level in (0, 3):
-        out[f"png compress_level={level}"] = lambda lv=level: imaging.encode_image(
-            arr, "png", compress_level=lv
+        out[f"png compress_level={level}"] = partial(
+            imaging.encode_image, arr, "png", compress_level=level
         )
     for fmt, qualities in (("jpeg", (75, 90, 95)), ("webp", (75, 90))):
         for q in qualities:
-            out[f"upload_format={fmt!r} quality={q}"] = lambda f=fmt, qq=q: imaging.encode_image(
-                arr, f, quality=qq
+            out[f"upload_format={fmt!r} quality={q}"] = partial(
+                imaging.encode_image, arr, fmt, quality=q
             )
     out["downscale_to_budget 1,048,576 px (dall-e-2's) + png"] = lambda: imaging.encode_image(
         imaging.downscale_to_budget(arr, max_pixels=1024 * 1024)[0]
