@@ -353,6 +353,13 @@ def display_coverage_b64(painter):
     """The mask at the painter's display size (BOX coverage 0-255), base64 of (h, w) uint8."""
     small = painter.document.mask_image().resize(painter.display_size, _PILImage.Resampling.BOX)
     return _b64.b64encode(np.asarray(small, dtype=np.uint8).tobytes()).decode()
+
+
+def display_image_b64(painter):
+    """The painter's image BOX-downscaled to its display size, base64 of (h, w, 3) uint8."""
+    small = _PILImage.fromarray(painter.image).convert("RGB")
+    small = small.resize(painter.display_size, _PILImage.Resampling.BOX)
+    return _b64.b64encode(np.asarray(small, dtype=np.uint8).tobytes()).decode()
 '''
 
 #: JavaScript: find the ipywidgets manager of the current notebook (JupyterLab or Notebook 7)
@@ -360,14 +367,16 @@ def display_coverage_b64(painter):
 _LAYER_PIXELS_JS = """
 async ([modelId, x, y, w, h]) => {
   const notebook = window.jupyterapp.shell.currentWidget.content;
-  let manager = null;
+  let found = null;
   const visit = (widget) => {
-    if (manager || !widget) return;
-    if (widget._manager && widget._manager.get_model) { manager = widget._manager; return; }
+    if (found || !widget) return;
+    if (widget._manager) { found = widget._manager; return; }
     for (const child of (widget.widgets || [])) visit(child);
   };
   for (const cell of notebook.widgets) visit(cell.outputArea);
-  if (!manager) throw new Error('no widget manager found in the notebook outputs');
+  if (!found) throw new Error('no widget renderer found in the notebook outputs');
+  // jupyterlab_widgets keeps the manager in a PromiseDelegate
+  const manager = found.promise ? await found.promise : found;
   const model = await manager.get_model(modelId);
   const canvas = model.canvas;
   const [width, height] = [w || canvas.width, h || canvas.height];
