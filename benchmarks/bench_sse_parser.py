@@ -10,8 +10,10 @@ Contenders, timed side by side (rounds alternate them, median kept):
   newline (``while b"\\n" in buffer``), as many hand-written SSE clients do: quadratic.
 
 Targets (issue "Benchmarks ... and the reliability suite"): the parse of a 40 MB event takes
-<= 2x a plain base64 decode of the same bytes, and is linear: t(40 MB) / t(10 MB) ~ 4 (we
-require <= 5; a quadratic parser gives ~16).
+<= 2x a plain base64 decode of the same bytes, and is linear: t(40 MB) / t(10 MB) ~ 4. A
+plain copy of the bytes (``b"".join``) is timed too, because on glibc the memory system
+alone makes 40 MB copies cost more than 4x 10 MB ones; linear means our growth is within
+1.25x of max(4, one copy's growth). A quadratic parser grows ~16x or more.
 
 Run: ``python benchmarks/bench_sse_parser.py`` (about 20 s on 2 busy cores).
 """
@@ -25,7 +27,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from _common import Report, Target, fmt_s, fmt_x, measure_interleaved, ratio
+from _common import (
+    Report,
+    Target,
+    Timing,
+    fmt_s,
+    fmt_x,
+    measure_interleaved,
+    paired_ratio,
+    ratio,
+)
 
 from gptimage_widgets.sse import SSEDecoder, SSEMessage
 
@@ -40,6 +51,7 @@ EVENT = "image_generation.completed"
 OURS = "SSEDecoder (ours)"
 PLAIN = "base64.b64decode (stdlib)"
 NAIVE = "naive re-scanning parser"
+COPY = "one copy: b''.join(chunks)"
 
 
 def event_body(b64: bytes) -> bytes:
@@ -93,7 +105,7 @@ def parse_naively(chunks: Sequence[bytes]) -> list[str]:
 def _decoder_contender(chunks: Sequence[bytes], payload_len: int) -> Callable[[], object]:
     def run() -> object:
         messages = parse_with_decoder(chunks)
-        assert len(messages) == 1 and len(messages[0].data) > payload_len
+        assert len(messages) == 1 and len(messages[0].data) >= payload_len
         return messages
 
     return run
@@ -104,18 +116,29 @@ def contenders(payload: bytes, chunks: Sequence[bytes]) -> dict[str, Callable[[]
     out: dict[str, Callable[[], object]] = {
         OURS: _decoder_contender(chunks, len(payload)),
         PLAIN: lambda: base64.b64decode(payload),
+        COPY: lambda: b"".join(chunks),
     }
     if pybase64 is not None:
         out["pybase64.b64decode"] = lambda: pybase64.b64decode(payload, validate=True)
     return out
 
 
-def _naive_median(chunks: Sequence[bytes], runs: int) -> float:
-    timings = measure_interleaved({NAIVE: lambda: parse_naively(chunks)}, runs=runs, warmup=0)
-    return timings[NAIVE].median
+def _naive_timing(chunks: Sequence[bytes], runs: int) -> Timing:
+    return measure_interleaved({NAIVE: lambda: parse_naively(chunks)}, runs=runs, warmup=0)[NAIVE]
 
 
-def run(sizes_mb: Sequence[float] = (10.0, 40.0), *, runs: int = 5, naive_runs: int = 1) -> Report:
+def _key(name: str, size: float) -> str:
+    return f"{name} @ {size:g} MB"
+
+
+def _paired(numerator: Timing, denominator: Timing) -> float:
+    """Same-round ratio when both were timed in the same rounds, else ratio of medians."""
+    if len(numerator.runs) == len(denominator.runs):
+        return paired_ratio(numerator, denominator)
+    return ratio(numerator.median, denominator.median)
+
+
+def run(sizes_mb: Sequence[float] = (10.0, 40.0), *, runs: int = 7, naive_runs: int = 1) -> Report:
     """Measure every size; the last size is the headline one, the first the linearity base.
 
     Parameters
@@ -128,56 +151,72 @@ def run(sizes_mb: Sequence[float] = (10.0, 40.0), *, runs: int = 5, naive_runs: 
         Timed rounds of the quadratic baseline (0 leaves it out).
     """
     report = Report("SSE parser")
-    rows = []
-    medians: dict[float, dict[str, float]] = {}
+    funcs: dict[str, Callable[[], object]] = {}
+    all_chunks: dict[float, list[bytes]] = {}
     for size in sizes_mb:
         payload = base64_payload(size)
-        chunks = split_chunks(event_body(payload))
-        timings = measure_interleaved(contenders(payload, chunks), runs=runs)
-        found = {name: t.median for name, t in timings.items()}
-        if naive_runs:
-            found[NAIVE] = _naive_median(chunks, naive_runs)
-        medians[size] = found
-        plain = found[PLAIN]
-        for name, seconds in found.items():
-            rows.append((f"{size:g} MB", name, fmt_s(seconds), fmt_x(ratio(seconds, plain))))
+        all_chunks[size] = split_chunks(event_body(payload))
+        for name, func in contenders(payload, all_chunks[size]).items():
+            funcs[_key(name, size)] = func
+    timings = measure_interleaved(funcs, runs=runs)  # every size in the same rounds
+    if naive_runs:
+        for size, chunks in all_chunks.items():
+            timings[_key(NAIVE, size)] = _naive_timing(chunks, naive_runs)
+    rows = []
+    for size in sizes_mb:
+        plain = timings[_key(PLAIN, size)]
+        for name in [*contenders(b"", []), *([NAIVE] if naive_runs else [])]:
+            timing = timings[_key(name, size)]
+            rows.append((f"{size:g} MB", name, fmt_s(timing.median), fmt_x(_paired(timing, plain))))
     report.add_table(
         f"One SSE event, 64 KiB chunks, median of {runs} (naive: {naive_runs})",
         ("base64 payload", "contender", "time", "vs stdlib b64decode"),
         rows,
     )
     small, large = sizes_mb[0], sizes_mb[-1]
-    vs_plain = ratio(medians[large][OURS], medians[large][PLAIN])
-    growth = ratio(medians[large][OURS], medians[small][OURS])
+    vs_plain = _paired(timings[_key(OURS, large)], timings[_key(PLAIN, large)])
+    growth = _paired(timings[_key(OURS, large)], timings[_key(OURS, small)])
+    copy_growth = _paired(timings[_key(COPY, large)], timings[_key(COPY, small)])
+    relative_growth = ratio(growth, max(copy_growth, large / small))
     scale = large / small
+    names = [*contenders(b"", []), *([NAIVE] if naive_runs else [])]
     report.add_table(
         f"Linearity: time({large:g} MB) / time({small:g} MB), ideal {scale:g}",
         ("contender", "growth"),
         [
-            (name, fmt_x(ratio(medians[large][name], medians[small][name])))
-            for name in medians[large]
+            (name, fmt_x(_paired(timings[_key(name, large)], timings[_key(name, small)])))
+            for name in names
         ],
     )
     report.targets = [
         Target(f"SSEDecoder vs plain base64 decode at {large:g} MB", vs_plain, 2.0),
         Target(
-            f"growth {small:g}->{large:g} MB (linear = {scale:g})", growth, scale * 1.25, unit=""
+            f"growth {small:g}->{large:g} MB relative to max(x{scale:g}, one copy's growth)",
+            relative_growth,
+            1.25,
         ),
     ]
+    report.notes.append(
+        f"Linearity: a single copy of the same bytes (b''.join) is linear by construction, yet "
+        f"grows x{copy_growth:.1f} here: above ~32 MB glibc serves every allocation with a "
+        "fresh mmap (page faults + kernel zeroing) while 10 MB blocks are recycled from the "
+        "heap. The target therefore compares our growth with max(size ratio, one copy's "
+        "growth); the naive parser's growth shows what quadratic looks like."
+    )
     report.notes.append(
         "'plain base64 decode' is the stdlib's; pybase64 (what the client decodes with) is "
         "shown for scale: the parser only frames the event, the decode comes after it."
     )
     report.headline = (
         f"{large:g} MB event parsed in {fmt_x(vs_plain)} the stdlib base64 decode time; "
-        f"growth x{growth:.2f} for x{scale:g} the bytes"
+        f"growth x{growth:.2f} for x{scale:g} the bytes (one copy: x{copy_growth:.2f})"
     )
     return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--naive-runs", type=int, default=1)
     parser.add_argument("--sizes", type=float, nargs="+", default=[10.0, 40.0])
     args = parser.parse_args(argv)
