@@ -20,6 +20,26 @@ from matplotlib.figure import Figure
 
 from .errors import ValidationError
 
+
+class InlineFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that shows itself in Jupyter.
+
+    The helpers build figures without pyplot (no global state, safe headless), and a bare
+    ``Figure`` displays only as ``<Figure size ...>`` unless pyplot's inline backend is
+    active; this subclass renders itself as PNG for IPython's display system.
+    """
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(self)
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=self.dpi)
+        return buffer.getvalue()
+
+
 __all__ = ["plot_grid", "plot_mask_overlay", "plot_sweep"]
 
 #: Width in inches of one image cell when ``figsize`` is not given.
@@ -276,7 +296,7 @@ def plot_grid(
         )
     shown_titles = _check_titles(titles, len(images)) or _titles_from_results(origins)
     nrows, columns = _grid_shape(len(images), ncols)
-    figure = Figure(
+    figure = InlineFigure(
         figsize=figsize or _default_figsize(images[0], nrows, columns), layout="constrained"
     )
     axes = figure.subplots(nrows, columns, squeeze=False).ravel()
@@ -380,7 +400,7 @@ def plot_mask_overlay(
     shown = _rgb_float(picture)
     shown[selected] = (1 - weight) * shown[selected] + weight * tint
     height, width = picture.shape[:2]
-    figure = Figure(figsize=_default_figsize(picture, 1, 1), layout="constrained")
+    figure = InlineFigure(figsize=_default_figsize(picture, 1, 1), layout="constrained")
     ax = figure.subplots()
     ax.imshow(shown, vmin=0, vmax=1)
     ax.set_xticks([])
@@ -463,7 +483,9 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
         )
     rows, cols, cells = _sweep_cells(results, row_param, col_param)
     first = _to_display_array(np.asarray(results[0].images[0]), "image 0 of result 0")
-    figure = Figure(figsize=_default_figsize(first, len(rows), len(cols)), layout="constrained")
+    figure = InlineFigure(
+        figsize=_default_figsize(first, len(rows), len(cols)), layout="constrained"
+    )
     axes = figure.subplots(len(rows), len(cols), squeeze=False)
     for i, row in enumerate(rows):
         for j, col in enumerate(cols):

@@ -60,3 +60,8 @@ def test_notebook_runs_without_a_key(path: pathlib.Path, tmp_path, monkeypatch):
     assert errors == []
     assert all(cell.execution_count is not None for cell in nb.cells if cell.cell_type == "code")
     assert any((work / "gptimage-outputs").rglob("meta.json"))  # history went to the tmp dir
+    plotting_cells = [
+        cell for cell in nb.cells if cell.cell_type == "code" and "giw.plot_" in cell.source
+    ]
+    for cell in plotting_cells:  # a figure must show as an image, not "<Figure size ...>"
+        assert any("image/png" in output.get("data", {}) for output in cell.outputs), cell.source

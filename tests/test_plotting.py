@@ -227,3 +227,15 @@ def test_sweep_errors_name_the_missing_parameter_and_duplicates() -> None:
         plot_sweep([], "prompt", "quality")
     with pytest.raises(ValidationError, match="list of ImageResults"):
         plot_sweep(results[0], "prompt", "quality")
+
+
+def test_figures_render_as_png_for_jupyter_without_pyplot() -> None:
+    """A notebook shows the figure itself, not ``<Figure size ...>``."""
+    from gptimage_widgets.plotting import plot_grid, plot_mask_overlay
+
+    image = np.zeros((16, 24, 3), np.uint8)
+    image[:, :12] = 255
+    for figure in (plot_grid([image]), plot_mask_overlay(image, np.ones((16, 24), bool))):
+        png = figure._repr_png_()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(png) > 500
