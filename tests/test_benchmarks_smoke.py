@@ -96,7 +96,7 @@ def test_sse_parser_benchmark_smallest() -> None:
     assert bench_sse_parser.parse_naively(chunks) == [ours[0].data]
     report = bench_sse_parser.run((0.05, 0.2), runs=1, naive_runs=1)
     assert_complete(report)
-    assert len(report.tables[0].rows) == 2 * 4  # 2 sizes x (ours, stdlib, pybase64, naive)
+    assert len(report.tables[0].rows) == 2 * 5  # 2 sizes x (ours, stdlib, copy, pybase64, naive)
 
 
 def test_upload_benchmark_smallest() -> None:
