@@ -224,12 +224,14 @@ class MaskPainter(widgets.VBox):
         return self.canvas[2]
 
     def _build_controls(self, color: str, opacity: float) -> None:
-        small = widgets.Layout(width="auto")
+        # flex "0 0 auto": buttons keep their label's width instead of being squeezed to "Gr…"
+        small = widgets.Layout(width="auto", flex="0 0 auto")
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
         self.tool_buttons = widgets.ToggleButtons(
             options=TOOLS,
             value="brush",
             tooltips=["B", "E", "R", "L"],
-            style={"button_width": "80px"},
+            style={"button_width": "92px"},
         )
         self.undo_button = widgets.Button(description="Undo", tooltip="Ctrl+Z", layout=small)
         self.redo_button = widgets.Button(description="Redo", tooltip="Ctrl+Shift+Z", layout=small)
@@ -238,7 +240,11 @@ class MaskPainter(widgets.VBox):
         self.grow_button = widgets.Button(description="Grow", layout=small)
         self.shrink_button = widgets.Button(description="Shrink", layout=small)
         self.grow_box = widgets.BoundedIntText(
-            value=8, min=1, max=4096, description="by px", layout=widgets.Layout(width="140px")
+            value=8,
+            min=1,
+            max=4096,
+            description="by px",
+            layout=widgets.Layout(width="140px", flex="0 0 auto"),
         )
         self.size_slider = widgets.IntSlider(value=1, min=1, max=2, description="Brush size")
         self.opacity_slider = widgets.FloatSlider(
@@ -259,7 +265,8 @@ class MaskPainter(widgets.VBox):
                 self.redo_button,
                 self.clear_button,
                 self.invert_button,
-            ]
+            ],
+            layout=wrap,
         )
         self._settings = widgets.HBox(
             [
@@ -270,7 +277,8 @@ class MaskPainter(widgets.VBox):
                 self.opacity_slider,
                 self.color_picker,
                 self.preview_toggle,
-            ]
+            ],
+            layout=wrap,
         )
         self._status = widgets.HTML()
 
