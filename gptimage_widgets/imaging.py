@@ -39,6 +39,7 @@ import io
 import math
 import os
 import pathlib
+import zlib
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -81,9 +82,13 @@ ImageArray = npt.NDArray[np.uint8]
 MaskArray = npt.NDArray[np.bool_]
 ErrorFactory = Callable[[str], GPTImageError]
 
-#: zlib level for PNG encoding. Level 1 takes 0.24-0.46x the time of Pillow's default (6)
-#: for 1.15-1.24x the bytes (benchmarks/bench_encode_levels.py, benchmarks/RESULTS.md).
+#: zlib level for PNG encoding. Level 1 is encoded with zlib's ``Z_RLE`` strategy (see
+#: :func:`_png_options`): 0.34-0.52x the time of Pillow's default save for about its bytes
+#: (benchmarks/bench_upload.py, benchmarks/RESULTS.md "Upload cost").
 DEFAULT_PNG_COMPRESS_LEVEL: Final = 1
+#: The level whose encodes use zlib's run-length strategy (``zlib.Z_RLE``); with ``Z_RLE``
+#: zlib ignores the level, so only one level can mean it without the others losing theirs.
+_RLE_PNG_LEVEL: Final = 1
 DEFAULT_JPEG_QUALITY: Final = 90
 DEFAULT_WEBP_QUALITY: Final = 90
 #: gpt-image-2's largest output (3840x2160); the default budget of ``downscale_to_budget``.
@@ -662,17 +667,40 @@ def _reject_option(name: str, value: Any, fmt: str, use: str) -> None:
         )
 
 
+def _png_options(compress_level: Any) -> dict[str, Any]:
+    """Pillow PNG ``save`` keywords: zlib level 0-9, ``Z_RLE`` at level 1, never ``optimize``.
+
+    Why level 1 uses ``Z_RLE`` (Pillow's ``compress_type=3``): after PNG's row filters a
+    photo is mostly small residuals, where deflate's long-distance matches buy almost
+    nothing and its fast mode (plain level 1) leaves ~15 % on the table. Run-length
+    matching keeps nearly all of level 6's gain at level 1's speed: on a 3840x2160
+    photo-like image 0.999x the bytes of Pillow's default ``save(..., "PNG")`` in
+    0.34-0.52x its time (plain level 1: 1.149x the bytes), on a clean 1024x1024 render
+    1.03x (plain level 1: 1.24x); see ``benchmarks/RESULTS.md`` ("Upload cost"). It stays
+    lossless: the strategy only changes how zlib searches for matches. With ``Z_RLE`` zlib
+    ignores the level, so levels 2-9 keep zlib's default strategy and their usual
+    time-for-bytes trade (7-9 beat it on clean renders, at 1.5-12x the time).
+
+    Pillow's PNG writer has passed ``compress_type`` to zlib as the strategy since long
+    before Pillow 10 (the floor in ``pyproject.toml``), so no version guard is needed.
+    """
+    level = DEFAULT_PNG_COMPRESS_LEVEL if compress_level is None else compress_level
+    options: dict[str, Any] = {
+        "compress_level": _check_int_option("compress_level", level, 0, 9),
+        "optimize": False,
+    }
+    if options["compress_level"] == _RLE_PNG_LEVEL:
+        options["compress_type"] = zlib.Z_RLE
+    return options
+
+
 def _save_options(
     fmt: str, pixels: ImageArray, quality: Any, compress_level: Any
 ) -> dict[str, Any]:
     """Pillow ``save`` keywords for ``fmt`` after checking the options that apply."""
     if fmt == "png":
         _reject_option("quality", quality, "png", "use compress_level (0-9) for png")
-        level = DEFAULT_PNG_COMPRESS_LEVEL if compress_level is None else compress_level
-        return {
-            "compress_level": _check_int_option("compress_level", level, 0, 9),
-            "optimize": False,
-        }
+        return _png_options(compress_level)
     _reject_option("compress_level", compress_level, fmt, "use quality (0-100)")
     if fmt == "jpeg" and pixels.shape[2] == 4:
         raise ValidationError(
@@ -705,8 +733,9 @@ def encode_image(
     quality
         JPEG/WebP quality 0-100; default :data:`DEFAULT_JPEG_QUALITY` / ``..._WEBP_...``.
     compress_level
-        PNG zlib level 0-9; default :data:`DEFAULT_PNG_COMPRESS_LEVEL` (fast, see
-        ``benchmarks/RESULTS.md``). Never with ``optimize``.
+        PNG zlib level 0-9; default :data:`DEFAULT_PNG_COMPRESS_LEVEL` (1: zlib's run-length
+        strategy, about Pillow's default bytes at 2-3x its speed; see ``_png_options`` and
+        ``benchmarks/RESULTS.md``). Always lossless; never with ``optimize``.
 
     Returns
     -------

@@ -383,6 +383,46 @@ def test_encode_options_are_checked():
         encode_image(RGBA, "jpeg")
 
 
+def noisy_photo(width: int = 256, height: int = 192, seed: int = 0) -> np.ndarray:
+    """Gradients and soft waves plus sensor noise (sigma 3): compresses like a photograph."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramp = (x + y) / (width + height)
+    base = np.stack([x / width * 200 + 30, y / height * 180 + 40, ramp * 150 + 60], axis=-1)
+    base += 25 * (np.sin(x / 17.0) * np.cos(y / 23.0))[..., None]
+    return np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+
+
+def pillow_png(arr: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def test_default_png_is_level_1_with_run_length_matching_and_lossless():
+    photo = noisy_photo()
+    rgba = np.dstack([photo, np.arange(photo[..., 0].size, dtype=np.uint8).reshape(192, 256)])
+    for arr in (photo, rgba):
+        data = encode_image(arr)
+        assert data == pillow_png(arr, compress_level=1, compress_type=zlib.Z_RLE)
+        np.testing.assert_array_equal(decode_image(data), arr)
+    assert encode_image(photo, compress_level=1) == encode_image(photo)
+
+
+def test_installed_pillow_applies_the_strategy_to_png():
+    """Pillow ignores unknown save options: a silently dropped strategy shows in the bytes."""
+    photo = noisy_photo()
+    default, plain_level_1 = encode_image(photo), pillow_png(photo, compress_level=1)
+    assert len(default) < 0.95 * len(plain_level_1)
+    assert len(default) <= 1.01 * len(pillow_png(photo))  # about Pillow's default (level 6)
+
+
+@pytest.mark.parametrize("level", [0, 2, 6, 9])
+def test_other_levels_keep_zlibs_default_strategy(level):
+    photo = noisy_photo(64, 48)
+    assert encode_image(photo, compress_level=level) == pillow_png(photo, compress_level=level)
+
+
 # ----------------------------------------------------------------------------- masks
 
 
