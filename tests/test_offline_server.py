@@ -10,7 +10,9 @@ import io
 import json
 import os
 import re
+import select
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from PIL import Image
 
 from gptimage_widgets.errors import GPTImageError
 from gptimage_widgets.offline import KINDS, Fault, OfflineServer
+from gptimage_widgets.offline import server as server_module
+from gptimage_widgets.offline.app import OfflineApp
 from gptimage_widgets.offline.faults import parse_fault_header
 
 SPEC = json.loads(
@@ -762,6 +766,46 @@ def test_keep_alive_reuses_one_connection(offline_server: OfflineServer) -> None
         assert connection.sock is first_socket and first_socket is not None
     finally:
         connection.close()
+
+
+def test_answers_go_out_without_waiting_for_nagle(make_offline_server: Any) -> None:
+    """TCP_NODELAY on accepted sockets: a small answer is not held back for a delayed ACK."""
+    server = make_offline_server()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/v1/models")
+        assert connection.getresponse().read()
+        accepted = list(server._server._connections)  # the server's ends of open connections
+        assert len(accepted) == 1
+        assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        connection.close()
+
+
+def test_a_burst_of_connections_is_queued_before_any_is_accepted() -> None:
+    """32 simultaneous connects all complete while the accept loop is not running yet.
+
+    With socketserver's default backlog of 5 the kernel drops the SYNs past the sixth,
+    and TCP retries them only after 1 s (a burst from AsyncImageClient(max_concurrency=16)).
+    """
+    listener = server_module._Server(("127.0.0.1", 0), OfflineApp())  # listening, not serving
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(32)]
+    try:
+        for client in clients:
+            client.setblocking(False)
+            client.connect_ex(listener.server_address)
+        pending = set(clients)
+        deadline = time.monotonic() + 5.0  # a bound on the wait, not a timing assertion
+        while pending and time.monotonic() < deadline:
+            _, writable, _ = select.select([], list(pending), [], 0.1)
+            pending -= {
+                c for c in writable if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            }
+        assert not pending, f"{len(pending)} of 32 connections were not queued"
+    finally:
+        for client in clients:
+            client.close()
+        listener.server_close()
 
 
 def test_chunked_request_bodies_are_read(offline_server: OfflineServer) -> None:

@@ -36,6 +36,9 @@ __all__ = ["OfflineServer"]
 IDLE_TIMEOUT = 120.0
 #: Largest request line + headers block.
 MAX_HEADER_BYTES = 64 * 1024
+#: Connections the kernel queues before the accept loop takes them (a notebook sweep opens
+#: dozens at once).
+LISTEN_BACKLOG = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,6 +48,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "gptimage-offline/1"
     sys_version = ""
     timeout = IDLE_TIMEOUT
+    #: TCP_NODELAY: headers and body go out in separate writes, and with Nagle's algorithm
+    #: the body waited for the client's delayed ACK (~40 ms on every small answer).
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:
@@ -218,6 +224,10 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    #: listen() backlog. socketserver's default of 5 dropped some of 16 simultaneous
+    #: connections (e.g. ``AsyncImageClient(max_concurrency=16)``), which TCP retried
+    #: only after 1 s; see benchmarks/RESULTS.md ("Concurrency").
+    request_queue_size = LISTEN_BACKLOG
     app: OfflineApp
 
     def __init__(self, address: tuple[str, int], app: OfflineApp) -> None:
