@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -132,6 +133,45 @@ def test_feed_keeps_pieces_of_a_long_line_without_joining_them() -> None:
         decoder.feed(b"x" * 1000)
     # the growing line is held as a list of chunk references, never re-joined per chunk
     assert len(decoder._line_parts) == 100
+
+
+def test_data_values_decode_like_the_whatwg_field_rules() -> None:
+    stream = b"data:\ndata: \ndata:\tt\ndata: bad \xff\xfe byte\ndata:: colon\n\n"
+    [message] = decode_all([stream])
+    assert message.data.split("\n") == ["", "", "\tt", "bad \ufffd\ufffd byte", ": colon"]
+
+
+def reference_field(line: bytes) -> tuple[bytes, str]:
+    """The WHATWG split of one line into field name and value, written the obvious way."""
+    name, colon, value = line.partition(b":")
+    if colon and value.startswith(b" "):
+        value = value[1:]
+    return name, value.decode("utf-8", errors="replace")
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.binary(max_size=20).filter(lambda b: b"\r" not in b and b"\n" not in b)))
+def test_data_lines_of_any_bytes_match_the_reference_split(values: list[bytes]) -> None:
+    lines = [b"data:" + value for value in values]
+    expected = [reference_field(line)[1] for line in lines]
+    messages = decode_all([b"\n".join(lines) + b"\n\n"])
+    assert [m.data for m in messages] == (["\n".join(expected)] if lines else [])
+
+
+def test_a_long_data_line_is_held_at_most_twice_while_it_is_decoded() -> None:
+    """Join + text only: slicing the line before decoding would hold it three times."""
+    payload = base64.b64encode(np.random.default_rng(1).bytes(3_000_000))  # 4 MB of base64
+    stream = b"event: big\ndata: " + payload + b"\n\n"
+    chunks = [stream[i : i + 65_536] for i in range(0, len(stream), 65_536)]
+    decoder = SSEDecoder()
+    tracemalloc.start()
+    try:
+        messages = [m for chunk in chunks for m in decoder.feed(chunk)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [m.data for m in messages] == [payload.decode()]
+    assert peak < 2.5 * len(payload), f"peak {peak / len(payload):.2f}x the data line"
 
 
 _lines = st.lists(
