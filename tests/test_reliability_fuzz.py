@@ -517,7 +517,7 @@ json_bodies = st.one_of(
 )
 
 
-@fuzz(0.5)
+@fuzz(0.4)
 @given(route=st.sampled_from(ROUTES), body=json_bodies, raw=st.none() | st.binary(max_size=64))
 def test_server_answers_arbitrary_json_with_openai_errors(
     http: httpx.Client, route: str, body: Any, raw: bytes | None
@@ -586,7 +586,7 @@ def multipart_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
     return content_type, body
 
 
-@fuzz(0.35)
+@fuzz(0.3)
 @given(route=st.sampled_from(ROUTES[1:]), form=multipart_bodies())
 def test_server_answers_multipart_garbage_with_openai_errors(
     http: httpx.Client, route: str, form: tuple[str, bytes]
