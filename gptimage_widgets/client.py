@@ -23,6 +23,7 @@ import dataclasses
 import html
 import inspect
 import itertools
+import json
 import os
 import re
 import sys
@@ -385,11 +386,55 @@ def _stream_error_event(event: StreamEvent, secret: str | None, request_id: str 
 # =========================================================================== responses
 
 
+#: Largest ``Content-Length`` trusted for preallocating a body (a lying header must not
+#: allocate gigabytes); larger bodies grow past it as they arrive.
+_MAX_PREALLOCATED_BODY = 512 * 1024 * 1024
+
+
+class _BodyBuffer:
+    """A successful response body, read into one ``bytearray`` sized from Content-Length.
+
+    ``httpx.Response.read()`` keeps every chunk and then joins them: twice the body at its
+    peak. Here each chunk is copied into place and dropped, and :meth:`take_text` hands the
+    body over as text and releases the bytes, so ``json.loads`` never sees a second copy.
+    Shared by the sync and async clients (only how chunks are awaited differs).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._size = 0
+
+    def start(self, response: httpx.Response) -> None:
+        """Start (or restart, on a retry) the body of `response`."""
+        self._buffer = bytearray(_announced_length(response))
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Append one decoded chunk (in place while it fits; the buffer grows past that)."""
+        end = self._size + len(chunk)
+        self._buffer[self._size : end] = chunk
+        self._size = end
+
+    def take_text(self) -> str:
+        """The body decoded as UTF-8 (a BOM is dropped); the buffer is released."""
+        buffer, self._buffer = self._buffer, bytearray()
+        del buffer[self._size :]
+        return buffer.decode("utf-8-sig")
+
+
+def _announced_length(response: httpx.Response) -> int:
+    """Content-Length when it gives the decoded size (no content-encoding), else 0."""
+    if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return 0
+    raw = response.headers.get("content-length", "").strip()
+    return min(int(raw), _MAX_PREALLOCATED_BODY) if raw.isdigit() else 0
+
+
 @dataclasses.dataclass
 class _Payload:
     """The decoded JSON of a non-streamed images response."""
 
-    items: list[Mapping[str, Any]]
+    items: list[dict[str, Any]]
     usage: dict[str, Any] | None
     created: int | None
     request_id: str | None
@@ -404,12 +449,16 @@ def _b64(item: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _parse_payload(response: httpx.Response, secret: str | None) -> _Payload:
-    request_id = response.headers.get("x-request-id")
+def _parse_payload(received: _BodyBuffer, request_id: str | None, secret: str | None) -> _Payload:
+    """The JSON body of an images response -> its items, usage and creation time.
+
+    Pure (shared by both clients). The body is taken out of `received` as text and that
+    text is released as soon as ``json.loads`` returns, before any image is decoded.
+    """
     try:
-        body = response.json()
+        body = json.loads(received.take_text())
         items = body["data"]
-        if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise TypeError("'data' is not a list of objects")
         for item in items:
             if not _b64(item) and not isinstance(item.get("url"), str):
@@ -433,16 +482,27 @@ def _parse_payload(response: httpx.Response, secret: str | None) -> _Payload:
 
 
 def _decode_items(payload: _Payload, downloads: Mapping[int, bytes]) -> list[np.ndarray]:
-    """Decode every item: base64 inline, or the downloaded bytes of its URL."""
+    """Decode every item: base64 inline, or the downloaded bytes of its URL.
+
+    Each ``b64_json`` string is popped from its item as it is decoded, so the strings
+    already turned into arrays are freed while the next ones decode (a 4K image's base64
+    is ~20 MB). The payload's items keep everything else.
+    """
     images = []
     for index, item in enumerate(payload.items):
         b64 = _b64(item)
+        item.pop("b64_json", None)
         try:
             image = imaging.decode_b64_image(b64) if b64 else imaging.decode_image(downloads[index])
         except (GPTImageError, *_DECODE_PROBLEMS) as exc:
             raise _translate(exc, request_id=payload.request_id) from exc
+        del b64
         images.append(image)
     return images
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return response.headers.get("x-request-id")
 
 
 def _json_body(response: httpx.Response, secret: str | None) -> Any:
@@ -1101,11 +1161,12 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
             self._settle(call, result)
 
     def _fetch(self, call: _Call) -> ImageResult:
+        body = _BodyBuffer()
         response = self._send(
-            lambda: self._api_request(call), stream=False, model=call.request.model
+            lambda: self._api_request(call), stream=False, model=call.request.model, body=body
         )
         call.first_byte = time.perf_counter()
-        payload = _parse_payload(response, self._secret)
+        payload = _parse_payload(body, _request_id(response), self._secret)
         downloads = {index: self._download(url) for index, url in payload.urls().items()}
         return self._save_now(self._result_from_payload(call, payload, downloads))
 
@@ -1152,15 +1213,28 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
         yield from run.completed_events(result)
 
     def _send(
-        self, build: Callable[[], httpx.Request], *, stream: bool, model: str | None
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        stream: bool,
+        model: str | None,
+        body: _BodyBuffer | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a successful response (body read unless `stream`)."""
+        """Send with retries; return a successful response.
+
+        Its body is read unless `stream`; with `body`, a successful body is read into
+        `body` instead of the response (a body cut mid-way is retried like any other).
+        """
         for retries in itertools.count():
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
                 outcome = response = self._http.send(build(), stream=True)
-                if not (stream and outcome.is_success):
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    for chunk in outcome.iter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
                     outcome.read()
             except httpx.HTTPError as exc:
                 outcome = exc
@@ -1354,11 +1428,12 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
             self._settle(call, result)
 
     async def _fetch(self, call: _Call) -> ImageResult:
+        body = _BodyBuffer()
         response = await self._send(
-            lambda: self._api_request(call), stream=False, model=call.request.model
+            lambda: self._api_request(call), stream=False, model=call.request.model, body=body
         )
         call.first_byte = time.perf_counter()
-        payload = _parse_payload(response, self._secret)
+        payload = _parse_payload(body, _request_id(response), self._secret)
         urls = payload.urls()
         contents = await asyncio.gather(*(self._download(url) for url in urls.values()))
         result = self._result_from_payload(call, payload, dict(zip(urls, contents, strict=True)))
@@ -1418,7 +1493,12 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
             self._settle(call, completed)
 
     async def _send(
-        self, build: Callable[[], httpx.Request], *, stream: bool, model: str | None
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        stream: bool,
+        model: str | None,
+        body: _BodyBuffer | None = None,
     ) -> httpx.Response:
         """Async twin of :meth:`ImageClient._send` (same policy, awaited I/O)."""
         for retries in itertools.count():
@@ -1426,7 +1506,11 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
             response: httpx.Response | None = None
             try:
                 outcome = response = await self._http.send(build(), stream=True)
-                if not (stream and outcome.is_success):
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    async for chunk in outcome.aiter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
                     await outcome.aread()
             except httpx.HTTPError as exc:
                 outcome = exc

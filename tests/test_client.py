@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import email.parser
 import email.policy
 import email.utils
+import gzip
+import http.server
 import io
 import json
 import socket
 import threading
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +27,7 @@ from PIL import Image
 
 import gptimage_widgets
 from gptimage_widgets import backends, catalog, pricing, retry
+from gptimage_widgets import client as client_module
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -707,6 +712,154 @@ def test_body_cut_mid_read_keeps_the_request_id(sleeps: list[float]) -> None:
         client_for(recorder, max_retries=1).generate("x")
     assert info.value.request_id == "req_cut" and len(recorder.requests) == 2
     assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+
+
+# --------------------------------------------------------------------------- reading the body
+
+
+def photo_b64s(count: int, size: int = 96) -> list[str]:
+    """Base64 PNGs of noisy images (PNG ~ raw size, like photos), one seed each."""
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(count)]
+    return [base64.b64encode(encode_png(image)).decode() for image in images]
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def images_json(b64s: list[str]) -> bytes:
+    data = [{"b64_json": b64, "revised_prompt": f"take {i}"} for i, b64 in enumerate(b64s)]
+    return json.dumps({"created": 1_790_000_000, "data": data, "usage": USAGE}).encode()
+
+
+def chunked_answer(body: bytes, headers: dict[str, str], size: int = 1000) -> Handler:
+    def answer(request: httpx.Request) -> httpx.Response:
+        chunks = iter([body[i : i + size] for i in range(0, len(body), size)])
+        headers_out = {"x-request-id": "req_chunks", **headers}
+        return httpx.Response(200, headers=headers_out, stream=_IterStream(chunks))
+
+    return answer
+
+
+def expected_arrays(b64s: list[str]) -> list[np.ndarray]:
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(b)))) for b in b64s]
+
+
+@pytest.mark.parametrize(
+    "length",
+    [lambda n: str(n), lambda n: str(n // 3), lambda n: str(n * 2), lambda n: None],
+    ids=["exact", "too-small", "too-large", "absent"],
+)
+async def test_body_read_in_chunks_whatever_content_length_says(length: Any) -> None:
+    b64s = photo_b64s(3)
+    body = images_json(b64s)
+    header = length(len(body))
+    headers = {"content-type": "application/json"} | ({"content-length": header} if header else {})
+    sync = client_for(chunked_answer(body, headers)).generate("x", n=3)
+    async with async_client_for(chunked_answer(body, headers)) as client:
+        asynchronous = await client.generate("x", n=3)
+    for result in (sync, asynchronous):
+        assert result.request_id == "req_chunks"
+        assert result.revised_prompts == ["take 0", "take 1", "take 2"]
+        for got, want in zip(result.images, expected_arrays(b64s), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_compressed_body_is_decoded_before_parsing() -> None:
+    b64s = photo_b64s(2)
+    body = gzip.compress(images_json(b64s))
+    headers = {"content-encoding": "gzip", "content-length": str(len(body))}
+    result = client_for(chunked_answer(body, headers)).generate("x", n=2)
+    for got, want in zip(result.images, expected_arrays(b64s), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_utf8_bom_is_accepted_and_invalid_utf8_is_a_decode_error() -> None:
+    body = images_json(photo_b64s(1))
+    result = client_for(chunked_answer(b"\xef\xbb\xbf" + body, {})).generate("x")
+    assert len(result.images) == 1
+    broken = body.replace(b"take 0", b"take \xff")
+    with pytest.raises(ResponseDecodeError, match="could not be understood") as info:
+        client_for(chunked_answer(broken, {})).generate("x")
+    assert info.value.request_id == "req_chunks"
+
+
+def test_each_b64_json_is_released_once_decoded() -> None:
+    b64s = photo_b64s(2)
+    received = client_module._BodyBuffer()
+    received.add(images_json(b64s))
+    payload = client_module._parse_payload(received, "req_1", None)
+    images = client_module._decode_items(payload, {})
+    assert [sorted(item) for item in payload.items] == [["revised_prompt"]] * 2
+    for got, want in zip(images, expected_arrays(b64s), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@contextlib.contextmanager
+def serving(body: bytes) -> Iterator[str]:
+    """A plain HTTP server on 127.0.0.1 answering every POST with `body` (JSON)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def traced_peak(run: Callable[[], Any]) -> tuple[Any, int]:
+    """`run()` and the peak of Python-traced memory it allocated (bytes)."""
+    tracemalloc.start()
+    try:
+        return run(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> None:
+    """Over a real socket: body bytes -> text (bytes dropped) -> parsed strings.
+
+    Reading with ``response.read()`` and ``json.loads(bytes)`` held chunks + join + text +
+    strings (3x the body and more) at the peak.
+    """
+    b64s = photo_b64s(4, size=256)  # ~1 MB of JSON
+    body = images_json(b64s)
+    with serving(body) as url:
+        with ImageClient(KEY, url, history=False) as client:
+            client.generate("warm-up", n=4)  # imports, connection pool, codec tables
+            result, peak = traced_peak(lambda: client.generate("x", n=4))
+        async with AsyncImageClient(KEY, url, history=False) as aclient:
+            await aclient.generate("warm-up", n=4)
+            tracemalloc.start()
+            try:
+                aresult = await aclient.generate("x", n=4)
+                apeak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    for images in (result.images, aresult.images):
+        for got, want in zip(images, expected_arrays(b64s), strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert peak < 2.5 * len(body), f"sync peak {peak / len(body):.2f}x the body"
+    assert apeak < 2.5 * len(body), f"async peak {apeak / len(body):.2f}x the body"
 
 
 # --------------------------------------------------------------------------- the key
