@@ -148,10 +148,9 @@ async def test_200_requests_at_concurrency_32_with_injected_503s(
     assert faults[None] == REQUESTS
     assert len(server.requests) == REQUESTS + faults["503"]
     assert len(delays) == sum(retried.values())
-    assert retried["InternalServerError"] == faults["503"]
-    # Other retries can only be connection resets: the stdlib server's listen backlog is 5,
-    # so a burst of 32 new connections can overflow it while the server is busy.
-    assert set(retried) <= {"InternalServerError", "APIConnectionError"}, retried
+    # only the injected 503s were retried: no connection was reset under the burst of 32
+    # new connections (the server's listen backlog was once 5, which did reset some)
+    assert retried == {"InternalServerError": faults["503"]}
     assert 1 < in_flight.peak <= CONCURRENCY
 
     # nothing leaked (the pool did hold connections until it was closed)
