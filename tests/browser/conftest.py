@@ -227,7 +227,9 @@ def jupyter_server(
     server.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on the main
+# thread while it is open, which breaks every later pytest-asyncio test in the same session.
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
