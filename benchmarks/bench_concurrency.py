@@ -121,11 +121,10 @@ def run(
         "client's concurrency, not the server's CPU.",
     )
     report.notes.append(
-        "Known server-side costs (gptimage_widgets/offline/server.py, measured by local "
-        "experiment): listen backlog 5 (socketserver's default) drops some of 16 simultaneous "
-        "SYNs, which TCP retries after 1 s; Nagle + delayed ACK adds ~40 ms to each small "
-        "answer. _Server.request_queue_size = 128 and _Handler.disable_nagle_algorithm = True "
-        "remove both.",
+        "Server settings this depends on (gptimage_widgets/offline/server.py): listen backlog "
+        "128 (socketserver's default of 5 dropped some of 16 simultaneous SYNs, which TCP "
+        "retried after 1 s: 2.1-2.2 s for this burst) and TCP_NODELAY on accepted sockets "
+        "(Nagle + delayed ACK added ~40 ms to each small answer).",
     )
     report.headline = (
         f"{requests} requests at {target_name}: {fmt_s(wall)} = {fmt_x(ratio(wall, ideal))} "

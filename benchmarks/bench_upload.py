@@ -4,14 +4,17 @@ A 3840x2160 photo-like image (``_common.photo_like``: light, soft shapes, textur
 noise) is turned into the multipart file the client sends:
 
 - **ours (default)**: ``request.build_request("gpt-image-2", "edit", images=...)``, i.e. whatever
-  ``imaging.encode_image`` does by default (lossless PNG at ``DEFAULT_PNG_COMPRESS_LEVEL``);
+  ``imaging.encode_image`` does by default (lossless PNG at ``DEFAULT_PNG_COMPRESS_LEVEL``, 1,
+  with zlib's ``Z_RLE`` strategy);
 - **baseline**: Pillow's default ``Image.save(buf, "PNG")`` (zlib level 6), what ComfyUI's
   OpenAI nodes and most scripts do.
 
 Both are timed side by side (median of ``--runs``). Then every option the kit offers, one run
 each: PNG ``compress_level``, ``upload_format="jpeg"`` / ``"webp"`` qualities (GPT models
 accept them; PSNR shown), ``imaging.downscale_to_budget``, and encoding several references
-in a thread pool. Rows marked *proposal* are not offered yet; they measure a change.
+in a thread pool. Rows marked *proposal* are not offered yet; they measure a change. The
+*previous default* row is plain level 1 (zlib's default strategy), the default until
+2026-11-22.
 
 Target (issue "Benchmarks ... and the reliability suite"): the default takes <= 0.5x the
 baseline's time at <= 1.0x its bytes, losslessly.
@@ -43,13 +46,13 @@ from _common import (
 from PIL import Image
 
 from gptimage_widgets import catalog, imaging
+from gptimage_widgets.offline.synth import generate_image
 from gptimage_widgets.request import build_request
 
 MODEL = "gpt-image-2"
 OURS = "ours: build_request default"
 PILLOW = "Pillow default save(PNG)"
-#: zlib strategy Z_RLE: Pillow's ``compress_type`` option of the PNG writer.
-Z_RLE = 3
+PREVIOUS = "previous default: png level 1, zlib default strategy"
 
 
 def default_upload(arr: np.ndarray) -> bytes:
@@ -89,10 +92,44 @@ def encoders(arr: np.ndarray, *, options: bool) -> dict[str, Callable[[], bytes]
     out["downscale_to_budget 1,048,576 px (dall-e-2's) + png"] = lambda: imaging.encode_image(
         imaging.downscale_to_budget(arr, max_pixels=1024 * 1024)[0]
     )
-    out["proposal: png level 1 + zlib Z_RLE"] = lambda: png_bytes(
-        arr, compress_level=1, compress_type=Z_RLE
-    )
+    out[PREVIOUS] = lambda: png_bytes(arr, compress_level=1)
     return out
+
+
+def other_kinds(side: int) -> dict[str, np.ndarray]:
+    """Images unlike a noisy photo, ``side`` x ``side``: where the default must not regress."""
+    mask = np.full((side, side, 4), 255, np.uint8)
+    mask[side // 5 : side // 2, side // 4 : 3 * side // 4, 3] = 0  # an OpenAI edit mask
+    return {
+        "clean render (photo-like, no noise)": photo_like(side, side, seed=4, noise=0.0),
+        "offline server's synthetic picture": generate_image("a red fox at dusk", side, side),
+        "RGBA mask (alpha 0 = edit)": mask,
+    }
+
+
+def kind_rows(side: int, runs: int = 2) -> list[tuple[str, ...]]:
+    """Default vs previous default vs Pillow's default on :func:`other_kinds` (best of runs)."""
+    rows: list[tuple[str, ...]] = []
+    for kind, arr in other_kinds(side).items():
+        coders = {
+            "default": lambda a=arr: imaging.encode_image(a),
+            "previous": lambda a=arr: png_bytes(a, compress_level=1),
+            "pillow": lambda a=arr: png_bytes(a),
+        }
+        best = {n: t.best for n, t in measure_interleaved(coders, runs=runs, warmup=0).items()}
+        size = {name: len(coder()) for name, coder in coders.items()}
+        assert np.array_equal(imaging.decode_image(coders["default"]()), arr), kind
+        rows.append(
+            (
+                kind,
+                fmt_mb(size["pillow"]),
+                f"{ratio(size['default'], size['pillow']):.3f}",
+                f"{ratio(size['previous'], size['pillow']):.3f}",
+                fmt_x(ratio(best["default"], best["pillow"])),
+                fmt_x(ratio(best["previous"], best["pillow"])),
+            )
+        )
+    return rows
 
 
 def parallel_rows(
@@ -129,6 +166,7 @@ def run(
     options: bool = True,
     references: int = 4,
     reference_scale: int = 2,
+    kinds: bool = True,
 ) -> Report:
     """Measure the default vs Pillow's default, then every option.
 
@@ -144,6 +182,9 @@ def run(
         Number of references for the thread-pool rows (0 leaves them out).
     reference_scale : int
         Those references are ``width / scale`` x ``height / scale``.
+    kinds : bool
+        Also compare the default on a clean render, the offline server's synthetic picture
+        and an RGBA mask (lossless; must not regress far from Pillow's default bytes).
     """
     report = Report("Upload cost")
     arr = photo_like(width, height, seed=1)
@@ -188,6 +229,20 @@ def run(
             ("case", "time", "vs sequential"),
             parallel_rows(refs, workers, runs),
         )
+    if kinds:
+        side = min(1024, width, height)
+        report.add_table(
+            f"Other kinds, {side}x{side}, best of 2: bytes and time vs Pillow's default",
+            (
+                "image",
+                "Pillow default",
+                "bytes: default",
+                "bytes: previous default",
+                "time: default",
+                "time: previous default",
+            ),
+            kind_rows(side),
+        )
     report.targets = [
         Target("default encode time vs Pillow default", time_ratio, 0.5),
         Target("default bytes vs Pillow default", bytes_ratio, 1.0),
@@ -205,7 +260,8 @@ def run(
     ]
     report.notes.append(
         f"default = lossless PNG, compress_level={imaging.DEFAULT_PNG_COMPRESS_LEVEL} "
-        "(imaging.DEFAULT_PNG_COMPRESS_LEVEL); checked to decode to the exact input pixels."
+        "(imaging.DEFAULT_PNG_COMPRESS_LEVEL) with zlib's Z_RLE strategy (Pillow's "
+        "compress_type=3); checked to decode to the exact input pixels."
     )
     report.headline = (
         f"default upload takes {fmt_x(time_ratio)} the time of Pillow's default PNG at "
