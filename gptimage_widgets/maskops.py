@@ -3,9 +3,20 @@
 A mask is edited by appending immutable operations (:class:`Stroke`, :class:`Rect`,
 :class:`Lasso`, :class:`Fill`, :class:`Clear`, :class:`Invert`, :class:`Grow`,
 :class:`LoadMask`) to a :class:`MaskDocument`. The document rasterizes them with Pillow at the
-image's full resolution, keeps the current raster so that appending an operation costs only
-that operation, and keeps packed raster checkpoints so that undo is exact and cheap: undo
-restores the nearest checkpoint and replays the few operations after it.
+image's full resolution. Appending is lazy: operations are rasterized in one batch when the
+mask is next read (stroke geometry for the whole batch is computed with NumPy at once), so
+appending N operations and reading once costs one batch, and appending then reading costs
+that one operation. Packed raster checkpoints make undo exact and cheap: undo restores the
+nearest checkpoint and replays the few operations after it.
+
+How each operation is drawn:
+
+- a stroke is one Pillow polygon per gently curving stretch (both offset chains, the outer
+  side of each joint as a circumscribed arc, the inner side as the exact miter point), split
+  where a stretch would fold, plus discs at the two ends and at sharp joints: edges lie
+  within 0.8 px of the exact distance ``<= radius`` (Pillow rounds vertices to pixels);
+- an inversion only flips a flag (the raster holds ``mask XOR inverted``);
+- grow/shrink is an exact Euclidean dilation on the raster packed 64 pixels to a word.
 
 Coordinates are full-resolution image pixel indices as floats: pixel ``(x, y)`` has its centre
 at ``(x, y)``, so the image spans ``[-0.5, width - 0.5]`` horizontally. Masks are (H, W) bool
@@ -18,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -46,26 +57,33 @@ __all__ = [
 Point: TypeAlias = tuple[float, float]
 
 #: Replay at most about this much rasterization time on undo (seconds): a checkpoint is taken
-#: once the operations since the last one cost more.
-CHECKPOINT_BUDGET_S = 0.02
+#: once the operations since the last one cost more (a 4K checkpoint costs ~1-3 ms, 1 MB).
+CHECKPOINT_BUDGET_S = 0.03
 #: ... and at least every this many operations, whatever they cost.
-CHECKPOINT_EVERY_OPS = 64
-
-#: Dilation handles at most this many intervals at once (memory bound for noisy masks).
-_MAX_INTERVALS = 1 << 22
+CHECKPOINT_EVERY_OPS = 128
 
 _ON = 255
 _OFF = 0
-#: Pillow truncates float outline coordinates to whole pixels: shifting them by half a pixel
-#: rounds instead, and insetting the outlines slightly centres the remaining error on the
-#: exact boundary. Measured against exact distances: discs within 0.71 px, segment bodies
-#: within 0.93 px (2.1 px for plain ``ImageDraw.line(width=2r)`` with discs).
-_PILLOW_SHIFT = 0.5
+#: Pillow rounds polygon vertices and truncates ellipse boxes to whole pixels, measured from
+#: pixel corners: shifting by half a pixel rounds to the nearest centre, and insetting the
+#: outlines centres the remaining error on the exact boundary (measured against exact
+#: distances: polygons within 0.77 px, discs within 0.71 px).
+_PILLOW_SHIFT = 0.5 + 0.5j
+_BODY_INSET = 0.3
 _DISC_INSET = 0.5
-_BODY_INSET = 0.25
-#: A joint whose miter overshoots the round join by at most this (pixels) is drawn as a miter
-#: instead of a disc: a large saving on smooth strokes, an error below Pillow's rounding.
-_JOINT_TOLERANCE = 0.25
+#: Discs smaller than this radius are drawn pixel by pixel, exactly (Pillow's smallest ellipses
+#: are 2x2 blocks).
+_EXACT_DISC_RADIUS = 2.0
+#: The outer side of a joint is a polygon circumscribed about the round join, overshooting it
+#: by at most this (pixels).
+_ARC_TOLERANCE = 0.25
+#: Joints turning more than this (radians) get a disc and end the polygon.
+_SHARP_TURN = 0.6
+#: One stroke polygon spans at most this range of headings (radians; < pi/2 keeps both offset
+#: chains monotone along the mean heading, so the polygon cannot fold) ...
+_CHUNK_HEADING_RANGE = 1.2
+#: ... and at most this many segments (Pillow's scanline cost grows with rows x edges).
+_CHUNK_SEGMENTS = 16
 
 
 # --------------------------------------------------------------------------- operations
@@ -83,8 +101,8 @@ def _finite_number(value: Any, name: str) -> float:
     return number
 
 
-def _as_points(points: Any, name: str, minimum: int) -> tuple[Point, ...]:
-    """Normalize ``points`` (pairs or an (N, 2) array) to a tuple of float pairs."""
+def _point_array(points: Any, name: str, minimum: int) -> np.ndarray:
+    """Validate ``points`` (pairs or an (N, 2) array): a new (N, 2) float64 array."""
     try:
         array = np.asarray(points, dtype=float)
     except (TypeError, ValueError):
@@ -99,7 +117,12 @@ def _as_points(points: Any, name: str, minimum: int) -> tuple[Point, ...]:
         )
     if not np.isfinite(array).all():
         raise ValidationError(f"{name} must hold finite coordinates", param=name)
-    return tuple((float(x), float(y)) for x, y in array)
+    return np.array(array, dtype=float, order="C")
+
+
+def _as_points(array: np.ndarray) -> tuple[Point, ...]:
+    """(N, 2) float array -> tuple of (x, y) float pairs."""
+    return tuple(map(tuple, array.tolist()))
 
 
 @dataclass(frozen=True)
@@ -121,7 +144,12 @@ class Stroke:
     erase: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "points", _as_points(self.points, "points", 1))
+        array = _point_array(self.points, "points", 1)
+        object.__setattr__(self, "points", _as_points(array))
+        # the polyline as complex numbers x + iy, for rasterizing (not a dataclass field)
+        xy = array.view(complex).ravel()
+        xy.setflags(write=False)
+        object.__setattr__(self, "_xy", xy)
         radius = _finite_number(self.radius, "radius")
         if radius <= 0:
             raise ValidationError(
@@ -159,7 +187,7 @@ class Lasso:
     erase: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "points", _as_points(self.points, "points", 3))
+        object.__setattr__(self, "points", _as_points(_point_array(self.points, "points", 3)))
         object.__setattr__(self, "erase", bool(self.erase))
 
 
@@ -224,115 +252,383 @@ _OP_TYPES = (Stroke, Rect, Lasso, Fill, Clear, Invert, Grow, LoadMask)
 _RESETS = (Fill, Clear, LoadMask)
 
 
+# --------------------------------------------------------------------------- stroke geometry
+
+#: Pillow primitives of one stroke: polygons as flat ``[x0, y0, x1, y1, ...]`` lists and disc
+#: bounding boxes ``[x0, y0, x1, y1]``, both in Pillow's coordinates.
+_Shape: TypeAlias = tuple[list[list[float]], list[list[float]]]
+
+
+@dataclass
+class _Polylines:
+    """Several strokes' polylines flattened into NumPy arrays (repeated vertices dropped).
+
+    Vertices ``z`` are complex ``x + iy``; segment ``k`` runs from ``z[first[k]]`` to the next
+    vertex with unit direction ``unit[k]``; joint ``j`` is the vertex between segments
+    ``before[j]`` and ``before[j] + 1`` and turns by ``turn[j]`` radians (positive = towards
+    the left normal ``1j * unit``).
+    """
+
+    z: np.ndarray
+    vertex_stroke: np.ndarray
+    first: np.ndarray
+    length: np.ndarray
+    unit: np.ndarray
+    segment_stroke: np.ndarray
+    before: np.ndarray
+    turn: np.ndarray
+    joint_stroke: np.ndarray
+
+    @classmethod
+    def of(cls, strokes: Sequence[Stroke]) -> _Polylines:
+        z = np.concatenate([stroke._xy for stroke in strokes])  # type: ignore[attr-defined]
+        counts = [stroke._xy.size for stroke in strokes]  # type: ignore[attr-defined]
+        vertex_stroke = np.repeat(np.arange(len(strokes)), counts)
+        repeated = (z[1:] == z[:-1]) & (vertex_stroke[1:] == vertex_stroke[:-1])
+        if repeated.any():
+            keep = np.concatenate(([True], ~repeated))
+            z, vertex_stroke = z[keep], vertex_stroke[keep]
+        first = np.flatnonzero(vertex_stroke[1:] == vertex_stroke[:-1])
+        vectors = z[first + 1] - z[first]
+        length = np.abs(vectors)
+        unit = vectors / length
+        segment_stroke = vertex_stroke[first]
+        before = np.flatnonzero(segment_stroke[1:] == segment_stroke[:-1])
+        turn = np.angle(unit[before + 1] * unit[before].conj())
+        return cls(
+            z, vertex_stroke, first, length, unit, segment_stroke, before, turn,
+            segment_stroke[before],
+        )  # fmt: skip
+
+
+def _plan_splits(lines: _Polylines, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which joints end a stroke polygon (split) and which of those also get a disc (sharp).
+
+    A joint stays inside a polygon when it turns gently (<= _SHARP_TURN), the inner miter
+    points of both neighbouring segments fit on them (no fold on the inner side), and the
+    polygon stays within _CHUNK_HEADING_RANGE and _CHUNK_SEGMENTS.
+    """
+    turn = lines.turn
+    sharp = np.abs(turn) > _SHARP_TURN
+    trim = half[lines.joint_stroke] * np.tan(np.abs(turn) * 0.5)
+    fits = ~sharp & (trim < lines.length[lines.before]) & (trim < lines.length[lines.before + 1])
+    starts_stroke = np.ones(turn.size, dtype=bool)
+    starts_stroke[1:] = lines.before[1:] != lines.before[:-1] + 1
+    split = []
+    carry_left = carry_right = heading = low = high = 0.0
+    count = 1
+    for t, tr, ok, new, prev_length in zip(
+        turn.tolist(),
+        trim.tolist(),
+        fits.tolist(),
+        starts_stroke.tolist(),
+        lines.length[lines.before].tolist(),
+        strict=True,
+    ):
+        if new:
+            carry_left = carry_right = heading = low = high = 0.0
+            count = 1
+        heading += t
+        if (
+            ok
+            and tr + (carry_left if t > 0 else carry_right) < prev_length
+            and count < _CHUNK_SEGMENTS
+            and max(high, heading) - min(low, heading) <= _CHUNK_HEADING_RANGE
+        ):
+            split.append(False)
+            count += 1
+            low, high = min(low, heading), max(high, heading)
+            carry_left, carry_right = (tr, 0.0) if t > 0 else (0.0, tr)
+        else:
+            split.append(True)
+            carry_left = carry_right = heading = low = high = 0.0
+            count = 1
+    return np.array(split, dtype=bool), sharp
+
+
+def _joint_slots(
+    lines: _Polylines, half: np.ndarray, split: np.ndarray, sharp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polygon vertices at every joint, both sides: (2, S) complex (row 0 left, row 1 right),
+    the arc step count M per stroke, and the slot count K = M + 3 per joint.
+
+    Each joint has K slots per side: [end of a flat end, M arc vertices, end of the polygon
+    before the joint, start of the polygon after it]. Unused slots repeat a neighbour (Pillow
+    skips zero-length edges). Angles are fractions ``f`` of the turn from the previous
+    segment's normal, radii ``half / cos(turn * g)``:
+
+    - outer side, joint inside a polygon: circumscribed arc, f = (k - 1/2) / M, g = 1 / (2M);
+    - inner side, joint inside a polygon: the miter point, f = 1/2, g = 1/2;
+    - outer side, polygon ends here: flat end, arc, then the next segment's normal (f = 1);
+    - inner side at a split, or any sharp joint: flat ends (f = 0 before, f = 1 after).
+    """
+    turn, stroke = lines.turn, lines.joint_stroke
+    arc_turn = np.zeros(half.size)
+    np.maximum.at(arc_turn, stroke, np.where(sharp, 0.0, np.abs(turn)))
+    arc_step = 2 * np.arccos(half / (half + _ARC_TOLERANCE))
+    steps = np.maximum(1, np.ceil(arc_turn / arc_step - 1e-9)).astype(np.int64)
+    slots = steps[stroke] + 3
+    joint = np.repeat(np.arange(turn.size), slots)
+    k = np.arange(joint.size) - np.repeat(np.cumsum(slots) - slots, slots)
+    m = steps[stroke][joint].astype(float)
+    a = (k - 0.5) / m
+    th = turn[joint]
+    flat_ends = (k == m + 2).astype(float)
+    sides = []
+    for outer_when in (turn < 0, turn > 0):  # left side is outer on right turns
+        klass = np.where(split, np.where(outer_when, 2, 3), np.where(outer_when, 0, 1))
+        klass = np.where(sharp, 3, klass)[joint]
+        f = np.select(
+            [klass == 0, klass == 1, klass == 2],
+            [np.clip(a, 0.5 / m, 1 - 0.5 / m), 0.5, np.clip(a, 0.0, 1.0)],
+            flat_ends,
+        )
+        g = np.select(
+            [klass == 0, klass == 1, (klass == 2) & (k >= 1) & (k <= m)],
+            [0.5 / m, 0.5, 0.5 / m],
+            0.0,
+        )
+        sides.append((half[stroke][joint] / np.cos(th * g)) * np.exp(1j * (th * f)))
+    normal = 1j * lines.unit[lines.before][joint]
+    centre = lines.z[lines.first[lines.before] + 1][joint]
+    vertices = centre + np.stack((sides[0], -sides[1])) * normal
+    return vertices, steps, slots
+
+
+def _stroke_shapes(strokes: Sequence[Stroke]) -> list[_Shape]:
+    """Pillow polygons and discs for each stroke, computed for all strokes at once."""
+    if not strokes:
+        return []
+    radius = np.array([stroke.radius for stroke in strokes])
+    half = np.maximum(radius - _BODY_INSET, radius / 2)
+    lines = _Polylines.of(strokes)
+    split, sharp = _plan_splits(lines, half)
+    vertices, steps, slots = _joint_slots(lines, half, split, sharp)
+    count = len(strokes)
+    segments = np.bincount(lines.segment_stroke, minlength=count)
+    stroke_slots = np.bincount(lines.joint_stroke, weights=slots, minlength=count).astype(np.int64)
+    chain = np.where(segments > 0, stroke_slots + 2, 0)
+    offset = np.cumsum(chain) - chain
+    # each stroke's left chain in order and its right chain reversed, in two flat arrays
+    left = np.empty(int(chain.sum()), dtype=complex)
+    right = np.empty_like(left)
+    slot_stroke = np.repeat(lines.joint_stroke, slots)
+    local = np.arange(slot_stroke.size) - (np.cumsum(stroke_slots) - stroke_slots)[slot_stroke]
+    left[offset[slot_stroke] + 1 + local] = vertices[0]
+    right[offset[slot_stroke] + chain[slot_stroke] - 2 - local] = vertices[1]
+    drawn = np.flatnonzero(segments)
+    first_segment = (np.cumsum(segments) - segments)[drawn]
+    last_segment = first_segment + segments[drawn] - 1
+    for index, tip, segment in (
+        (offset[drawn], lines.z[lines.first[first_segment]], first_segment),
+        (offset[drawn] + chain[drawn] - 1, lines.z[lines.first[last_segment] + 1], last_segment),
+    ):
+        across = half[drawn] * 1j * lines.unit[segment]
+        left[index] = tip + across
+        right[2 * offset[drawn] + chain[drawn] - 1 - index] = tip - across
+    left_xy = _pillow_coordinates(left).tolist()
+    right_xy = _pillow_coordinates(right).tolist()
+    # polygon boundaries: where each split joint ends one polygon (chain-local slot index)
+    joints_before = np.bincount(lines.joint_stroke, minlength=count)
+    joint_local = (
+        np.arange(lines.turn.size) - (np.cumsum(joints_before) - joints_before)[lines.joint_stroke]
+    )
+    cuts = 1 + joint_local * slots + steps[lines.joint_stroke] + 1
+    cut_stroke = lines.joint_stroke[split].tolist()
+    cut_at = cuts[split].tolist()
+    discs = _disc_boxes(lines, radius, sharp)
+    shapes: list[_Shape] = []
+    next_cut = 0
+    for s, (base, size) in enumerate(zip(offset.tolist(), chain.tolist(), strict=True)):
+        polygons = []
+        if size:
+            start = 0
+            while next_cut < len(cut_stroke) and cut_stroke[next_cut] == s:
+                end = cut_at[next_cut]
+                polygons.append(_chunk(left_xy, right_xy, base, size, start, end))
+                start = end + 1
+                next_cut += 1
+            polygons.append(_chunk(left_xy, right_xy, base, size, start, size - 1))
+        shapes.append((polygons, discs[s]))
+    return shapes
+
+
+def _pillow_coordinates(z: np.ndarray) -> np.ndarray:
+    """Complex points -> flat [x0, y0, x1, y1, ...] whole-pixel coordinates for Pillow: each
+    rounded to the nearest pixel centre, in Pillow's corner-based coordinates (Pillow itself
+    truncates towards zero, which is off by a pixel left of and above the image)."""
+    return np.floor((z + _PILLOW_SHIFT).view(float))
+
+
+def _chunk(
+    left: list[float], right: list[float], base: int, size: int, start: int, end: int
+) -> list[float]:
+    """Flat polygon: left chain slots start..end, then the right chain back from end to start."""
+    back = base + size - 1
+    return (
+        left[2 * (base + start) : 2 * (base + end + 1)]
+        + right[2 * (back - end) : 2 * (back - start + 1)]
+    )
+
+
+def _disc_boxes(
+    lines: _Polylines, radius: np.ndarray, sharp: np.ndarray
+) -> list[list[list[float]]]:
+    """Discs per stroke, at both ends and every sharp joint: ellipse bounding boxes, or for
+    brushes under _EXACT_DISC_RADIUS the pixels themselves."""
+    stroke_of = lines.vertex_stroke
+    ends = np.flatnonzero(
+        np.concatenate(([True], stroke_of[1:] != stroke_of[:-1]))
+        | np.concatenate((stroke_of[1:] != stroke_of[:-1], [True]))
+    )
+    corners = lines.first[lines.before[sharp]] + 1
+    vertex = np.sort(np.concatenate((ends, corners)))
+    stroke = stroke_of[vertex]
+    half = np.maximum(radius - _DISC_INSET, radius / 2)[stroke]
+    centre = lines.z[vertex] + _PILLOW_SHIFT
+    sides = (centre.real - half, centre.imag - half, centre.real + half, centre.imag + half)
+    boxes = np.floor(np.stack(sides, 1))
+    per_stroke: list[list[list[float]]] = [[] for _ in range(radius.size)]
+    for s, box, z in zip(stroke.tolist(), boxes.tolist(), lines.z[vertex].tolist(), strict=True):
+        small = radius[s] < _EXACT_DISC_RADIUS
+        per_stroke[s].append(_disc_pixels(z, radius[s]) if small else box)
+    return per_stroke
+
+
+def _disc_pixels(centre: complex, radius: float) -> list[float]:
+    """Flat [x0, y0, x1, y1, ...] of the pixels whose centres lie within ``radius`` of
+    ``centre`` (small discs: Pillow's smallest ellipses are 2x2 blocks)."""
+    cx, cy = centre.real, centre.imag
+    return [
+        float(c)
+        for y in range(math.ceil(cy - radius), math.floor(cy + radius) + 1)
+        for x in range(math.ceil(cx - radius), math.floor(cx + radius) + 1)
+        if (x - cx) ** 2 + (y - cy) ** 2 <= radius * radius
+        for c in (x, y)
+    ]
+
+
 # --------------------------------------------------------------------------- rasterizing
 
 
-def _fill_value(erase: bool) -> int:
-    return _OFF if erase else _ON
+def _wrap(pixels: np.ndarray) -> Image.Image:
+    """A Pillow "L" image drawing straight into ``pixels`` ((H, W) uint8, C-contiguous)."""
+    height, width = pixels.shape
+    image = Image.frombuffer("L", (width, height), pixels, "raw", "L", 0, 1)
+    image.readonly = 0  # the buffer is ours and writable: draw into it, do not copy it
+    return image
 
 
-def _distinct_vertices(points: np.ndarray) -> np.ndarray:
-    """Drop vertices equal to the one before (zero-length segments); (N, 2) -> (M, 2)."""
-    repeated = np.r_[False, (np.diff(points, axis=0) == 0).all(axis=1)]
-    return points[~repeated]
+def _drawing_shares_memory() -> bool:
+    """Whether this Pillow draws into a wrapped NumPy buffer (else canvases copy)."""
+    pixels = np.zeros((1, 2), dtype=np.uint8)
+    ImageDraw.Draw(_wrap(pixels)).point((1, 0), fill=_ON)
+    return bool(pixels[0, 1] == _ON)
 
 
-def _joint_miters(directions: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each interior vertex: whether a miter join stands in for the round one, and the
-    miter length (how far each neighbouring rectangle is extended past the vertex).
+_SHARED = _drawing_shares_memory()
 
-    A miter overshoots the round join by ``r (sec(t/2) - 1)`` for a turn ``t``; where that is
-    within _JOINT_TOLERANCE px the disc is skipped (most joints of a smooth stroke).
+
+class _Canvas:
+    """A mask's raster: (H, W) uint8 0/255 holding ``mask XOR inverted``, and a Pillow "L"
+    image drawing into the same memory (NumPy reads it without copies).
+
+    Inverting flips ``inverted`` instead of touching every pixel; drawing takes it into account.
     """
-    cosines = np.clip((directions[:-1] * directions[1:]).sum(axis=1), -1.0, 1.0)
-    half_turn = np.arccos(cosines) / 2
-    mitered = radius * (1 / np.maximum(np.cos(half_turn), 1e-9) - 1) <= _JOINT_TOLERANCE
-    return mitered, np.where(mitered, radius * np.tan(half_turn), 0.0)
+
+    def __init__(self, pixels: np.ndarray, inverted: bool = False) -> None:
+        self.replace(pixels, inverted)
+
+    @classmethod
+    def blank(cls, width: int, height: int) -> _Canvas:
+        return cls(np.zeros((height, width), dtype=np.uint8))
+
+    def replace(self, pixels: np.ndarray, inverted: bool) -> None:
+        """Show ``pixels`` ((H, W) uint8 0/255, owned by the canvas from now on)."""
+        self.image = _wrap(pixels) if _SHARED else Image.fromarray(pixels)
+        self._pixels = pixels
+        self.inverted = inverted
+        self._draw: ImageDraw.ImageDraw | None = None
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The stored raster, (H, W) uint8 0/255 (do not modify)."""
+        return self._pixels if _SHARED else np.asarray(self.image)
+
+    @property
+    def draw(self) -> ImageDraw.ImageDraw:
+        if self._draw is None:
+            self._draw = ImageDraw.Draw(self.image)
+        return self._draw
+
+    def ink(self, erase: bool) -> int:
+        """The stored value that makes a pixel selected (``erase`` False) or not (True)."""
+        return _OFF if erase != self.inverted else _ON
+
+    def mask(self) -> np.ndarray:
+        """(H, W) bool, True = replace (a new array)."""
+        return self.pixels == _OFF if self.inverted else self.pixels != _OFF
+
+    def packed(self) -> tuple[np.ndarray, bool]:
+        """A compact copy for undo checkpoints: (H, ceil(W / 8)) uint8 bits, and the flag."""
+        return _pack(self.pixels), self.inverted
+
+    @classmethod
+    def unpack(cls, packed: tuple[np.ndarray, bool], width: int) -> _Canvas:
+        bits, inverted = packed
+        return cls(_pixels_from_packed(bits, width), inverted)
 
 
-def _stroke_geometry(points: np.ndarray, radius: float) -> tuple[list[list[float]], np.ndarray]:
-    """A stroke as segment rectangles (flat quads for ``ImageDraw.polygon``, in Pillow's
-    coordinates) and the (K, 2) centres of the discs it needs (ends and sharp joints)."""
-    points = _distinct_vertices(points)
-    if len(points) < 2:
-        return [], points
-    vectors = np.diff(points, axis=0)
-    directions = vectors / np.hypot(vectors[:, 0], vectors[:, 1])[:, None]
-    mitered, miter = _joint_miters(directions, radius)
-    half = max(radius - _BODY_INSET, radius / 2)
-    crack = min(1.0, half)  # overlap neighbours so no crack opens along a shared edge
-    start_ext = np.maximum(np.r_[0.0, miter], crack)[:, None] * directions
-    end_ext = np.maximum(np.r_[miter, 0.0], crack)[:, None] * directions
-    starts = points[:-1] - start_ext + _PILLOW_SHIFT
-    ends = points[1:] + end_ext + _PILLOW_SHIFT
-    normals = np.c_[-directions[:, 1], directions[:, 0]] * half
-    quads = np.concatenate([starts + normals, ends + normals, ends - normals, starts - normals], 1)
-    discs = np.r_[True, ~mitered, True]
-    return quads.tolist(), points[discs]
-
-
-def _disc_boxes(centres: np.ndarray, radius: float) -> list[list[float]]:
-    """Bounding boxes for ``ImageDraw.ellipse`` of discs at (N, 2) ``centres``."""
-    half = max(radius - _DISC_INSET, radius / 2)
-    centres = centres + _PILLOW_SHIFT
-    return np.c_[centres - half, centres + half].tolist()
-
-
-def _draw_stroke(image: Image.Image, op: Stroke) -> None:
-    """Round-capped, round-jointed polyline: segment rectangles plus discs at the vertices."""
-    draw = ImageDraw.Draw(image)
-    value = _fill_value(op.erase)
-    quads, disc_centres = _stroke_geometry(np.asarray(op.points, dtype=float), op.radius)
-    for quad in quads:
-        draw.polygon(quad, fill=value)
-    for box in _disc_boxes(disc_centres, op.radius):
-        draw.ellipse(box, fill=value)
-
-
-def _draw_rect(image: Image.Image, op: Rect) -> None:
+def _draw_rect(canvas: _Canvas, op: Rect) -> None:
     left, right = math.ceil(min(op.x0, op.x1)), math.floor(max(op.x0, op.x1))
     top, bottom = math.ceil(min(op.y0, op.y1)), math.floor(max(op.y0, op.y1))
     if left > right or top > bottom:
         return
-    ImageDraw.Draw(image).rectangle((left, top, right, bottom), fill=_fill_value(op.erase))
+    canvas.draw.rectangle((left, top, right, bottom), fill=canvas.ink(op.erase))
 
 
-def _draw_lasso(image: Image.Image, op: Lasso) -> None:
-    corners = (np.asarray(op.points) + _PILLOW_SHIFT).ravel().tolist()
-    ImageDraw.Draw(image).polygon(corners, fill=_fill_value(op.erase))
+def _draw_lasso(canvas: _Canvas, op: Lasso) -> None:
+    corners = np.asarray(op.points).view(complex).ravel()
+    canvas.draw.polygon(_pillow_coordinates(corners).tolist(), fill=canvas.ink(op.erase))
 
 
-def _image_from_bool(mask: np.ndarray) -> Image.Image:
-    """(H, W) bool -> Pillow "L" image with values 0/255."""
-    return Image.fromarray(mask.view(np.uint8) * np.uint8(_ON))
+def _draw_stroke(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
+    draw, ink = canvas.draw, canvas.ink(op.erase)
+    polygons, discs = shape
+    for polygon in polygons:
+        draw.polygon(polygon, fill=ink)
+    for disc in discs:
+        if op.radius < _EXACT_DISC_RADIUS:
+            draw.point(disc, fill=ink)  # the disc's pixels, listed exactly
+        else:
+            draw.ellipse(disc, fill=ink)
 
 
-def _bool_from_image(image: Image.Image) -> np.ndarray:
-    """Pillow "L" image (0/255) -> (H, W) bool, True where set."""
-    return np.asarray(image) > 0
-
-
-def _apply_to_image(image: Image.Image, op: MaskOp) -> Image.Image:
-    """Rasterize ``op`` onto ``image`` ("L", 0/255) and return the resulting image.
-
-    Drawing ops modify ``image`` in place and return it; whole-mask ops may return a new image.
-    """
+def _apply_op(canvas: _Canvas, op: MaskOp, shape: _Shape | None = None) -> None:
+    """Rasterize ``op`` onto ``canvas``; ``shape`` is a stroke's precomputed geometry."""
     if isinstance(op, Stroke):
-        _draw_stroke(image, op)
+        _draw_stroke(canvas, op, shape if shape is not None else _stroke_shapes([op])[0])
     elif isinstance(op, Rect):
-        _draw_rect(image, op)
+        _draw_rect(canvas, op)
     elif isinstance(op, Lasso):
-        _draw_lasso(image, op)
+        _draw_lasso(canvas, op)
     elif isinstance(op, (Fill, Clear)):
-        image.paste(_ON if isinstance(op, Fill) else _OFF, (0, 0, *image.size))
+        canvas.image.paste(_ON if isinstance(op, Fill) else _OFF, (0, 0, *canvas.image.size))
+        canvas.inverted = False
     elif isinstance(op, Invert):
-        return ImageChops.invert(image)
+        canvas.inverted = not canvas.inverted
     elif isinstance(op, Grow):
         if op.pixels:
-            return _image_from_bool(grow_mask(_bool_from_image(image), op.pixels))
+            # grow(~S, n) == ~grow(S, -n): an inverted raster grows the other way
+            pixels = -op.pixels if canvas.inverted else op.pixels
+            canvas.replace(_grow_pixels(canvas.pixels, pixels), canvas.inverted)
     elif isinstance(op, LoadMask):
-        return _image_from_bool(op.array)
-    return image
+        canvas.replace(op.array.view(np.uint8) * np.uint8(_ON), False)
+
+
+def _stroke_shape_queue(ops: Sequence[MaskOp]) -> Iterator[_Shape]:
+    """The geometry of every stroke in ``ops``, in order, computed in one batch."""
+    return iter(_stroke_shapes([op for op in ops if isinstance(op, Stroke)]))
 
 
 def _check_op(op: Any, width: int, height: int) -> MaskOp:
@@ -351,112 +647,117 @@ def _check_op(op: Any, width: int, height: int) -> MaskOp:
 
 
 def rasterize_ops(width: int, height: int, ops: Iterable[MaskOp]) -> np.ndarray:
-    """Rasterize ``ops`` from an empty mask, without caches.
+    """Rasterize ``ops`` from an empty mask, without undo checkpoints.
 
     Returns
     -------
     numpy.ndarray
         (height, width) bool, True = replace.
     """
-    image = Image.new("L", (width, height), _OFF)
+    ops = [_check_op(op, width, height) for op in ops]
+    canvas = _Canvas.blank(width, height)
+    shapes = _stroke_shape_queue(ops)
     for op in ops:
-        image = _apply_to_image(image, _check_op(op, width, height))
-    return _bool_from_image(image)
+        _apply_op(canvas, op, next(shapes) if isinstance(op, Stroke) else None)
+    return canvas.mask()
 
 
 # --------------------------------------------------------------------------- grow / shrink
+#
+# Bit rasters: (H, ceil(W / 64)) uint64, pixel x of a row in word x // 64 at bit x % 64
+# (NumPy's little-endian bit packing read as native words); bits past W start out zero.
 
 
-def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Horizontal runs of True in ``mask`` (h, w): (rows, starts, stops), stops exclusive."""
-    height, width = mask.shape
-    padded = np.zeros((height, width + 2), dtype=bool)
-    padded[:, 1:-1] = mask
-    edges = np.flatnonzero(padded[:, 1:] != padded[:, :-1])  # alternates start, stop per row
-    rows, cols = np.divmod(edges, width + 1)
-    return rows[0::2], cols[0::2], cols[1::2]
+def _pack(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) bool or uint8 (nonzero = set) -> (H, ceil(W / 8)) uint8 bits, little-endian."""
+    return np.packbits(pixels, axis=1, bitorder="little")
 
 
-def _chord_half_widths(radius: int) -> np.ndarray:
-    """``w[dy + r] = floor(sqrt(r**2 - dy**2))`` for dy in -r..r: the disc's row half-widths."""
-    return np.array([math.isqrt(radius * radius - dy * dy) for dy in range(-radius, radius + 1)])
+def _words_from_packed(packed: np.ndarray) -> np.ndarray:
+    """(H, ceil(W / 8)) uint8 bits -> (H, ceil(W / 64)) uint64 words (a new array)."""
+    height, row_bytes = packed.shape
+    padded = np.zeros((height, -(-row_bytes // 8) * 8), dtype=np.uint8)
+    padded[:, :row_bytes] = packed
+    return padded.view("<u8").astype(np.uint64, copy=False)
 
 
-def _union_to_flat(starts: np.ndarray, stops: np.ndarray, size: int) -> np.ndarray:
-    """Union of half-open intervals ``[starts, stops)`` on ``[0, size)`` as a flat bool array."""
-    if size < 1 << 31:  # sort (start, length) packed in one int64: no argsort + gathers
-        keys = np.sort((starts << 32) | (stops - starts))
-        starts = keys >> 32
-        reach = np.maximum.accumulate(starts + (keys & 0xFFFFFFFF))
-    else:
-        order = np.argsort(starts)
-        starts, reach = starts[order], np.maximum.accumulate(stops[order])
-    opens = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
-    closes = np.r_[opens[1:] - 1, starts.size - 1]
-    bounds = np.empty(2 * opens.size, dtype=np.int64)
-    bounds[0::2], bounds[1::2] = starts[opens], reach[closes]
-    lengths = np.diff(bounds, prepend=0, append=size)
-    values = np.zeros(lengths.size, dtype=bool)
-    values[1::2] = True
-    return np.repeat(values, lengths)
+def _packed_from_words(words: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`_words_from_packed`: (H, ceil(W / 8)) uint8."""
+    return words.astype("<u8", copy=False).view(np.uint8)[:, : -(-width // 8)]
 
 
-def _dilated_intervals(
-    rows: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
-    half_widths: np.ndarray,
-    box_h: int,
-    box_w: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flat ``[lo, hi)`` offsets (row stride ``box_w + 1``) of runs dilated by a disc."""
-    radius = half_widths.size // 2
-    lo_parts, hi_parts = [], []
-    for dy, half in zip(range(-radius, radius + 1), half_widths, strict=True):
-        target = rows + dy
-        inside = (target >= 0) & (target < box_h)
-        base = target[inside] * (box_w + 1)
-        lo_parts.append(base + np.maximum(starts[inside] - half, 0))
-        hi_parts.append(base + np.minimum(stops[inside] + half, box_w))
-    return np.concatenate(lo_parts), np.concatenate(hi_parts)
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Exact Euclidean dilation of (H, W) bool ``mask`` by a disc of integer ``radius`` > 0.
-
-    Each run of set pixels ``[a, b)`` on row ``y`` covers ``[a - w, b + w)`` on row ``y + dy``,
-    ``w`` being the disc's half-width at ``dy``. The covered intervals are merged as sorted
-    flat offsets and written with one ``np.repeat``: the cost is O(runs x radius) plus one
-    pass over the affected box.
-    """
-    height, width = mask.shape
-    rows_any = np.flatnonzero(mask.any(axis=1))
-    if rows_any.size == 0:
-        return np.zeros_like(mask)
-    cols_any = np.flatnonzero(mask.any(axis=0))
-    top, bottom = int(rows_any[0]), int(rows_any[-1]) + 1
-    left, right = int(cols_any[0]), int(cols_any[-1]) + 1
-    out_top, out_bottom = max(0, top - radius), min(height, bottom + radius)
-    out_left, out_right = max(0, left - radius), min(width, right + radius)
-    rows, starts, stops = _row_runs(mask[top:bottom, left:right])
-    rows = rows + (top - out_top)
-    starts, stops = starts + (left - out_left), stops + (left - out_left)
-    box_h, box_w = out_bottom - out_top, out_right - out_left
-    half_widths = _chord_half_widths(radius)
-    chunk = max(1, _MAX_INTERVALS // half_widths.size)  # bounds memory for noisy masks
-    size = box_h * (box_w + 1)
-    flat: np.ndarray | None = None
-    for first in range(0, rows.size, chunk):
-        part = slice(first, first + chunk)
-        lo, hi = _dilated_intervals(
-            rows[part], starts[part], stops[part], half_widths, box_h, box_w
-        )
-        covered = _union_to_flat(lo, hi, size)
-        flat = covered if flat is None else np.logical_or(flat, covered, out=flat)
-    assert flat is not None  # the mask has at least one run
-    out = np.zeros_like(mask)
-    out[out_top:out_bottom, out_left:out_right] = flat.reshape(box_h, box_w + 1)[:, :box_w]
+def _complement(words: np.ndarray, width: int) -> np.ndarray:
+    """Bitwise NOT of a bit raster, keeping the bits past ``width`` zero."""
+    out = ~words
+    spare = words.shape[1] * 64 - width
+    if spare:
+        out[:, -1] &= np.uint64((1 << (64 - spare)) - 1)
     return out
+
+
+def _widen_by_one(row: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
+    """Dilate every row of a bit raster by one pixel sideways, in place (carries across
+    words); ``left`` and ``right`` are scratch arrays of the same shape."""
+    one, top = np.uint64(1), np.uint64(63)
+    np.left_shift(row, one, out=left)  # pixel x -> x + 1
+    np.right_shift(row[:, :-1], top, out=right[:, 1:])  # ... across words
+    left[:, 1:] |= right[:, 1:]
+    np.right_shift(row, one, out=right)  # pixel x -> x - 1
+    right[:, :-1] |= row[:, 1:] << top
+    np.bitwise_or(row, left, out=row)
+    np.bitwise_or(row, right, out=row)
+
+
+def _dilate_words(words: np.ndarray, radius: int) -> np.ndarray:
+    """Exact Euclidean dilation of a bit raster by the digital disc ``dx² + dy² <= radius²``.
+
+    The disc is the union over k = 0..radius of the rectangles ``|dx| <= w(k), |dy| <= k``
+    with ``w(k) = isqrt(radius² - k²)``. From k = radius down to 0 the sum is accumulated as
+    ``total = up_down(total) | widen^w(k)(mask)``, so the term added at step k ends up moved
+    vertically k times: ``total = OR_k up_down^k(widen^w(k)(mask))``. Every step is a few
+    whole-array operations on 64 pixels per word: O(radius x H x W / 64). Pixels outside the
+    raster are unselected; shifting drops them, which no straight path needs.
+    """
+    rows = np.flatnonzero(words.any(axis=1))
+    if rows.size == 0:
+        return words.copy()
+    top, bottom = max(0, int(rows[0]) - radius), min(words.shape[0], int(rows[-1]) + 1 + radius)
+    widened = words[top:bottom].copy()
+    left, right = np.empty_like(widened), np.empty_like(widened)
+    total: np.ndarray | None = None
+    reach = 0
+    for k in range(radius, -1, -1):
+        for _ in range(math.isqrt(radius * radius - k * k) - reach):
+            _widen_by_one(widened, left, right)
+        reach = math.isqrt(radius * radius - k * k)
+        if total is None:
+            total = widened.copy()
+            continue
+        np.copyto(left, total)
+        total[1:] |= left[:-1]
+        total[:-1] |= left[1:]
+        total |= widened
+    out = np.zeros_like(words)
+    out[top:bottom] = total
+    return out
+
+
+def _grow_words(words: np.ndarray, width: int, pixels: int) -> np.ndarray:
+    if pixels > 0:
+        return _dilate_words(words, pixels)
+    return ~_dilate_words(_complement(words, width), -pixels)
+
+
+def _pixels_from_packed(packed: np.ndarray, width: int) -> np.ndarray:
+    """(H, ceil(W / 8)) uint8 bits -> (H, W) uint8, 1 -> 255."""
+    return np.unpackbits(packed, axis=1, count=width, bitorder="little") * np.uint8(_ON)
+
+
+def _grow_pixels(pixels: np.ndarray, pixels_to_grow: int) -> np.ndarray:
+    """:func:`grow_mask` on an (H, W) uint8 0/255 raster, returning a new one."""
+    width = pixels.shape[1]
+    grown = _grow_words(_words_from_packed(_pack(pixels)), width, pixels_to_grow)
+    return _pixels_from_packed(_packed_from_words(grown, width), width)
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -479,16 +780,20 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if pixels == 0:
         return mask.copy()
-    if pixels > 0:
-        return _dilate(mask, pixels)
-    return ~_dilate(~mask, -pixels)
+    width = mask.shape[1]
+    grown = _grow_words(_words_from_packed(_pack(mask)), width, pixels)
+    bits = np.unpackbits(_packed_from_words(grown, width), axis=1, count=width, bitorder="little")
+    return bits.view(bool)
 
 
 # --------------------------------------------------------------------------- document
 
 
 class MaskDocument:
-    """An editable mask: operations, exact undo/redo and a cached full-resolution raster.
+    """An editable mask: operations, exact undo/redo and a full-resolution raster.
+
+    Appending is lazy: operations are rasterized in one batch when the mask is next read
+    (:attr:`mask`, :meth:`mask_image`, :meth:`is_empty`), each exactly once.
 
     Parameters
     ----------
@@ -514,8 +819,9 @@ class MaskDocument:
         self.version = 0
         self._ops: list[MaskOp] = []
         self._redo: list[MaskOp] = []
-        self._raster = Image.new("L", (self.width, self.height), _OFF)
-        self._checkpoints: dict[int, np.ndarray] = {}  # op count -> packed raster bits
+        self._canvas = _Canvas.blank(self.width, self.height)
+        self._rasterized = 0  # the canvas shows the first this many ops
+        self._checkpoints: dict[int, tuple[np.ndarray, bool]] = {}  # op count -> packed canvas
         self._cost_since_checkpoint = 0.0
         self._mask_cache: np.ndarray | None = None
         for op in ops:
@@ -551,24 +857,29 @@ class MaskDocument:
     def mask(self) -> np.ndarray:
         """The current mask, (H, W) bool, True = replace (a fresh copy)."""
         if self._mask_cache is None:
-            self._mask_cache = _bool_from_image(self._raster)
+            self._mask_cache = self._current().mask()
         return self._mask_cache.copy()
 
     def mask_image(self) -> Image.Image:
         """The current mask as a Pillow "L" image, 255 = replace, 0 = keep (a copy)."""
-        return self._raster.copy()
+        canvas = self._current()
+        return ImageChops.invert(canvas.image) if canvas.inverted else canvas.image.copy()
 
     def is_empty(self) -> bool:
         """True when no pixel is selected."""
-        return self._raster.getbbox() is None
+        canvas = self._current()
+        if canvas.inverted:
+            return bool(canvas.image.getextrema()[0] == _ON)
+        return canvas.image.getbbox() is None
 
     # ------------------------------------------------------------------ editing
 
     def apply(self, op: MaskOp) -> None:
-        """Append ``op``, rasterizing only it; clears the redo stack."""
+        """Append ``op`` (rasterized on the next read); clears the redo stack."""
         op = _check_op(op, self.width, self.height)
         self._forget_future()
-        self._rasterize_next(op)
+        self._ops.append(op)
+        self._changed()
 
     def undo(self) -> MaskOp | None:
         """Undo the last operation exactly; returns it, or None when there is nothing to undo."""
@@ -576,7 +887,9 @@ class MaskDocument:
             return None
         op = self._ops.pop()
         self._redo.append(op)
-        self._restore(len(self._ops))
+        if self._rasterized > len(self._ops):
+            self._restore(len(self._ops))
+        self._changed()
         return op
 
     def redo(self) -> MaskOp | None:
@@ -584,7 +897,8 @@ class MaskDocument:
         if not self._redo:
             return None
         op = self._redo.pop()
-        self._rasterize_next(op)
+        self._ops.append(op)
+        self._changed()
         return op
 
     def clear(self) -> None:
@@ -621,16 +935,26 @@ class MaskDocument:
         for key in [k for k in self._checkpoints if k > count]:
             del self._checkpoints[key]
 
-    def _rasterize_next(self, op: MaskOp) -> None:
+    def _current(self) -> _Canvas:
+        """The canvas with every applied op rasterized (the pending ones in one batch)."""
+        if self._rasterized < len(self._ops):
+            self._rasterize_pending()
+        return self._canvas
+
+    def _rasterize_pending(self) -> None:
         started = time.perf_counter()
-        self._raster = _apply_to_image(self._raster, op)
-        self._ops.append(op)
+        pending = self._ops[self._rasterized :]
+        shapes = _stroke_shape_queue(pending)
         self._cost_since_checkpoint += time.perf_counter() - started
-        self._maybe_checkpoint(op)
-        self._changed()
+        for op in pending:
+            started = time.perf_counter()
+            _apply_op(self._canvas, op, next(shapes) if isinstance(op, Stroke) else None)
+            self._rasterized += 1
+            self._cost_since_checkpoint += time.perf_counter() - started
+            self._maybe_checkpoint(op)
 
     def _maybe_checkpoint(self, op: MaskOp) -> None:
-        count = len(self._ops)
+        count = self._rasterized
         if count in self._checkpoints or isinstance(op, _RESETS):
             self._cost_since_checkpoint = 0.0  # replay can start at a reset op itself
             return
@@ -640,29 +964,21 @@ class MaskDocument:
             or self._cost_since_checkpoint > CHECKPOINT_BUDGET_S
             or since >= CHECKPOINT_EVERY_OPS
         ):
-            self._checkpoints[count] = np.packbits(np.asarray(self._raster))  # nonzero -> 1
+            self._checkpoints[count] = self._canvas.packed()
             self._cost_since_checkpoint = 0.0
 
-    def _replay_start(self, count: int) -> tuple[int, Image.Image]:
-        """The latest point <= ``count`` to rebuild from, and the raster there."""
+    def _restore(self, count: int) -> None:
+        """Reset the canvas to the latest checkpoint or reset op at or before ``count``; the
+        ops after it are replayed on the next read."""
         checkpoint = max((k for k in self._checkpoints if k <= count), default=0)
         reset = max(
             (i for i in range(checkpoint, count) if isinstance(self._ops[i], _RESETS)),
             default=None,
         )
-        if reset is not None:
-            return reset, Image.new("L", (self.width, self.height), _OFF)
-        if checkpoint == 0:
-            return 0, Image.new("L", (self.width, self.height), _OFF)
-        bits = np.unpackbits(self._checkpoints[checkpoint], count=self.width * self.height)
-        return checkpoint, _image_from_bool(bits.view(bool).reshape(self.height, self.width))
-
-    def _restore(self, count: int) -> None:
-        """Rebuild the raster for the first ``count`` ops from the nearest checkpoint."""
-        started = time.perf_counter()
-        start, image = self._replay_start(count)
-        for op in self._ops[start:count]:
-            image = _apply_to_image(image, op)
-        self._raster = image
-        self._cost_since_checkpoint = time.perf_counter() - started
-        self._changed()
+        if reset is not None or checkpoint == 0:
+            self._canvas = _Canvas.blank(self.width, self.height)
+            self._rasterized = reset or 0
+        else:
+            self._canvas = _Canvas.unpack(self._checkpoints[checkpoint], self.width)
+            self._rasterized = checkpoint
+        self._cost_since_checkpoint = 0.0
