@@ -945,12 +945,12 @@ class MaskDocument:
         started = time.perf_counter()
         pending = self._ops[self._rasterized :]
         shapes = _stroke_shape_queue(pending)
-        self._cost_since_checkpoint += time.perf_counter() - started
+        geometry_per_op = (time.perf_counter() - started) / len(pending)  # shared by the batch
         for op in pending:
             started = time.perf_counter()
             _apply_op(self._canvas, op, next(shapes) if isinstance(op, Stroke) else None)
             self._rasterized += 1
-            self._cost_since_checkpoint += time.perf_counter() - started
+            self._cost_since_checkpoint += time.perf_counter() - started + geometry_per_op
             self._maybe_checkpoint(op)
 
     def _maybe_checkpoint(self, op: MaskOp) -> None:
