@@ -59,6 +59,8 @@ _CUSTOM = "custom"
 
 # --------------------------------------------------------------------------- controls
 
+LABEL_WIDTH = "110px"
+
 
 class _Control:
     """One parameter's control: the input widget(s), an inline error label and a row.
@@ -72,6 +74,9 @@ class _Control:
     ) -> None:
         self.param = param
         self.inputs = inputs
+        for widget in inputs:  # room for the longest catalog label ("Partial images")
+            if "description_width" in getattr(widget.style, "keys", ()):
+                widget.style.description_width = LABEL_WIDTH
         self.error = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.row = widgets.VBox([body, self.error])
 
@@ -525,7 +530,9 @@ class ParameterForm(widgets.VBox):
         self._ready = False
         self._controls: dict[str, _Control] = {}
         self._spec: ModelSpec = spec
-        self.model_picker = widgets.Dropdown(description="Model", tooltip="Image model")
+        self.model_picker = widgets.Dropdown(
+            description="Model", tooltip="Image model", style={"description_width": LABEL_WIDTH}
+        )
         self.operation_picker = widgets.Dropdown(description="Operation")
         self.banner = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.general_errors = widgets.HTML(value="", layout=widgets.Layout(display="none"))

@@ -289,8 +289,13 @@ def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable
     """Open a notebook made of ``cells`` in JupyterLab, run it, and return a kernel probe."""
     probes: list[KernelProbe] = []
 
-    def _open(name: str, cells: list[str], *, ui: str = "lab") -> KernelProbe:
-        write_notebook(jupyter_server.root, name, cells)
+    def _open(
+        name: str, cells: list[str] | None = None, *, ui: str = "lab", source: Path | None = None
+    ) -> KernelProbe:
+        if source is not None:  # an existing notebook (e.g. from notebooks/), copied as is
+            shutil.copy(source, jupyter_server.root / name)
+        else:
+            write_notebook(jupyter_server.root, name, cells or [])
         url = jupyter_server.lab_url(name) if ui == "lab" else jupyter_server.notebook7_url(name)
         page.goto(url)
         run_all_cells(page)
