@@ -39,6 +39,7 @@ import io
 import math
 import os
 import pathlib
+import re
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
@@ -109,6 +110,9 @@ _EXIF_ORIENTATION: Final = 0x0112
 _SIXTEEN_BIT_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})
 _MASK_WHITE_THRESHOLD: Final = 128
+#: How Pillow and NumPy name objects in messages (``<_io.BytesIO object at 0x7f...>``): the
+#: address differs on every run and the object means nothing to the user.
+_OBJECT_REPR: Final = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")
 
 
 # ----------------------------------------------------------------------------- messages
@@ -125,13 +129,31 @@ def _describe(x: Any) -> str:
     if isinstance(x, Image.Image):
         return f"a PIL image of mode {x.mode!r} and size {x.width}x{x.height}"
     if isinstance(x, (bytes, bytearray, memoryview)):
-        head = bytes(x[:8])
-        return f"{type(x).__name__} of length {len(x)} starting {head!r}"
+        return _describe_bytes(x)
     if isinstance(x, str):
         return f"the string {_shorten(x)!r}"
     if isinstance(x, os.PathLike):
         return f"the path {_shorten(os.fspath(x))!r}"
     return f"an object of type {type(x).__module__}.{type(x).__qualname__}"
+
+
+def _describe_bytes(data: bytes | bytearray | memoryview) -> str:
+    """``"1,234 bytes that start with b'GIF8'"`` (the same text for the same input, every run)."""
+    kind = "" if isinstance(data, bytes) else f"a {type(data).__name__} of "
+    return f"{kind}{len(data):,} bytes that start with {bytes(data[:8])!r}"
+
+
+def _without_object_reprs(text: str) -> str:
+    """``text`` with object reprs such as ``<_io.BytesIO object at 0x7f...>`` replaced."""
+    return _OBJECT_REPR.sub("the data", text)
+
+
+def _pillow_reason(exc: BaseException) -> str:
+    """Why Pillow (or NumPy) failed, as stable text: never an object repr or its address."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "Pillow cannot identify the format from its header"
+    text = _without_object_reprs(str(exc)).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _invalid(param: str, x: Any) -> ErrorFactory:
@@ -293,7 +315,8 @@ def _pil_to_array(img: Image.Image, error: ErrorFactory) -> ImageArray:
         converted = img.convert("RGBA" if _pil_has_alpha(img) else "RGB")
     except ValueError as exc:
         raise error(
-            f"PIL mode {img.mode!r} cannot be converted to RGB ({exc}); convert it first"
+            f"PIL mode {img.mode!r} cannot be converted to RGB ({_pillow_reason(exc)}); "
+            "convert it first"
         ) from exc
     return np.asarray(converted)
 
@@ -302,7 +325,7 @@ def _decode_failure(exc: BaseException) -> str:
     if isinstance(exc, Image.DecompressionBombError):
         return f"the image is too large to decode safely ({exc}); downscale it first"
     return (
-        f"the image data is corrupt or truncated ({type(exc).__name__}: {exc}); "
+        f"the image data is corrupt or truncated ({_pillow_reason(exc)}); "
         "re-export or re-download the file"
     )
 
@@ -310,8 +333,9 @@ def _decode_failure(exc: BaseException) -> str:
 def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) -> str:
     fmt = sniff_format(data)
     if fmt is None and isinstance(exc, UnidentifiedImageError):
-        return f"{_describe(data)} is not a PNG, JPEG or WebP image; pass an image file's bytes"
-    return f"{_describe(data)} starts like a {fmt or 'known'} image, but {_decode_failure(exc)}"
+        return f"{_describe(data)}: not a PNG, JPEG or WebP image; pass an image file's bytes"
+    kind = f"a {fmt.upper()}" if fmt else "an image"
+    return f"{_describe(data)}: looks like {kind} file, but {_decode_failure(exc)}"
 
 
 def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
@@ -436,7 +460,9 @@ def _as_ndarray(x: Any, error: ErrorFactory) -> np.ndarray | None:
     try:
         return np.asarray(x)
     except Exception as exc:  # e.g. a CUDA tensor
-        raise error(f"could not be read as an array ({exc}); pass a NumPy array") from exc
+        raise error(
+            f"could not be read as an array ({_pillow_reason(exc)}); pass a NumPy array"
+        ) from exc
 
 
 def to_array(x: Any, *, param: str = "image") -> ImageArray:

@@ -260,12 +260,12 @@ BAD_IMAGES = [
     ("", r"empty string is not a path"),
     ("https://example.com/a.png", r"URLs are not downloaded"),
     (b"", r"empty \(0 bytes\)"),
-    (bytes(range(256)) * 4, r"bytes of length 1024 .*not a PNG, JPEG or WebP"),
+    (bytes(range(256)) * 4, r"1,024 bytes that start with .*not a PNG, JPEG or WebP"),
     (
         truncated_png(),
-        r"bytes of length \d+ starting b'\\x89PNG.*: the image data is corrupt or trunc",
+        r"[\d,]+ bytes that start with b'\\x89PNG.*: the image data is corrupt or trunc",
     ),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, r"starts like a png image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, r"looks like a PNG file"),
     (42, r"builtins\.int.*PIL\.Image.*path.*bytes"),
     ([RGB], r"takes one image, got a list of 1; use to_arrays"),
 ]
@@ -298,6 +298,20 @@ def test_decompression_bombs_are_refused_from_the_header():
     for func in (to_array, image_size, mask_to_array):
         with pytest.raises(ValidationError, match=r"too large to decode safely.*downscale"):
             func(header)
+
+
+def test_corrupt_bytes_are_described_the_same_way_on_every_call():
+    """Pillow names its BytesIO by memory address; messages describe the input instead."""
+    header_only = encode_image(RGB)[:30]
+    for func, error in ((to_array, ValidationError), (decode_image, ResponseDecodeError)):
+        messages = set()
+        for _ in range(2):
+            with pytest.raises(error) as info:
+                func(header_only)
+            messages.add(str(info.value))
+        [message] = messages
+        assert "30 bytes that start with b'\\x89PNG\\r\\n\\x1a\\n'" in message
+        assert "0x" not in message and "BytesIO" not in message and "object at" not in message
 
 
 def test_list_items_are_named_by_index():
