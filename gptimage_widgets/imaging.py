@@ -40,8 +40,11 @@ import math
 import os
 import pathlib
 import re
+import threading
+import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 import numpy as np
@@ -279,6 +282,55 @@ def _image_from_ndarray(arr: np.ndarray, error: ErrorFactory) -> ImageArray:
     return _gray_or_color_to_rgb(_pixels_to_uint8(arr, error))
 
 
+# ----------------------------------------------------------------------------- Pillow warnings
+
+
+class _SilencedWarnings:
+    """Warnings off while any thread is inside :meth:`section`; the filters come back after.
+
+    Pillow warns about malformed files ("Corrupt EXIF data", TIFF "Tag data larger than
+    file", "Truncated File Read") and then either decodes them or fails; here a file is
+    decoded or refused with an error of this package, never left as a stray warning.
+    ``warnings.catch_warnings`` swaps process-wide filters, so overlapping sections in
+    several threads (the offline server decodes uploads in threads) would restore each
+    other's state in the wrong order: the first section in saves the filters, the last one
+    out restores them, and decodes still run in parallel.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved: warnings.catch_warnings[None] | None = None
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        self._enter()
+        try:
+            yield
+        finally:
+            self._exit()
+
+    def _enter(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._saved = warnings.catch_warnings()
+                self._saved.__enter__()
+                warnings.simplefilter("ignore")
+            self._inside += 1
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._saved is not None:
+                self._saved.__exit__(None, None, None)
+                self._saved = None
+
+
+_PILLOW_WARNINGS = _SilencedWarnings()
+#: ``with _pillow_quietly():`` around every Pillow call that parses or decodes file data.
+_pillow_quietly = _PILLOW_WARNINGS.section
+
+
 # ----------------------------------------------------------------------------- PIL rules
 
 
@@ -312,7 +364,8 @@ def _pil_to_array(img: Image.Image, error: ErrorFactory) -> ImageArray:
     if img.mode == "La":
         img = img.convert("LA")
     try:
-        converted = img.convert("RGBA" if _pil_has_alpha(img) else "RGB")
+        with _pillow_quietly():
+            converted = img.convert("RGBA" if _pil_has_alpha(img) else "RGB")
     except ValueError as exc:
         raise error(
             f"PIL mode {img.mode!r} cannot be converted to RGB ({_pillow_reason(exc)}); "
@@ -344,7 +397,8 @@ def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
     ``source`` is what the user passed (bytes, path, PIL image), named in the message.
     """
     try:
-        img.load()
+        with _pillow_quietly():
+            img.load()
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
         raise error(f"{_describe(source)}: {_decode_failure(exc)}") from exc
     return img
@@ -354,12 +408,14 @@ def _exif_upright(img: Image.Image) -> Image.Image:
     """Apply the EXIF orientation tag (when there is one) to a loaded image."""
     if _exif_orientation(img) in (1, None):
         return img
-    return ImageOps.exif_transpose(img)
+    with _pillow_quietly():
+        return ImageOps.exif_transpose(img)
 
 
 def _exif_orientation(img: Image.Image) -> int | None:
     try:
-        value = img.getexif().get(_EXIF_ORIENTATION)
+        with _pillow_quietly():
+            value = img.getexif().get(_EXIF_ORIENTATION)
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):  # malformed EXIF: ignore
         return None
     return value if isinstance(value, int) else None
@@ -370,7 +426,8 @@ def _open_bytes(data: bytes | bytearray | memoryview, error: ErrorFactory) -> Im
     if len(data) == 0:
         raise error("the image data is empty (0 bytes)")
     try:
-        return Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
+        with _pillow_quietly():
+            return Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
     except Exception as exc:  # UnidentifiedImageError, or a header parser's SyntaxError...
         raise error(_unopenable_bytes(data, exc)) from exc
 
@@ -383,7 +440,8 @@ def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image
     resolved = pathlib.Path(path).expanduser()
     shown = _shorten(str(resolved), 200)
     try:
-        return Image.open(resolved, formats=_PIL_FORMATS)
+        with _pillow_quietly():
+            return Image.open(resolved, formats=_PIL_FORMATS)
     except FileNotFoundError:
         raise error(
             f"no file at {_shorten(str(resolved.absolute()), 200)!r}; check the path"

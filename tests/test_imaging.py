@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import threading
 import types
+import warnings
 import zlib
 
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, TiffImagePlugin
 
 from gptimage_widgets import imaging
 from gptimage_widgets.errors import ResponseDecodeError, ValidationError
@@ -288,6 +290,80 @@ def test_a_directory_and_a_non_image_file_are_named(tmp_path):
     (tmp_path / "cut.png").write_bytes(truncated_png())
     with pytest.raises(ValidationError, match=r"corrupt or truncated"):
         to_array(str(tmp_path / "cut.png"))
+
+
+def _patch_count(data: bytes, entry: bytes, count: int, order: str) -> bytes:
+    """``data`` with the count of the IFD entry that starts with ``entry`` set to ``count``."""
+    at = data.find(entry)
+    assert at >= 0
+    patched = bytearray(data)
+    patched[at + 4 : at + 8] = struct.pack(f"{order}I", count)
+    return bytes(patched)
+
+
+def jpeg_with_corrupt_exif(description_count: int = 100_000) -> bytes:
+    """A JPEG (6x8, EXIF orientation 6) whose ImageDescription tag claims too many bytes."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010E] = "x" * 40
+    broken = _patch_count(exif.tobytes(), b"\x01\x0e\x00\x02", description_count, ">")
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(buffer, "JPEG", exif=broken)
+    return buffer.getvalue()
+
+
+def tiff_with_tag_past_the_end() -> bytes:
+    """A 8x6 TIFF whose ImageDescription tag points past the end of the file."""
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[0x010E] = "x" * 40
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(buffer, "TIFF", tiffinfo=info)
+    return _patch_count(buffer.getvalue(), b"\x0e\x01\x02\x00", 100_000, "<")
+
+
+def _array_or_validation_error(func, data):
+    try:
+        return func(data)
+    except ValidationError as exc:
+        return exc
+
+
+@pytest.mark.filterwarnings("error")  # a warning escaping imaging fails the test
+def test_corrupt_metadata_gives_an_image_or_an_error_never_a_warning():
+    upright_jpeg = jpeg_with_corrupt_exif()  # Pillow: "Tag data larger than file"
+    short_jpeg = jpeg_with_corrupt_exif(45)  # Pillow: "Truncated File Read"
+    assert to_array(upright_jpeg).shape == (8, 6, 3)  # the intact orientation tag applies
+    assert to_array(short_jpeg).shape == (6, 8, 3)  # unreadable EXIF: taken as stored
+    for data in (upright_jpeg, short_jpeg):
+        height, width = to_array(data).shape[:2]
+        assert image_size(data) == (width, height)
+        assert mask_to_array(data).shape == (height, width)
+        assert decode_image(data).shape == (6, 8, 3)  # server output: taken as stored
+    tiff = tiff_with_tag_past_the_end()
+    assert to_array(tiff).shape == (6, 8, 3) and image_size(tiff) == (8, 6)
+    flipped = [bytearray(tiff) for _ in range(min(len(tiff), 240))]
+    for i, data in enumerate(flipped):  # Pillow: "Corrupt EXIF data", "Metadata Warning"...
+        data[i] ^= 0x40
+        for func in (to_array, mask_to_array, image_size):
+            _array_or_validation_error(func, bytes(data))
+
+
+def test_silencing_pillow_leaves_the_warning_filters_as_they_were():
+    before = list(warnings.filters)
+    data = jpeg_with_corrupt_exif()
+
+    def decode_many():
+        for _ in range(20):
+            to_array(data)
+
+    threads = [threading.Thread(target=decode_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert warnings.filters == before
+    with pytest.warns(UserWarning, match="still reported"):  # outside imaging: untouched
+        warnings.warn("still reported", UserWarning, stacklevel=1)
 
 
 def test_decompression_bombs_are_refused_from_the_header():
