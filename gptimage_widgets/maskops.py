@@ -27,9 +27,12 @@ This module is core: it imports only numpy, Pillow and the standard library.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -61,6 +64,11 @@ Point: TypeAlias = tuple[float, float]
 CHECKPOINT_BUDGET_S = 0.03
 #: ... and at least every this many operations, whatever they cost.
 CHECKPOINT_EVERY_OPS = 128
+#: Grow/shrink splits large rasters into this many row bands dilated in parallel threads
+#: (NumPy releases the GIL; 1 = no threads).
+GROW_THREADS = min(2, os.cpu_count() or 1)
+#: ... when each band has at least this many 64-pixel words and rows >= 4 x the radius.
+_GROW_BAND_MIN_WORDS = 1 << 15
 
 _ON = 255
 _OFF = 0
@@ -695,57 +703,115 @@ def _complement(words: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _widen_by_one(row: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
-    """Dilate every row of a bit raster by one pixel sideways, in place (carries across
-    words); ``left`` and ``right`` are scratch arrays of the same shape."""
-    one, top = np.uint64(1), np.uint64(63)
-    np.left_shift(row, one, out=left)  # pixel x -> x + 1
-    np.right_shift(row[:, :-1], top, out=right[:, 1:])  # ... across words
+def _widen(row: np.ndarray, pixels: int, left: np.ndarray, right: np.ndarray) -> None:
+    """Dilate every row of a bit raster by ``pixels`` sideways, in place (carries across
+    words); ``left`` and ``right`` are scratch arrays of the same shape.
+
+    Widening by a then by b widens by a + b, so ``pixels`` takes steps of 1, 2, 4, ... (at
+    most 63, one word): about log2(pixels) passes instead of ``pixels``.
+    """
+    step = 1
+    while pixels > 0:
+        shift = min(step, pixels, 63)
+        _widen_by(row, shift, left, right)
+        pixels -= shift
+        step *= 2
+
+
+def _widen_by(row: np.ndarray, shift: int, left: np.ndarray, right: np.ndarray) -> None:
+    """``row |= row shifted left | row shifted right`` by ``shift`` (1..63) pixels."""
+    near, far = np.uint64(shift), np.uint64(64 - shift)
+    np.left_shift(row, near, out=left)  # pixel x -> x + shift
+    np.right_shift(row[:, :-1], far, out=right[:, 1:])  # ... across words
     left[:, 1:] |= right[:, 1:]
-    np.right_shift(row, one, out=right)  # pixel x -> x - 1
-    right[:, :-1] |= row[:, 1:] << top
+    np.right_shift(row, near, out=right)  # pixel x -> x - shift
+    right[:, :-1] |= row[:, 1:] << far
     np.bitwise_or(row, left, out=row)
     np.bitwise_or(row, right, out=row)
 
 
-def _dilate_words(words: np.ndarray, radius: int) -> np.ndarray:
+def _dilate_band(words: np.ndarray, radius: int) -> np.ndarray:
     """Exact Euclidean dilation of a bit raster by the digital disc ``dx² + dy² <= radius²``.
 
-    The disc is the union over k = 0..radius of the rectangles ``|dx| <= w(k), |dy| <= k``
-    with ``w(k) = isqrt(radius² - k²)``. From k = radius down to 0 the sum is accumulated as
-    ``total = up_down(total) | widen^w(k)(mask)``, so the term added at step k ends up moved
-    vertically k times: ``total = OR_k up_down^k(widen^w(k)(mask))``. Every step is a few
-    whole-array operations on 64 pixels per word: O(radius x H x W / 64). Pixels outside the
-    raster are unselected; shifting drops them, which no straight path needs.
+    The disc is the union over |k| <= radius of the row segments ``|dx| <= w(k)`` at
+    ``dy = k``, with ``w(k) = isqrt(radius² - k²)``. For k = radius down to 0 the raster is
+    widened to ``w(k)`` (w grows as k falls, so each widening continues the last) and OR-ed
+    into the output shifted k rows up and down: O(radius x H x W / 64) word operations, on
+    the rows within ``radius`` of a set bit only. Pixels outside the raster are unselected;
+    shifting drops them, which no straight path needs.
     """
+    out = np.zeros_like(words)
     rows = np.flatnonzero(words.any(axis=1))
     if rows.size == 0:
-        return words.copy()
-    top, bottom = max(0, int(rows[0]) - radius), min(words.shape[0], int(rows[-1]) + 1 + radius)
+        return out
+    top = max(0, int(rows[0]) - radius)
+    bottom = min(words.shape[0], int(rows[-1]) + 1 + radius)
     widened = words[top:bottom].copy()
+    total = out[top:bottom]
     left, right = np.empty_like(widened), np.empty_like(widened)
-    total: np.ndarray | None = None
     reach = 0
     for k in range(radius, -1, -1):
-        for _ in range(math.isqrt(radius * radius - k * k) - reach):
-            _widen_by_one(widened, left, right)
-        reach = math.isqrt(radius * radius - k * k)
-        if total is None:
-            total = widened.copy()
-            continue
-        np.copyto(left, total)
-        total[1:] |= left[:-1]
-        total[:-1] |= left[1:]
-        total |= widened
-    out = np.zeros_like(words)
-    out[top:bottom] = total
+        target = math.isqrt(radius * radius - k * k)
+        _widen(widened, target - reach, left, right)
+        reach = target
+        if k == 0:
+            total |= widened
+        elif k < total.shape[0]:
+            total[k:] |= widened[:-k]
+            total[:-k] |= widened[k:]
     return out
 
 
-def _grow_words(words: np.ndarray, width: int, pixels: int) -> np.ndarray:
-    if pixels > 0:
-        return _dilate_words(words, pixels)
-    return ~_dilate_words(_complement(words, width), -pixels)
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=GROW_THREADS, thread_name_prefix="maskops-grow")
+    return _POOL
+
+
+def _row_bands(height: int, width: int, radius: int) -> list[tuple[int, int]]:
+    """Split ``height`` rows into up to GROW_THREADS bands worth a thread each."""
+    words = height * -(-width // 64)
+    count = min(GROW_THREADS, words // _GROW_BAND_MIN_WORDS, height // (4 * radius))
+    count = max(1, count)
+    edges = [height * i // count for i in range(count + 1)]
+    return list(itertools.pairwise(edges))
+
+
+def _grow_raster(raster: np.ndarray, pixels: int, ink: int) -> np.ndarray:
+    """Grow (``pixels`` > 0) or shrink (< 0) ``raster`` ((H, W) bool or uint8, nonzero = set)
+    exactly: a new array of the same dtype, set pixels = ``ink``.
+
+    Large rasters go in row bands on threads; each band packs its rows plus ``radius``
+    rows of context 64 pixels to a word, dilates them and unpacks its own rows.
+    """
+    height, width = raster.shape
+    radius = abs(pixels)
+    out = np.empty_like(raster)
+
+    def grow_band(band: tuple[int, int]) -> None:
+        start, stop = band
+        low, high = max(0, start - radius), min(height, stop + radius)
+        words = _words_from_packed(_pack(raster[low:high]))
+        if pixels < 0:  # shrink(S, n) == ~grow(~S, n); outside the image stays unselected
+            words = _complement(words, width)
+        grown = _dilate_band(words, radius)[start - low : stop - low]
+        if pixels < 0:
+            np.invert(grown, out=grown)
+        bits = np.unpackbits(
+            _packed_from_words(grown, width), axis=1, count=width, bitorder="little"
+        )
+        np.multiply(bits, ink, out=out[start:stop], casting="unsafe")
+
+    bands = _row_bands(height, width, radius)
+    if len(bands) == 1:
+        grow_band(bands[0])
+    else:
+        list(_pool().map(grow_band, bands))
+    return out
 
 
 def _pixels_from_packed(packed: np.ndarray, width: int) -> np.ndarray:
@@ -755,9 +821,7 @@ def _pixels_from_packed(packed: np.ndarray, width: int) -> np.ndarray:
 
 def _grow_pixels(pixels: np.ndarray, pixels_to_grow: int) -> np.ndarray:
     """:func:`grow_mask` on an (H, W) uint8 0/255 raster, returning a new one."""
-    width = pixels.shape[1]
-    grown = _grow_words(_words_from_packed(_pack(pixels)), width, pixels_to_grow)
-    return _pixels_from_packed(_packed_from_words(grown, width), width)
+    return _grow_raster(pixels, pixels_to_grow, _ON)
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -780,10 +844,7 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if pixels == 0:
         return mask.copy()
-    width = mask.shape[1]
-    grown = _grow_words(_words_from_packed(_pack(mask)), width, pixels)
-    bits = np.unpackbits(_packed_from_words(grown, width), axis=1, count=width, bitorder="little")
-    return bits.view(bool)
+    return _grow_raster(mask, pixels, True)
 
 
 # --------------------------------------------------------------------------- document

@@ -268,6 +268,26 @@ def test_grow_and_shrink_across_64_pixel_words(width) -> None:
         assert np.array_equal(grow_mask(~mask, -radius), ~shifted_or_grow(mask, radius))
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_grow_in_parallel_row_bands_equals_the_reference(monkeypatch, threads) -> None:
+    """Large rasters are grown in row bands on threads, each with ``radius`` rows of
+    context: the seams between bands must not show."""
+    monkeypatch.setattr(maskops, "GROW_THREADS", threads)
+    monkeypatch.setattr(maskops, "_GROW_BAND_MIN_WORDS", 1)
+    monkeypatch.setattr(maskops, "_POOL", None)
+    rng = np.random.default_rng(threads)
+    mask = rng.random((97, 130)) < 0.03
+    mask[40:60, 20:90] = True  # a block across the band seams
+    for radius in (1, 4, 7):
+        assert len(maskops._row_bands(97, 130, radius)) == threads
+        assert np.array_equal(grow_mask(mask, radius), shifted_or_grow(mask, radius))
+        assert np.array_equal(grow_mask(~mask, -radius), ~shifted_or_grow(mask, radius))
+    doc = MaskDocument(130, 97, [LoadMask(mask), Grow(5), Invert(), Grow(-2)])
+    # invert, then shrink: ~grow(~~grow(mask, 5), 2)
+    assert np.array_equal(doc.mask, ~shifted_or_grow(shifted_or_grow(mask, 5), 2))
+    maskops._POOL.shutdown()
+
+
 def exact_op_model(mask: np.ndarray, op) -> np.ndarray:
     """Independent NumPy semantics of the ops that have exact answers."""
     if isinstance(op, Rect):
