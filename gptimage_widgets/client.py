@@ -581,13 +581,23 @@ class _StreamRun:
         )
 
     def broken(self, exc: httpx.HTTPError) -> GPTImageError:
-        """The StreamError for a transport failure while reading the body."""
+        """The StreamError for a transport failure while reading the body.
+
+        One message: what broke (with httpx's detail), how far the stream got, and one
+        next step.
+        """
         error = _translate(exc, streaming=True, request_id=self.request_id)
-        reason = "the stream stalled" if isinstance(exc, httpx.TimeoutException) else None
-        if reason or isinstance(error, StreamError):
-            message = self.parser.incomplete_message(reason or "the connection broke")
-            return StreamError(f"{message} ({error.message})", request_id=self.request_id)
-        return error
+        if not isinstance(error, StreamError):
+            return error
+        detail = _scrub(str(exc) or type(exc).__name__, self.client._secret)
+        if isinstance(exc, httpx.TimeoutException):
+            message = self.parser.incomplete_message(
+                f"the stream stalled: no data within the read timeout ({detail})",
+                advice="retry, or raise timeout= if the server is just slow",
+            )
+        else:
+            message = self.parser.incomplete_message(f"the connection broke ({detail})")
+        return StreamError(message, request_id=self.request_id)
 
     def completed_events(self, result: ImageResult) -> list[StreamEvent]:
         return [dataclasses.replace(event, result=result) for event in self.completed]

@@ -43,9 +43,9 @@ import re
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -84,7 +84,17 @@ __all__ = [
 
 ImageArray = npt.NDArray[np.uint8]
 MaskArray = npt.NDArray[np.bool_]
-ErrorFactory = Callable[[str], GPTImageError]
+
+
+class ErrorFactory(Protocol):
+    """Makes the error for one source of image data.
+
+    ``message`` says what is wrong; ``fix`` is the user's next step for input data. Server
+    output ignores ``fix``: the one next step there is to retry the request.
+    """
+
+    def __call__(self, message: str, fix: str | None = None) -> GPTImageError: ...
+
 
 #: zlib level for PNG encoding. Level 1 is encoded with zlib's ``Z_RLE`` strategy (see
 #: :func:`_png_options`): 0.34-0.52x the time of Pillow's default save for about its bytes
@@ -95,6 +105,8 @@ DEFAULT_PNG_COMPRESS_LEVEL: Final = 1
 _RLE_PNG_LEVEL: Final = 1
 DEFAULT_JPEG_QUALITY: Final = 90
 DEFAULT_WEBP_QUALITY: Final = 90
+#: The next step for an image a server sent that cannot be decoded; it ends those messages.
+_SERVER_IMAGE_FIX: Final = "retry the request"
 #: gpt-image-2's largest output (3840x2160); the default budget of ``downscale_to_budget``.
 DEFAULT_MAX_PIXELS: Final = 8_294_400
 
@@ -162,16 +174,17 @@ def _pillow_reason(exc: BaseException) -> str:
 def _invalid(param: str, x: Any) -> ErrorFactory:
     """A factory of ``ValidationError`` for user input ``x`` given as ``param``."""
 
-    def make(message: str) -> GPTImageError:
-        return ValidationError(f"{param}: {message}", param=param, value=_describe(x))
+    def make(message: str, fix: str | None = None) -> GPTImageError:
+        text = f"{param}: {message}" if fix is None else f"{param}: {message}; {fix}"
+        return ValidationError(text, param=param, value=_describe(x))
 
     return make
 
 
-def _undecodable(message: str) -> GPTImageError:
+def _undecodable(message: str, fix: str | None = None) -> GPTImageError:
+    """The error for image data a server sent: advice for user files (``fix``) is dropped."""
     return ResponseDecodeError(
-        f"the server's image could not be decoded: {message}; the response may be truncated "
-        "or corrupt, retry the request"
+        f"the server's image could not be decoded: {message}; {_SERVER_IMAGE_FIX}"
     )
 
 
@@ -374,21 +387,22 @@ def _pil_to_array(img: Image.Image, error: ErrorFactory) -> ImageArray:
     return np.asarray(converted)
 
 
-def _decode_failure(exc: BaseException) -> str:
+def _decode_failure(exc: BaseException) -> tuple[str, str]:
+    """``(what went wrong, the user's fix)`` for a Pillow failure while decoding."""
     if isinstance(exc, Image.DecompressionBombError):
-        return f"the image is too large to decode safely ({exc}); downscale it first"
-    return (
-        f"the image data is corrupt or truncated ({_pillow_reason(exc)}); "
-        "re-export or re-download the file"
-    )
+        return f"the image is too large to decode safely ({exc})", "downscale it first"
+    reason = f"the image data is corrupt or truncated ({_pillow_reason(exc)})"
+    return reason, "re-export or re-download the file"
 
 
-def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) -> str:
+def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) -> tuple[str, str]:
+    """``(what went wrong, the user's fix)`` for bytes Pillow could not open."""
     fmt = sniff_format(data)
     if fmt is None and isinstance(exc, UnidentifiedImageError):
-        return f"{_describe(data)}: not a PNG, JPEG or WebP image; pass an image file's bytes"
+        return f"{_describe(data)}: not a PNG, JPEG or WebP image", "pass an image file's bytes"
     kind = f"a {fmt.upper()}" if fmt else "an image"
-    return f"{_describe(data)}: looks like {kind} file, but {_decode_failure(exc)}"
+    reason, fix = _decode_failure(exc)
+    return f"{_describe(data)}: looks like {kind} file, but {reason}", fix
 
 
 def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
@@ -400,7 +414,8 @@ def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
         with _pillow_quietly():
             img.load()
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-        raise error(f"{_describe(source)}: {_decode_failure(exc)}") from exc
+        reason, fix = _decode_failure(exc)
+        raise error(f"{_describe(source)}: {reason}", fix) from exc
     return img
 
 
@@ -424,12 +439,12 @@ def _exif_orientation(img: Image.Image) -> int | None:
 def _open_bytes(data: bytes | bytearray | memoryview, error: ErrorFactory) -> Image.Image:
     """Open (headers only) encoded image bytes."""
     if len(data) == 0:
-        raise error("the image data is empty (0 bytes)")
+        raise error("the image data is empty (0 bytes)", "pass an image file's bytes")
     try:
         with _pillow_quietly():
             return Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
     except Exception as exc:  # UnidentifiedImageError, or a header parser's SyntaxError...
-        raise error(_unopenable_bytes(data, exc)) from exc
+        raise error(*_unopenable_bytes(data, exc)) from exc
 
 
 def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image:
@@ -453,7 +468,8 @@ def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image
     except OSError as exc:
         raise error(f"cannot read {shown!r} ({exc.strerror or exc})") from exc
     except Exception as exc:  # Pillow's header parsers raise SyntaxError, ValueError...
-        raise error(f"{shown!r}: {_decode_failure(exc)}") from exc
+        reason, fix = _decode_failure(exc)
+        raise error(f"{shown!r}: {reason}", fix) from exc
 
 
 def _open_source(x: Any, error: ErrorFactory) -> Image.Image | None:
@@ -478,7 +494,9 @@ def _b64decode(text: str | bytes | bytearray | memoryview, error: ErrorFactory) 
         try:
             raw: bytes | bytearray | memoryview = text.encode("ascii")
         except UnicodeEncodeError:
-            raise error("the base64 text contains non-ASCII characters") from None
+            raise error(
+                "the base64 text contains non-ASCII characters", "pass plain base64 text"
+            ) from None
     else:
         raw = text
     raw = bytes(raw) if isinstance(raw, memoryview) else raw
@@ -491,7 +509,7 @@ def _b64decode(text: str | bytes | bytearray | memoryview, error: ErrorFactory) 
         try:
             return _strict_b64decode(compact)
         except (binascii.Error, ValueError) as exc:
-            raise error(f"invalid base64 ({exc})") from exc
+            raise error(f"invalid base64 ({exc})", "pass complete, unaltered base64 text") from exc
 
 
 def _strict_b64decode(raw: bytes | bytearray) -> bytes:

@@ -257,12 +257,18 @@ class ImageEventStream:
             raise StreamError(self.incomplete_message())
         return events
 
-    def incomplete_message(self, reason: str = "the stream ended") -> str:
-        """Explain a stream that stopped before its ``completed`` event."""
+    def incomplete_message(self, reason: str = "the stream ended", advice: str = "") -> str:
+        """Explain a stream that stopped before its ``completed`` event.
+
+        ``advice`` replaces the default next step (retry, or do not stream).
+        """
+        advice = advice or (
+            "the server or a proxy cut the response: retry, or set partial_images=0 to "
+            "avoid streaming"
+        )
         return (
             f"{reason} before the image was completed ({self.partial_count} partial "
-            f"image(s) received, no '{self._prefix()}.completed' event); the server or a "
-            "proxy cut the response: retry, or set partial_images=0 to avoid streaming"
+            f"image(s) received, no '{self._prefix()}.completed' event); {advice}"
         )
 
     def _prefix(self) -> str:
@@ -332,9 +338,11 @@ def _decode_event_image(payload: Mapping[str, Any], event_type: str) -> np.ndarr
         raise StreamError(f"'{event_type}' event has no b64_json image{_RETRY_ADVICE}")
     try:
         return imaging.decode_b64_image(b64)
-    except (ResponseDecodeError, ValidationError, ValueError, binascii.Error, OSError) as exc:
+    except ResponseDecodeError as exc:  # its message already ends with the next step
+        raise StreamError(f"'{event_type}' event: {exc.message}") from exc
+    except (ValidationError, ValueError, binascii.Error, OSError) as exc:
         raise StreamError(
-            f"'{event_type}' event carries an undecodable image: {exc}{_RETRY_ADVICE}"
+            f"'{event_type}' event carries an undecodable image ({exc}){_RETRY_ADVICE}"
         ) from exc
 
 

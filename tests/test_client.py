@@ -457,6 +457,7 @@ def test_stalled_stream_raises_stream_error_within_the_read_timeout() -> None:
         with client, pytest.raises(StreamError, match="stalled") as info:
             client.generate("x", partial_images=1)
         assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+        assert str(info.value).count("retry") == 1 and "raise timeout=" in str(info.value)
         assert info.value.request_id == "req_stall"
     finally:
         server.close()
@@ -687,6 +688,55 @@ def test_undecodable_success_is_a_response_decode_error(answer: httpx.Response) 
         client_for(Recorder(answer)).generate("x")
     assert info.value.request_id == "req_bad"
     assert not isinstance(info.value, (KeyError, TypeError))
+
+
+def _one_next_step(error: GPTImageError) -> str:
+    message = str(error)
+    assert message.lower().count("retry") == 1, message
+    for advice_for_user_files in ("re-export", "re-download", "pass an image"):
+        assert advice_for_user_files not in message, message
+    return message
+
+
+def test_undecodable_images_from_the_server_say_one_next_step_and_keep_the_request_id(
+    sleeps: list[float],
+) -> None:
+    bad_b64 = httpx.Response(
+        200, json={"data": [{"b64_json": "!!"}]}, headers={"x-request-id": "r1"}
+    )
+    with pytest.raises(ResponseDecodeError) as info:
+        client_for(Recorder(bad_b64)).generate("x")
+    assert info.value.request_id == "r1"
+    assert _one_next_step(info.value).endswith("retry the request (request id: r1)")
+
+    def url_answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "files.example.test":
+            return httpx.Response(200, content=b"<html>not an image</html>")
+        url = "https://files.example.test/img-1.png"
+        return httpx.Response(200, json={"data": [{"url": url}]}, headers={"x-request-id": "r2"})
+
+    with pytest.raises(ResponseDecodeError) as info:
+        client_for(Recorder(url_answer)).generate("x", model="dall-e-2", response_format="url")
+    assert info.value.request_id == "r2"
+    _one_next_step(info.value)
+
+    event = {"type": "image_generation.partial_image", "b64_json": "!!", "partial_image_index": 0}
+    with pytest.raises(StreamError) as info:
+        client_for(Recorder(sse_response(sse_body([event])))).generate("x", partial_images=1)
+    assert info.value.request_id == "req_stream"
+    _one_next_step(info.value)
+
+
+def test_stream_cut_by_the_network_says_one_next_step(sleeps: list[float]) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield sse_body(stream_events(partials=2)[:1])
+        raise httpx.ReadError("connection reset by peer")
+
+    with pytest.raises(StreamError) as info:
+        client_for(Recorder(sse_response(chunks()))).generate("x", partial_images=2)
+    message = _one_next_step(info.value)
+    assert "connection reset by peer" in message and "1 partial image(s)" in message
+    assert info.value.request_id == "req_stream"
 
 
 def test_transport_errors_keep_their_cause(sleeps: list[float]) -> None:

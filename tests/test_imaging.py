@@ -410,6 +410,39 @@ def test_server_decoding_failures_are_response_decode_errors_not_validation():
         decode_b64_image(base64.b64encode(truncated_png()))
 
 
+SERVER_IMAGE_FAILURES = [
+    (decode_image, b""),
+    (decode_image, b"<html>not an image</html>"),
+    (decode_image, truncated_png()),
+    (decode_image, b"\x89PNG\r\n\x1a\n" + b"\x00" * 30),
+    (decode_b64_image, "iVBORw0KGgo$$$"),
+    (decode_b64_image, "iVBORw0KGgo\u00e9"),
+    (decode_b64_image, base64.b64encode(truncated_png())),
+]
+
+
+@pytest.mark.parametrize(("func", "data"), SERVER_IMAGE_FAILURES)
+def test_server_image_failures_say_to_retry_once_and_nothing_meant_for_files(func, data):
+    with pytest.raises(ResponseDecodeError) as info:
+        func(data)
+    message = str(info.value)
+    assert message.endswith("; retry the request"), message
+    assert message.lower().count("retry") == 1, message
+    for advice_for_user_files in ("re-export", "re-download", "pass an image", "pass plain"):
+        assert advice_for_user_files not in message, message
+
+
+def test_user_file_failures_keep_the_advice_for_files():
+    with pytest.raises(ValidationError, match=r"corrupt or truncated .*; re-export or re-down"):
+        to_array(truncated_png())
+    with pytest.raises(ValidationError, match=r"not a PNG, JPEG or WebP image; pass an image"):
+        to_array(b"<html>not an image</html>")
+    with pytest.raises(ValidationError, match=r"invalid base64 .*; pass complete, unaltered"):
+        to_array("data:image/png;base64,iVBORw0KGgo$$$")
+    with pytest.raises(ValidationError, match=r"0 bytes\); pass an image file's bytes"):
+        to_array(b"")
+
+
 def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkeypatch):
     text = encode_b64_image(RGBA)
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
