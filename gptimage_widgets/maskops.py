@@ -358,7 +358,7 @@ def _joint_slots(
     lines: _Polylines, half: np.ndarray, split: np.ndarray, sharp: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Polygon vertices at every joint, both sides: (2, S) complex (row 0 left, row 1 right),
-    the arc step count M per stroke, and the slot count K = M + 3 per joint.
+    the arc step count M per joint (enough for its own turn), and its slot count K = M + 3.
 
     Each joint has K slots per side: [end of a flat end, M arc vertices, end of the polygon
     before the joint, start of the polygon after it]. Unused slots repeat a neighbour (Pillow
@@ -371,14 +371,13 @@ def _joint_slots(
     - inner side at a split, or any sharp joint: flat ends (f = 0 before, f = 1 after).
     """
     turn, stroke = lines.turn, lines.joint_stroke
-    arc_turn = np.zeros(half.size)
-    np.maximum.at(arc_turn, stroke, np.where(sharp, 0.0, np.abs(turn)))
+    arc_turn = np.where(sharp, 0.0, np.abs(turn))
     arc_step = 2 * np.arccos(half / (half + _ARC_TOLERANCE))
-    steps = np.maximum(1, np.ceil(arc_turn / arc_step - 1e-9)).astype(np.int64)
-    slots = steps[stroke] + 3
+    steps = np.maximum(1, np.ceil(arc_turn / arc_step[stroke] - 1e-9)).astype(np.int64)
+    slots = steps + 3
     joint = np.repeat(np.arange(turn.size), slots)
     k = np.arange(joint.size) - np.repeat(np.cumsum(slots) - slots, slots)
-    m = steps[stroke][joint].astype(float)
+    m = steps[joint].astype(float)
     a = (k - 0.5) / m
     th = turn[joint]
     flat_ends = (k == m + 2).astype(float)
@@ -434,31 +433,57 @@ def _stroke_shapes(strokes: Sequence[Stroke]) -> list[_Shape]:
         across = half[drawn] * 1j * lines.unit[segment]
         left[index] = tip + across
         right[2 * offset[drawn] + chain[drawn] - 1 - index] = tip - across
-    left_xy = _pillow_coordinates(left).tolist()
-    right_xy = _pillow_coordinates(right).tolist()
     # polygon boundaries: where each split joint ends one polygon (chain-local slot index)
-    joints_before = np.bincount(lines.joint_stroke, minlength=count)
-    joint_local = (
-        np.arange(lines.turn.size) - (np.cumsum(joints_before) - joints_before)[lines.joint_stroke]
-    )
-    cuts = 1 + joint_local * slots + steps[lines.joint_stroke] + 1
-    cut_stroke = lines.joint_stroke[split].tolist()
-    cut_at = cuts[split].tolist()
+    slots_before = (np.cumsum(slots) - slots) - (np.cumsum(stroke_slots) - stroke_slots)[
+        lines.joint_stroke
+    ]
+    cuts = 1 + slots_before + steps + 1
+    polygon_stroke, start, end = _polygon_spans(lines.joint_stroke[split], cuts[split], chain)
+    back = offset[polygon_stroke] + chain[polygon_stroke] - 1
+    left_xy, left_index = _distinct_vertices(left)
+    right_xy, right_index = _distinct_vertices(right)
+    spans = np.stack(
+        (
+            2 * left_index[offset[polygon_stroke] + start],
+            2 * left_index[offset[polygon_stroke] + end] + 2,
+            2 * right_index[back - end],
+            2 * right_index[back - start] + 2,
+        ),
+        axis=1,
+    ).tolist()
+    polygons = [left_xy[a:b] + right_xy[c:d] for a, b, c, d in spans]
     discs = _disc_boxes(lines, radius, sharp)
-    shapes: list[_Shape] = []
-    next_cut = 0
-    for s, (base, size) in enumerate(zip(offset.tolist(), chain.tolist(), strict=True)):
-        polygons = []
-        if size:
-            start = 0
-            while next_cut < len(cut_stroke) and cut_stroke[next_cut] == s:
-                end = cut_at[next_cut]
-                polygons.append(_chunk(left_xy, right_xy, base, size, start, end))
-                start = end + 1
-                next_cut += 1
-            polygons.append(_chunk(left_xy, right_xy, base, size, start, size - 1))
-        shapes.append((polygons, discs[s]))
-    return shapes
+    bounds = np.cumsum(np.bincount(polygon_stroke, minlength=count)).tolist()
+    return [
+        (polygons[low:high], discs[s])
+        for s, (low, high) in enumerate(itertools.pairwise([0, *bounds]))
+    ]
+
+
+def _polygon_spans(
+    cut_stroke: np.ndarray, cut_at: np.ndarray, chain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stroke polygon as (stroke, first slot, last slot) of its stroke's chains, sorted
+    by stroke: a polygon ends at each cut and at the end of each drawn stroke."""
+    drawn = np.flatnonzero(chain)
+    stroke = np.concatenate((cut_stroke, drawn))
+    end = np.concatenate((cut_at, chain[drawn] - 1))
+    order = np.lexsort((end, stroke))
+    stroke, end = stroke[order], end[order]
+    start = np.zeros_like(end)
+    same = stroke[1:] == stroke[:-1]
+    start[1:][same] = end[:-1][same] + 1
+    return stroke, start, end
+
+
+def _distinct_vertices(chain: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """Pillow coordinates of a complex vertex chain without consecutive repeats (unused slots
+    repeat a neighbour once rounded), and where each original vertex went: flat
+    ``[x0, y0, ...]`` and, per original vertex, the index of an equal kept vertex."""
+    xy = _pillow_coordinates(chain).reshape(-1, 2)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = (xy[1:] != xy[:-1]).any(axis=1)
+    return xy[keep].ravel().tolist(), np.cumsum(keep) - 1
 
 
 def _pillow_coordinates(z: np.ndarray) -> np.ndarray:
@@ -466,17 +491,6 @@ def _pillow_coordinates(z: np.ndarray) -> np.ndarray:
     rounded to the nearest pixel centre, in Pillow's corner-based coordinates (Pillow itself
     truncates towards zero, which is off by a pixel left of and above the image)."""
     return np.floor((z + _PILLOW_SHIFT).view(float))
-
-
-def _chunk(
-    left: list[float], right: list[float], base: int, size: int, start: int, end: int
-) -> list[float]:
-    """Flat polygon: left chain slots start..end, then the right chain back from end to start."""
-    back = base + size - 1
-    return (
-        left[2 * (base + start) : 2 * (base + end + 1)]
-        + right[2 * (back - end) : 2 * (back - start + 1)]
-    )
 
 
 def _disc_boxes(
