@@ -556,19 +556,26 @@ class _StreamRun:
         self.parser = ImageEventStream(call.request.operation)
         self.completed: list[StreamEvent] = []
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Events to hand out now (partials); completed ones are held until the end."""
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        """Events to hand out now (partials); completed ones are held until the end.
+
+        A generator: the partials before an error (a malformed or ``error`` event) in the
+        same chunk are handed out before the error is raised.
+        """
         try:
-            return self._sort(self.parser.feed(chunk))
+            events = self.parser.feed(chunk)
         except GPTImageError as exc:
             raise _translate(exc, request_id=self.request_id) from exc.__cause__
+        yield from self._sort(events)
 
     def finish(self) -> ImageResult:
         """The result of the completed events; StreamError when none arrived."""
         try:
-            self._sort(self.parser.finish())
+            events = self.parser.finish()
         except GPTImageError as exc:
             raise _translate(exc, request_id=self.request_id) from exc.__cause__
+        for _late_partial in self._sort(events):  # the result holds completed images only
+            pass
         images = [event.image for event in self.completed if event.image is not None]
         usage = next((e.usage for e in reversed(self.completed) if e.usage), None)
         return self.client._make_result(
@@ -602,16 +609,15 @@ class _StreamRun:
     def completed_events(self, result: ImageResult) -> list[StreamEvent]:
         return [dataclasses.replace(event, result=result) for event in self.completed]
 
-    def _sort(self, events: list[StreamEvent]) -> list[StreamEvent]:
-        out = []
+    def _sort(self, events: list[StreamEvent]) -> Iterator[StreamEvent]:
+        """Yield partials, hold completed events, raise at an ``error`` event."""
         for event in events:
             if event.is_error:
                 raise _stream_error_event(event, self.client._secret, self.request_id)
             if event.is_completed:
                 self.completed.append(event)
             else:
-                out.append(event)
-        return out
+                yield event
 
 
 # =========================================================================== clients

@@ -239,10 +239,23 @@ class ImageEventStream:
         self.completed_count = 0
         self.error_seen = False
         self._decoder = SSEDecoder()
+        self._pending_error: StreamError | None = None
+        self._unparsed: list[SSEMessage] = []
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Decode the events completed by one chunk of the body."""
-        return self._events(self._decoder.feed(chunk))
+        """Decode the events completed by one chunk of the body.
+
+        When a chunk holds good events and then a malformed one, the good events are
+        returned and the :class:`StreamError` is raised by the next call (``feed`` or
+        ``finish``): every event is handed out as if the body had arrived byte by byte.
+
+        Raises
+        ------
+        StreamError
+            A malformed event, when no good event precedes it in this call.
+        """
+        self._raise_pending_error()
+        return self._events(self._take_unparsed(self._decoder.feed(chunk)))
 
     def finish(self) -> list[StreamEvent]:
         """Decode what remains at the end of the body, then check it completed.
@@ -250,9 +263,11 @@ class ImageEventStream:
         Raises
         ------
         StreamError
-            When no ``completed`` event arrived.
+            A malformed event (also one held back by ``feed``), or no ``completed`` event.
         """
-        events = self._events(self._decoder.flush())
+        self._raise_pending_error()
+        events = self._events(self._take_unparsed(self._decoder.flush()))
+        self._raise_pending_error()  # nothing follows finish: an error cannot wait
         if self.completed_count == 0 and not self.error_seen:
             raise StreamError(self.incomplete_message())
         return events
@@ -274,10 +289,32 @@ class ImageEventStream:
     def _prefix(self) -> str:
         return "image_edit" if self.operation == "edit" else "image_generation"
 
+    def _raise_pending_error(self) -> None:
+        error, self._pending_error = self._pending_error, None
+        if error is not None:
+            raise error
+
+    def _take_unparsed(self, messages: list[SSEMessage]) -> list[SSEMessage]:
+        """Messages left after an earlier malformed one, then ``messages``."""
+        unparsed, self._unparsed = self._unparsed, []
+        return unparsed + messages if unparsed else messages
+
     def _events(self, messages: list[SSEMessage]) -> list[StreamEvent]:
-        events = []
-        for message in messages:
-            event = self._parse(message)
+        """Parse `messages` in order; a malformed one is raised, after any good events.
+
+        The messages after a malformed one are kept for the next call, so each message is
+        parsed once, in order, whatever the chunking.
+        """
+        events: list[StreamEvent] = []
+        for position, message in enumerate(messages):
+            try:
+                event = self._parse(message)
+            except StreamError as exc:
+                self._unparsed = messages[position + 1 :]
+                if not events:
+                    raise
+                self._pending_error = exc
+                return events
             if event is not None:
                 events.append(event)
         return events

@@ -54,6 +54,7 @@ from gptimage_widgets.offline import Fault
 
 KEY = "sk-test-FAKE-0123456789abcdef"
 Handler = Callable[[httpx.Request], httpx.Response]
+PartialSeen = Callable[[int, np.ndarray], None]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -403,6 +404,41 @@ def test_malformed_stream_event_is_a_stream_error() -> None:
     body = b'event: image_generation.completed\ndata: {"type": "image_generation.comp\n\n'
     with pytest.raises(StreamError, match="not valid JSON"):
         client_for(Recorder(sse_response(body))).generate("x", partial_images=1)
+
+
+def _partials_then(tail: bytes) -> bytes:
+    """One chunk: two good partial images, then `tail` (a malformed or an error event)."""
+    return sse_body(stream_events(partials=2)[:2]) + tail
+
+
+MODERATION_EVENT = (
+    b'data: {"type": "error", "error": {"message": "Blocked.", "code": "moderation_blocked"}}\n\n'
+)
+MALFORMED_EVENT = b'data: {"type": "image_generation.partial_image", "b64\n\n'
+
+
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [(MALFORMED_EVENT, StreamError), (MODERATION_EVENT, ModerationError)],
+    ids=["malformed-event", "error-event"],
+)
+async def test_partials_before_a_failure_in_the_same_chunk_reach_on_partial(
+    tail: bytes, error: type[GPTImageError]
+) -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    def record(flavour: str) -> PartialSeen:
+        return lambda i, a: seen.append((flavour, i, int(a[0, 0, 0])))
+
+    with pytest.raises(error) as info:
+        client_for(Recorder(sse_response(_partials_then(tail)))).generate(
+            "x", partial_images=2, on_partial=record("sync")
+        )
+    assert info.value.request_id == "req_stream"
+    async with async_client_for(Recorder(sse_response(_partials_then(tail)))) as client:
+        with pytest.raises(error):
+            await client.generate("x", partial_images=2, on_partial=record("async"))
+    assert seen == [("sync", 0, 0), ("sync", 1, 50), ("async", 0, 0), ("async", 1, 50)]
 
 
 def test_sync_stream_generate_iterates_events() -> None:

@@ -283,6 +283,41 @@ def test_missing_or_garbage_image_raises_stream_error() -> None:
         )
 
 
+def _partial(index: int) -> bytes:
+    payload = {
+        "type": "image_generation.partial_image",
+        "b64_json": png_b64((index * 40, 0, 0)),
+        "partial_image_index": index,
+    }
+    return sse("image_generation.partial_image", payload)
+
+
+MALFORMED = b'data: {"type": "image_generation.partial_image", "b64\n\n'
+
+
+def test_good_events_before_a_malformed_one_in_a_chunk_are_handed_out_first() -> None:
+    stream = ImageEventStream()
+    events = stream.feed(_partial(0) + _partial(1) + MALFORMED)
+    assert [(e.type, e.index, int(e.image[0, 0, 0])) for e in events] == [
+        ("image_generation.partial_image", 0, 0),
+        ("image_generation.partial_image", 1, 40),
+    ]
+    with pytest.raises(StreamError, match="not valid JSON"):
+        stream.feed(b": keep-alive\n")
+    stream = ImageEventStream()
+    assert len(stream.feed(_partial(0) + MALFORMED)) == 1
+    with pytest.raises(StreamError, match="not valid JSON"):
+        stream.finish()  # the end of the body raises what feed held back
+
+
+def test_events_after_a_malformed_one_are_parsed_by_the_next_call_in_order() -> None:
+    stream = ImageEventStream()
+    with pytest.raises(StreamError):
+        stream.feed(MALFORMED + _partial(0))  # nothing good before it: raised at once
+    # the message after the malformed one is not dropped: it comes first, then the new one
+    assert [e.index for e in stream.feed(_partial(1))] == [0, 1]
+
+
 def test_error_event_is_reported_not_raised_here() -> None:
     payload = {"type": "error", "error": {"message": "blocked", "code": "moderation_blocked"}}
     stream = ImageEventStream()
