@@ -6,6 +6,7 @@ import base64
 import io
 import struct
 import threading
+import tracemalloc
 import types
 import warnings
 import zlib
@@ -452,6 +453,31 @@ def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkey
     np.testing.assert_array_equal(decode_b64_image(text), RGBA)
     with pytest.raises(ResponseDecodeError, match=r"invalid base64"):
         decode_b64_image(text[:-3] + "*==")
+
+
+@pytest.mark.parametrize("use_pybase64", [True, False], ids=["pybase64", "stdlib"])
+def test_b64_text_is_decoded_without_an_encoded_copy(monkeypatch, use_pybase64):
+    """A 4K image's base64 is ~20 MB: decoding str must not first copy it into bytes."""
+    if not use_pybase64:
+        monkeypatch.setattr(imaging, "_pybase64", None)
+    payload = np.random.default_rng(5).bytes(3_000_000)
+    text = base64.b64encode(payload).decode("ascii")  # 4 MB of text
+    tracemalloc.start()
+    try:
+        decoded = imaging._b64decode(text, imaging._undecodable)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert decoded == payload
+    # the decoded bytes are 0.75x the text; an encoded copy would add another 1.0x
+    assert peak < 0.9 * len(text), f"peak {peak / len(text):.2f}x the base64 text"
+
+
+def test_b64_decoding_accepts_every_text_type():
+    text = encode_b64_image(RGB)
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
+    for variant in (bytearray(text.encode()), memoryview(wrapped.encode()), f"data:,{wrapped}"):
+        np.testing.assert_array_equal(decode_b64_image(variant), RGB)
 
 
 def test_decoded_arrays_are_read_only_views_as_documented():
