@@ -322,35 +322,45 @@ def _plan_splits(lines: _Polylines, half: np.ndarray) -> tuple[np.ndarray, np.nd
     fits = ~sharp & (trim < lines.length[lines.before]) & (trim < lines.length[lines.before + 1])
     starts_stroke = np.ones(turn.size, dtype=bool)
     starts_stroke[1:] = lines.before[1:] != lines.before[:-1] + 1
-    split = []
+    # only joints that fit can stay inside a polygon; any other joint splits, like a stroke's
+    # first joint, the loop starts afresh after it
+    candidates = np.flatnonzero(fits)
+    fresh = starts_stroke[candidates]
+    fresh[1:] |= candidates[1:] != candidates[:-1] + 1
+    split = np.ones(turn.size, dtype=bool)
+    keep = []
     carry_left = carry_right = heading = low = high = 0.0
     count = 1
-    for t, tr, ok, new, prev_length in zip(
-        turn.tolist(),
-        trim.tolist(),
-        fits.tolist(),
-        starts_stroke.tolist(),
-        lines.length[lines.before].tolist(),
+    for j, t, tr, new, prev_length in zip(
+        candidates.tolist(),
+        turn[candidates].tolist(),
+        trim[candidates].tolist(),
+        fresh.tolist(),
+        lines.length[lines.before[candidates]].tolist(),
         strict=True,
     ):
         if new:
             carry_left = carry_right = heading = low = high = 0.0
             count = 1
         heading += t
+        lowest = heading if heading < low else low
+        highest = heading if heading > high else high
         if (
-            ok
+            count < _CHUNK_SEGMENTS
+            and highest - lowest <= _CHUNK_HEADING_RANGE
             and tr + (carry_left if t > 0 else carry_right) < prev_length
-            and count < _CHUNK_SEGMENTS
-            and max(high, heading) - min(low, heading) <= _CHUNK_HEADING_RANGE
         ):
-            split.append(False)
+            keep.append(j)
             count += 1
-            low, high = min(low, heading), max(high, heading)
-            carry_left, carry_right = (tr, 0.0) if t > 0 else (0.0, tr)
+            low, high = lowest, highest
+            if t > 0:
+                carry_left, carry_right = tr, 0.0
+            else:
+                carry_left, carry_right = 0.0, tr
         else:
-            split.append(True)
             carry_left = carry_right = heading = low = high = 0.0
             count = 1
+    split[keep] = False
     return np.array(split, dtype=bool), sharp
 
 
