@@ -25,8 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from gptimage_widgets import imaging
 from gptimage_widgets.errors import GPTImageError
-from gptimage_widgets.offline import KINDS, Fault, OfflineServer
+from gptimage_widgets.offline import KINDS, Fault, OfflineServer, synth
 from gptimage_widgets.offline import server as server_module
 from gptimage_widgets.offline.app import OfflineApp
 from gptimage_widgets.offline.faults import parse_fault_header
@@ -168,6 +169,18 @@ def test_output_format_and_compression_are_honoured(api: httpx.Client) -> None:
     assert len(raw(output_format="jpeg", output_compression=5)) < len(
         raw(output_format="jpeg", output_compression=100)
     )
+
+
+def test_pngs_are_encoded_by_the_kits_encoder(api: httpx.Client) -> None:
+    """Level 1 with zlib's run-length strategy, byte for byte what ``encode_image`` makes."""
+    for model, extra in (("gpt-image-2", {}), ("gpt-image-1.5", {"background": "transparent"})):
+        body = generate(api, model=model, size="1024x1024", **extra).json()
+        sent = base64.b64decode(body["data"][0]["b64_json"])
+        assert sent == imaging.encode_image(decode(body["data"][0]["b64_json"]), "png")
+    jpeg = generate(api, model="gpt-image-1.5", output_format="jpeg", output_compression=70)
+    sent = base64.b64decode(jpeg.json()["data"][0]["b64_json"])
+    pixels = synth.generate_image("a lighthouse at dusk", 1024, 1024, 0)
+    assert sent == imaging.encode_image(pixels[..., :3].copy(), "jpeg", quality=70)
 
 
 def test_transparent_background_has_real_alpha(api: httpx.Client) -> None:

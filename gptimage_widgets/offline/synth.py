@@ -8,7 +8,7 @@ trying the kit offline sees plausible results, and tests can tell images apart.
 
 Edits change only the masked pixels and copy every other pixel byte for byte; variations
 are deterministic perturbations of their input. Arrays are ``(H, W, 3)`` or ``(H, W, 4)``
-``uint8`` in ``[0, 255]`` throughout. numpy and Pillow only.
+``uint8`` in ``[0, 255]`` throughout. numpy, Pillow and the kit's ``imaging``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .. import imaging
 
 __all__ = [
     "SceneStyle",
@@ -439,7 +441,12 @@ def blur_for_partial(image: np.ndarray, partial_index: int, partials: int) -> np
 
 
 def encode(image: np.ndarray, output_format: str = "png", compression: int | None = None) -> bytes:
-    """Encode ``image`` as PNG (compress level 1: speed over size), JPEG or WebP.
+    """Encode ``image`` as PNG or JPEG (through :func:`imaging.encode_image`) or WebP.
+
+    PNG and JPEG use the kit's own encoder, so the server's PNGs are the client's: level 1
+    with zlib's run-length strategy (about Pillow's default bytes at a fraction of its time;
+    ``benchmarks/RESULTS.md``). WebP is saved here with Pillow's fastest ``method=0``, a
+    speed knob ``encode_image`` does not offer.
 
     Parameters
     ----------
@@ -449,14 +456,11 @@ def encode(image: np.ndarray, output_format: str = "png", compression: int | Non
     compression : int or None
         OpenAI's ``output_compression``, 0–100 (100 = best quality); JPEG/WebP only.
     """
-    pil = Image.fromarray(image)
-    buffer = io.BytesIO()
     if output_format == "png":
-        pil.save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
+        return imaging.encode_image(image, "png")
     quality = 95 if compression is None else max(1, min(100, int(compression)))
     if output_format == "jpeg":
-        pil.convert("RGB").save(buffer, format="JPEG", quality=quality)
-    else:
-        pil.save(buffer, format="WEBP", quality=quality, method=0)
+        return imaging.encode_image(np.ascontiguousarray(image[..., :3]), "jpeg", quality=quality)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="WEBP", quality=quality, method=0)
     return buffer.getvalue()
