@@ -13,8 +13,9 @@ Prints, for the same seeded operations in one run (wall time and CPU time, media
 - exact grow/shrink at 4K, against OR-ing one shifted copy per disc offset.
 
 The last line is the headline; the exit status is 1 when it misses the target (< 100 ms
-wall or CPU: the machine is shared, so CPU time is the fairer figure and either may pass).
-Run: ``python benchmarks/bench_mask_raster.py`` (about 30-50 s).
+wall or CPU: the machine is shared, so CPU time is the fairer figure and either may pass;
+CPU time adds up all threads, and grow/shrink runs on 2).
+Run: ``python benchmarks/bench_mask_raster.py`` (about 10 s).
 """
 
 from __future__ import annotations
