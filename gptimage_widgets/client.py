@@ -415,11 +415,15 @@ class _BodyBuffer:
         self._buffer[self._size : end] = chunk
         self._size = end
 
-    def take_text(self) -> str:
-        """The body decoded as UTF-8 (a BOM is dropped); the buffer is released."""
+    def take_bytes(self) -> bytearray:
+        """The body as it arrived (no copy: the buffer itself, trimmed); the buffer is released."""
         buffer, self._buffer = self._buffer, bytearray()
         del buffer[self._size :]
-        return buffer.decode("utf-8-sig")
+        return buffer
+
+    def take_text(self) -> str:
+        """The body decoded as UTF-8 (a BOM is dropped); the buffer is released."""
+        return self.take_bytes().decode("utf-8-sig")
 
 
 def _announced_length(response: httpx.Response) -> int:
@@ -481,7 +485,9 @@ def _parse_payload(received: _BodyBuffer, request_id: str | None, secret: str | 
     )
 
 
-def _decode_items(payload: _Payload, downloads: Mapping[int, bytes]) -> list[np.ndarray]:
+def _decode_items(
+    payload: _Payload, downloads: Mapping[int, bytes | bytearray]
+) -> list[np.ndarray]:
     """Decode every item: base64 inline, or the downloaded bytes of its URL.
 
     Each ``b64_json`` string is popped from its item as it is decoded, so the strings
@@ -1054,7 +1060,7 @@ class _ClientBase(Generic[ResultT, StreamT]):
         return (call.estimate.usd if call.estimate else None), True
 
     def _result_from_payload(
-        self, call: _Call, payload: _Payload, downloads: Mapping[int, bytes]
+        self, call: _Call, payload: _Payload, downloads: Mapping[int, bytes | bytearray]
     ) -> ImageResult:
         return self._make_result(
             call,
@@ -1186,8 +1192,11 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
         downloads = {index: self._download(url) for index, url in payload.urls().items()}
         return self._save_now(self._result_from_payload(call, payload, downloads))
 
-    def _download(self, url: str) -> bytes:
-        return self._send(lambda: self._download_request(url), stream=False, model=None).content
+    def _download(self, url: str) -> bytearray:
+        """The bytes at a result URL, read into one buffer like an API answer (retried alike)."""
+        body = _BodyBuffer()
+        self._send(lambda: self._download_request(url), stream=False, model=None, body=body)
+        return body.take_bytes()
 
     @staticmethod
     def _collect(events: Iterator[StreamEvent], on_partial: PartialCallback | None) -> ImageResult:
@@ -1455,9 +1464,11 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
         result = self._result_from_payload(call, payload, dict(zip(urls, contents, strict=True)))
         return await asyncio.to_thread(self._save_now, result)
 
-    async def _download(self, url: str) -> bytes:
-        response = await self._send(lambda: self._download_request(url), stream=False, model=None)
-        return response.content
+    async def _download(self, url: str) -> bytearray:
+        """Async :meth:`ImageClient._download`."""
+        body = _BodyBuffer()
+        await self._send(lambda: self._download_request(url), stream=False, model=None, body=body)
+        return body.take_bytes()
 
     @staticmethod
     async def _collect(

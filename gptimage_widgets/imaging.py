@@ -46,7 +46,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final, Protocol
+from typing import IO, Any, Final, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -437,13 +437,61 @@ def _exif_orientation(img: Image.Image) -> int | None:
     return value if isinstance(value, int) else None
 
 
+class _BufferFile(io.RawIOBase):
+    """A read-only, seekable file over a ``bytearray`` or ``memoryview``, without a copy.
+
+    ``io.BytesIO`` shares a ``bytes`` object but copies every other buffer whole: for a
+    downloaded image (read into one ``bytearray``) that copy would double the file again.
+    """
+
+    def __init__(self, data: bytearray | memoryview) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        start = min(self._position, len(self._view))
+        count = min(len(buffer), len(self._view) - start)
+        buffer[:count] = self._view[start : start + count]
+        self._position = start + count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        position = base[whence] + offset
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
+
+
+def _as_file(data: bytes | bytearray | memoryview) -> IO[bytes]:
+    """A file over encoded bytes that shares them (no copy, whatever the buffer type)."""
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    return cast(IO[bytes], _BufferFile(data))  # a binary file; typeshed's RawIOBase is not IO
+
+
 def _open_bytes(data: bytes | bytearray | memoryview, error: ErrorFactory) -> Image.Image:
     """Open (headers only) encoded image bytes."""
     if len(data) == 0:
         raise error("the image data is empty (0 bytes)", "pass an image file's bytes")
     try:
         with _pillow_quietly():
-            return Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
+            return Image.open(_as_file(data), formats=_PIL_FORMATS)
     except Exception as exc:  # UnidentifiedImageError, or a header parser's SyntaxError...
         raise error(*_unopenable_bytes(data, exc)) from exc
 

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 import gptimage_widgets
-from gptimage_widgets import backends, catalog, pricing, retry
+from gptimage_widgets import backends, catalog, imaging, pricing, retry
 from gptimage_widgets import client as client_module
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
@@ -946,6 +946,75 @@ async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> Non
             np.testing.assert_array_equal(got, want)
     assert peak < 2.5 * len(body), f"sync peak {peak / len(body):.2f}x the body"
     assert apeak < 2.5 * len(body), f"async peak {apeak / len(body):.2f}x the body"
+
+
+@contextlib.contextmanager
+def serving_file(content: bytes) -> Iterator[str]:
+    """A plain HTTP server on 127.0.0.1 answering every GET with `content` (a PNG)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/img-1.png"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_url_downloads_are_read_into_one_buffer() -> None:
+    """Over a real socket, a download holds the file about once (``response.read()`` kept
+    the chunks and their join: twice), and the decoder does not copy that buffer again."""
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 256, (768, 768, 3), dtype=np.uint8)
+    content = encode_png(image)  # ~1.8 MB, noise: PNG ~ raw size
+    with serving_file(content) as url:
+        with ImageClient(KEY, "http://127.0.0.1:9/v1", history=False) as client:
+            client._download(url)  # warm-up: imports, connection pool
+            body, peak = traced_peak(lambda: client._download(url))
+        async with AsyncImageClient(KEY, "http://127.0.0.1:9/v1", history=False) as aclient:
+            await aclient._download(url)
+            tracemalloc.start()
+            try:
+                abody = await aclient._download(url)
+                apeak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    assert bytes(body) == content and bytes(abody) == content
+    assert peak < 1.4 * len(content), f"sync peak {peak / len(content):.2f}x the file"
+    assert apeak < 1.4 * len(content), f"async peak {apeak / len(content):.2f}x the file"
+    _, decode_peak = traced_peak(lambda: imaging.decode_image(body))
+    _, decode_peak_of_bytes = traced_peak(lambda: imaging.decode_image(content))
+    assert decode_peak < decode_peak_of_bytes + 0.2 * len(content)  # no copy of the buffer
+    np.testing.assert_array_equal(imaging.decode_image(body), image)
+
+
+def test_url_download_with_a_wrong_content_length_is_read_whole() -> None:
+    content = png_bytes(5, 4)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "files.example.test":
+            chunks = iter([content[i : i + 7] for i in range(0, len(content), 7)])
+            headers = {"content-length": str(len(content) // 3)}
+            return httpx.Response(200, headers=headers, stream=_IterStream(chunks))
+        url = "https://files.example.test/img-1.png"
+        return httpx.Response(200, json={"data": [{"url": url}]}, headers={"x-request-id": "r1"})
+
+    result = client_for(Recorder(answer)).generate("x", model="dall-e-2", response_format="url")
+    assert result.images[0].shape == (4, 5, 3)
 
 
 # --------------------------------------------------------------------------- the key
