@@ -21,6 +21,7 @@ model's ``pixel_budget`` are shrunk, image and mask together, and a note says so
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,6 +275,7 @@ class _Uploads:
         if mask_array is not None:
             self.has_mask = True
             mask_png = imaging.mask_to_openai_png(mask_array)
+            self._check_encoded_size("mask", mask_png, mask_array.shape, "png")
             parts.append(FilePart("mask", "mask.png", mask_png, CONTENT_TYPES["png"]))
         return tuple(parts)
 
@@ -310,6 +312,7 @@ class _Uploads:
             self.image_sizes.append((array.shape[1], array.shape[0]))
             filename = "image" if len(arrays) == 1 else f"image-{index}"
             content = imaging.encode_image(self._drop_alpha_if_needed(array, index), self.format)
+            self._check_encoded_size(f"images[{index}]", content, array.shape, self.format)
             parts.append(
                 FilePart(
                     field_name,
@@ -319,6 +322,28 @@ class _Uploads:
                 )
             )
         return parts
+
+    def _check_encoded_size(
+        self, param: str, content: bytes, shape: tuple[int, ...], fmt: str
+    ) -> None:
+        """Refuse an encoded file above the model's byte limit (dall-e-2: 4 MB), before sending.
+
+        Bytes and paths are checked by validation; arrays and PIL images only have a size
+        once encoded here.
+        """
+        limit = self.spec.max_image_bytes
+        if len(content) <= limit:
+            return
+        height, width = shape[:2]
+        scale = 0.9 * math.sqrt(limit / len(content))  # bytes grow about with the pixels
+        smaller = f"{max(1, int(width * scale))}x{max(1, int(height * scale))}"
+        raise ValidationError(
+            f"{param}: encoded as {fmt.upper()} the {width}x{height} image is "
+            f"{len(content):,} bytes, but {self.spec.name} accepts files up to {limit:,} "
+            f"bytes; downscale it (e.g. to {smaller}) or pass a smaller image",
+            param=param,
+            value=f"{width}x{height}, {len(content):,} bytes as {fmt}",
+        )
 
     def _drop_alpha_if_needed(self, array: np.ndarray, index: int) -> np.ndarray:
         if self.format != "jpeg" or array.ndim != 3 or array.shape[2] != 4:

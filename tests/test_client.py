@@ -252,6 +252,14 @@ def test_validation_happens_before_any_byte_is_sent() -> None:
     assert recorder.requests == []
 
 
+def test_an_input_too_large_once_encoded_is_never_sent() -> None:
+    recorder = Recorder(ok_json())
+    noise = np.random.default_rng(3).integers(0, 256, (1024, 1024, 4), dtype=np.uint8)
+    with pytest.raises(ValidationError, match=r"images\[0\]: encoded as PNG .* downscale it"):
+        client_for(recorder).edit("x", noise, model="dall-e-2")
+    assert recorder.requests == []
+
+
 def test_default_timeout_and_injected_client_timeout() -> None:
     assert DEFAULT_TIMEOUT.connect == 5 and DEFAULT_TIMEOUT.read == 600
     owned = ImageClient(api_key=KEY, history=False)

@@ -262,3 +262,19 @@ def test_request_is_frozen() -> None:
     assert isinstance(request, ImageRequest)
     with pytest.raises(AttributeError):
         request.model = "dall-e-3"  # type: ignore[misc]
+
+
+def test_dalle2_inputs_over_4_mb_once_encoded_are_refused_before_sending() -> None:
+    """Arrays and PIL images have a byte size only once encoded: checked right then."""
+    noise = np.random.default_rng(3).integers(0, 256, (1024, 1024, 4), dtype=np.uint8)
+    limit = catalog.get_model("dall-e-2").max_image_bytes
+    for image in (noise, Image.fromarray(noise)):
+        with pytest.raises(ValidationError) as info:
+            build_request("dall-e-2", "edit", prompt="x", images=image)
+        [problem] = info.value.problems
+        encoded = int(problem.message.split(" image is ")[1].split(" bytes")[0].replace(",", ""))
+        assert encoded > limit and problem.param == "images[0]"
+        assert f"up to {limit:,} bytes; downscale it (e.g. to " in problem.message
+        assert "1024x1024" in problem.message
+    smaller = build_request("dall-e-2", "edit", prompt="x", images=noise[:900, :900])
+    assert len(smaller.files[0].content) <= limit
