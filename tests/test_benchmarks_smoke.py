@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gptimage_widgets.imaging import decode_image
+from gptimage_widgets.imaging import decode_image, encode_image
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH_DIR))
@@ -21,6 +21,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import _common  # noqa: E402
 import bench_client_overhead  # noqa: E402
 import bench_concurrency  # noqa: E402
+import bench_encode_levels  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_sse_parser  # noqa: E402
 import bench_upload  # noqa: E402
@@ -76,6 +77,17 @@ def test_photo_like_is_deterministic_uint8_and_compresses_like_a_photo() -> None
     assert not np.array_equal(first, _common.photo_like(96, 64, seed=6))
     ratio = len(_common.png_bytes(first)) / first.nbytes
     assert 0.2 < ratio < 0.95  # neither flat colour nor pure noise
+
+
+def test_encode_levels_rows_are_plain_levels_and_ours_is_the_real_default() -> None:
+    image = bench_encode_levels.photo_like(96, 64, seed=3)
+    rows = bench_encode_levels.variants(image)
+    assert [label for label in rows if "ours" in label] == ["1 + Z_RLE (ours)"]
+    assert rows["1 + Z_RLE (ours)"]() == encode_image(image)  # what the kit really sends
+    plain = bench_encode_levels.pillow_save(image, compress_level=1)
+    assert rows["1"]() == plain != encode_image(image)  # level 1 without the strategy
+    for encode in rows.values():
+        assert np.array_equal(decode_image(encode()), image)
 
 
 def test_psnr() -> None:
