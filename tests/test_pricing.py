@@ -46,7 +46,7 @@ def usd(tokens: int, rate: float | Fraction) -> Fraction:
 
 
 @pytest.mark.parametrize("model", sorted(PER_IMAGE_1024))
-@pytest.mark.parametrize("index, quality", enumerate(["low", "medium", "high"]))
+@pytest.mark.parametrize("index, quality", list(enumerate(["low", "medium", "high"])))
 def test_list_price_per_image_at_1024(model: str, index: int, quality: str) -> None:
     est = estimate_cost(model, size="1024x1024", quality=quality)
     assert est is not None

@@ -269,7 +269,7 @@ def _assert_error(error: GPTImageError, row: Row, server: OfflineServer, folder:
 # --------------------------------------------------------------------------- the matrix
 
 
-@pytest.mark.parametrize(("flavour", "row"), _matrix_params())
+@pytest.mark.parametrize(("flavour", "row"), list(_matrix_params()))
 def test_fault_matrix(
     flavour: str,
     row: Row,
