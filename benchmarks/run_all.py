@@ -25,6 +25,7 @@ SCRIPTS = (
     "bench_client_overhead",
     "bench_concurrency",
     "bench_memory",
+    "bench_mask_raster",
 )
 
 
