@@ -269,17 +269,20 @@ def test_grow_and_shrink_across_64_pixel_words(width) -> None:
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_grow_in_parallel_row_bands_equals_the_reference(monkeypatch, threads) -> None:
-    """Large rasters are grown in row bands on threads, each with ``radius`` rows of
-    context: the seams between bands must not show."""
+def test_grow_in_parallel_row_tiles_equals_the_reference(monkeypatch, threads) -> None:
+    """Large rasters are grown in row tiles on threads, each with ``radius`` rows of
+    context, written into the output (a document's own raster) in place: the seams between
+    tiles must not show."""
     monkeypatch.setattr(maskops, "GROW_THREADS", threads)
-    monkeypatch.setattr(maskops, "_GROW_BAND_MIN_WORDS", 1)
+    monkeypatch.setattr(maskops, "_GROW_TILE_WORDS", 30)  # 10 rows of 3 words
     monkeypatch.setattr(maskops, "_POOL", None)
     rng = np.random.default_rng(threads)
     mask = rng.random((97, 130)) < 0.03
     mask[40:60, 20:90] = True  # a block across the band seams
     for radius in (1, 4, 7):
-        assert len(maskops._row_bands(97, 130, radius)) == threads
+        tiles = maskops._row_tiles(97, 3, radius)
+        assert len(tiles) > 1 and tiles[0][0] == 0 and tiles[-1][1] == 97
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(tiles))
         assert np.array_equal(grow_mask(mask, radius), shifted_or_grow(mask, radius))
         assert np.array_equal(grow_mask(~mask, -radius), ~shifted_or_grow(mask, radius))
     doc = MaskDocument(130, 97, [LoadMask(mask), Grow(5), Invert(), Grow(-2)])
