@@ -266,9 +266,10 @@ _RESETS = (Fill, Clear, LoadMask)
 
 # --------------------------------------------------------------------------- stroke geometry
 
-#: Pillow primitives of one stroke: polygons as flat ``[x0, y0, x1, y1, ...]`` lists and disc
-#: bounding boxes ``[x0, y0, x1, y1]``, both in Pillow's coordinates.
-_Shape: TypeAlias = tuple[list[list[float]], list[list[float]]]
+#: Pillow primitives of one stroke: polygons as flat ``[x0, y0, x1, y1, ...]`` float32 buffers
+#: (slices of one array for a whole batch: Pillow reads them without converting Python floats)
+#: and disc bounding boxes ``[x0, y0, x1, y1]``, both in Pillow's coordinates.
+_Shape: TypeAlias = tuple[list[memoryview], list[list[float]]]
 
 
 @dataclass
@@ -456,16 +457,25 @@ def _stroke_shapes(strokes: Sequence[Stroke]) -> list[_Shape]:
     back = offset[polygon_stroke] + chain[polygon_stroke] - 1
     left_xy, left_index = _distinct_vertices(left)
     right_xy, right_index = _distinct_vertices(right)
-    spans = np.stack(
+    # each polygon: a run of the left chain, then a run of the reversed right chain
+    run_start = np.stack(
         (
-            2 * left_index[offset[polygon_stroke] + start],
-            2 * left_index[offset[polygon_stroke] + end] + 2,
-            2 * right_index[back - end],
-            2 * right_index[back - start] + 2,
+            left_index[offset[polygon_stroke] + start],
+            len(left_xy) + right_index[back - end],
         ),
         axis=1,
-    ).tolist()
-    polygons = [left_xy[a:b] + right_xy[c:d] for a, b, c, d in spans]
+    ).ravel()
+    run_stop = np.stack(
+        (
+            left_index[offset[polygon_stroke] + end] + 1,
+            len(left_xy) + right_index[back - start] + 1,
+        ),
+        axis=1,
+    ).ravel()
+    coordinates = np.concatenate((left_xy, right_xy))[_runs(run_start, run_stop)]
+    ends = 2 * np.cumsum((run_stop - run_start).reshape(-1, 2).sum(axis=1))
+    flat = memoryview(coordinates.astype(np.float32).ravel())  # Pillow reads float32 buffers
+    polygons = [flat[a:b] for a, b in itertools.pairwise([0, *ends.tolist()])]
     discs = _disc_boxes(lines, radius, sharp)
     bounds = np.cumsum(np.bincount(polygon_stroke, minlength=count)).tolist()
     return [
@@ -490,14 +500,20 @@ def _polygon_spans(
     return stroke, start, end
 
 
-def _distinct_vertices(chain: np.ndarray) -> tuple[list[float], np.ndarray]:
+def _runs(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """The indices ``start[0]:stop[0]``, then ``start[1]:stop[1]``, ... in one int array."""
+    length = stop - start
+    return np.arange(int(length.sum())) + np.repeat(start - (np.cumsum(length) - length), length)
+
+
+def _distinct_vertices(chain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pillow coordinates of a complex vertex chain without consecutive repeats (unused slots
-    repeat a neighbour once rounded), and where each original vertex went: flat
-    ``[x0, y0, ...]`` and, per original vertex, the index of an equal kept vertex."""
+    repeat a neighbour once rounded), and where each original vertex went: (K, 2) float
+    ``(x, y)`` rows and, per original vertex, the index of an equal kept row."""
     xy = _pillow_coordinates(chain).reshape(-1, 2)
     keep = np.ones(len(xy), dtype=bool)
     keep[1:] = (xy[1:] != xy[:-1]).any(axis=1)
-    return xy[keep].ravel().tolist(), np.cumsum(keep) - 1
+    return xy[keep], np.cumsum(keep) - 1
 
 
 def _pillow_coordinates(z: np.ndarray) -> np.ndarray:
@@ -629,15 +645,19 @@ def _draw_lasso(canvas: _Canvas, op: Lasso) -> None:
 
 
 def _draw_stroke(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
-    draw, ink = canvas.draw, canvas.ink(op.erase)
+    # Pillow's C drawing object directly (what ImageDraw's methods call after resolving the
+    # ink): thousands of shapes per batch skip ImageDraw's per-call ink checks
+    core = canvas.draw.draw
+    ink = core.draw_ink(canvas.ink(op.erase))
     polygons, discs = shape
     for polygon in polygons:
-        draw.polygon(polygon, fill=ink)
-    for disc in discs:
-        if op.radius < _EXACT_DISC_RADIUS:
-            draw.point(disc, fill=ink)  # the disc's pixels, listed exactly
-        else:
-            draw.ellipse(disc, fill=ink)
+        core.draw_polygon(polygon, ink, 1)
+    if op.radius < _EXACT_DISC_RADIUS:
+        for disc in discs:
+            core.draw_points(disc, ink)  # the disc's pixels, listed exactly
+    else:
+        for disc in discs:
+            core.draw_ellipse(disc, ink, 1)
 
 
 def _apply_op(canvas: _Canvas, op: MaskOp, shape: _Shape | None = None) -> None:
@@ -742,19 +762,21 @@ def _complement(words: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _widen(flat: np.ndarray, pixels: int, scratch: tuple[np.ndarray, np.ndarray]) -> None:
-    """Dilate a flattened bit raster by ``pixels`` sideways, in place (carries across
-    words); ``scratch`` holds two arrays of the same shape.
+def _widen(
+    flat: np.ndarray, reach: int, target: int, scratch: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Dilate a flattened bit raster, already widened by ``reach`` pixels, to ``target``
+    pixels sideways, in place (carries across words); ``scratch`` holds two arrays of the
+    same shape.
 
-    Widening by a then by b widens by a + b, so ``pixels`` takes steps of 1, 2, 4, ... (at
-    most 63, one word): about log2(pixels) passes instead of ``pixels``.
+    ``row | row << s | row >> s`` widens a raster widened by ``reach`` to ``reach + s`` when
+    ``s <= 2 * reach + 1`` (the shifted runs touch), so steps grow 1, 3, 9, ... (at most 63,
+    one word): about log3(target) passes instead of ``target``.
     """
-    step = 1
-    while pixels > 0:
-        shift = min(step, pixels, 63)
+    while reach < target:
+        shift = min(target - reach, 2 * reach + 1, 63)
         _widen_by(flat, shift, *scratch)
-        pixels -= shift
-        step *= 2
+        reach += shift
 
 
 def _widen_by(flat: np.ndarray, shift: int, carry: np.ndarray, part: np.ndarray) -> None:
@@ -797,7 +819,7 @@ def _dilate_band(words: np.ndarray, radius: int) -> np.ndarray:
     reach = 0
     for k in range(radius, -1, -1):
         target = math.isqrt(radius * radius - k * k)
-        _widen(flat, target - reach, scratch)
+        _widen(flat, reach, target, scratch)
         reach = target
         if k == 0:
             total |= widened
