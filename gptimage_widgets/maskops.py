@@ -961,7 +961,6 @@ class MaskDocument:
         self._rasterized = 0  # the canvas shows the first this many ops
         self._checkpoints: dict[int, tuple[np.ndarray, bool]] = {}  # op count -> packed canvas
         self._cost_since_checkpoint = 0.0
-        self._mask_cache: np.ndarray | None = None
         for op in ops:
             self.apply(op)
 
@@ -994,9 +993,8 @@ class MaskDocument:
     @property
     def mask(self) -> np.ndarray:
         """The current mask, (H, W) bool, True = replace (a fresh copy)."""
-        if self._mask_cache is None:
-            self._mask_cache = self._current().mask()
-        return self._mask_cache.copy()
+        # one pass over the raster: no cached copy (copying it would cost as much)
+        return self._current().mask()
 
     def mask_image(self) -> Image.Image:
         """The current mask as a Pillow "L" image, 255 = replace, 0 = keep (a copy)."""
@@ -1064,7 +1062,6 @@ class MaskDocument:
 
     def _changed(self) -> None:
         self.version += 1
-        self._mask_cache = None
 
     def _forget_future(self) -> None:
         """A new op after undo: redo is gone and checkpoints past the present are stale."""
