@@ -14,7 +14,7 @@ Prints, for the same seeded operations in one run (wall time and CPU time, media
 
 The last line is the headline; the exit status is 1 when it misses the target (< 100 ms
 wall or CPU: the machine is shared, so CPU time is the fairer figure and either may pass;
-CPU time adds up all threads, and grow/shrink runs on 2).
+CPU time adds up all threads; grow/shrink uses ``maskops.GROW_THREADS``, 1 by default).
 Run: ``python benchmarks/bench_mask_raster.py`` (about 10 s).
 """
 

@@ -16,8 +16,8 @@ How each operation is drawn:
   where a stretch would fold, plus discs at the two ends and at sharp joints: edges lie
   within 0.8 px of the exact distance ``<= radius`` (Pillow rounds vertices to pixels);
 - an inversion only flips a flag (the raster holds ``mask XOR inverted``);
-- grow/shrink is an exact Euclidean dilation on the raster packed 64 pixels to a word, large
-  rasters in row bands on threads (NumPy releases the GIL; Pillow's drawing does not).
+- grow/shrink is an exact Euclidean dilation on the raster packed 64 pixels to a word, in
+  cache-sized row tiles, written back into the raster in place.
 
 Coordinates are full-resolution image pixel indices as floats: pixel ``(x, y)`` has its centre
 at ``(x, y)``, so the image spans ``[-0.5, width - 0.5]`` horizontally. Masks are (H, W) bool
