@@ -522,25 +522,35 @@ def _count_problems(spec: ModelSpec, operation: str, count: int) -> list[Problem
     return []
 
 
-def _mask_problems(
-    spec: ModelSpec, operation: str, mask: Any, count: int, first: tuple[int, int] | None
+def _mask_count_problems(
+    spec: ModelSpec, operation: str, count: int | None, shown: Any
 ) -> list[Problem]:
-    from .imaging import image_size
-
-    shown = _describe(mask)
-    special = _special_file_problem("mask", mask)
+    """Mask rules that need only the number of input images (None: not known yet)."""
     if operation != "edit":
         return [Problem("mask", shown, f"{operation} takes no mask; use operation='edit'")]
     if not spec.supports_mask:
         return [Problem("mask", shown, f"{spec.name} takes no mask; remove it")]
     if count == 0:
         return [Problem("mask", shown, "a mask needs an input image; pass images=[image]")]
-    if count > 1:
+    if count is not None and count > 1:
         message = (
             f"a mask can only be used with one input image, got {count}; pass the image to "
             "edit alone, or drop the mask"
         )
         return [Problem("mask", shown, message)]
+    return []
+
+
+def _mask_problems(
+    spec: ModelSpec, operation: str, mask: Any, count: int, first: tuple[int, int] | None
+) -> list[Problem]:
+    from .imaging import image_size
+
+    shown = _describe(mask)
+    counted = _mask_count_problems(spec, operation, count, shown)
+    if counted:
+        return counted
+    special = _special_file_problem("mask", mask)
     if special:
         return special
     size, problems = _imaging_problem("mask", mask, lambda: image_size(mask, param="mask"))
@@ -575,6 +585,39 @@ def _input_problems(spec: ModelSpec, operation: str, images: Any, mask: Any) -> 
 
 
 # --------------------------------------------------------------------------- entry points
+
+
+def input_count_problems(
+    model: str | ModelSpec, operation: str, images: int | None, *, has_mask: bool = False
+) -> list[Problem]:
+    """The input rules that need only counts, for a form that holds no images yet.
+
+    The same rules :func:`check` applies to real inputs: how many images the operation and
+    model take, and whether a mask is allowed with them.
+
+    Parameters
+    ----------
+    model : str or ModelSpec
+    operation : str
+        ``"generate"``, ``"edit"`` or ``"variation"``.
+    images : int or None
+        How many input images the request will have; None when they are not added yet (then
+        only the rules that hold whatever the count are applied).
+    has_mask : bool
+        Whether the request will carry a mask.
+
+    Returns
+    -------
+    list of Problem
+    """
+    spec, problems = _resolve_model(model)
+    if problems or spec is None or not spec.supports(operation):
+        return problems  # an unknown model or operation is check()'s to report
+    if operation != "generate" and images is not None:
+        problems += _count_problems(spec, operation, images)
+    if has_mask:
+        problems += _mask_count_problems(spec, operation, images, True)
+    return problems
 
 
 def check(model: str | ModelSpec, operation: str = "generate", **params: Any) -> list[Problem]:

@@ -482,3 +482,15 @@ def test_a_fixed_int_stays_read_only_after_reenabling() -> None:
     form.disabled = False
     assert form.controls[fixed[1]].disabled
     assert form.params[fixed[1]] == spec_of(fixed[0]).params[fixed[1]].minimum
+
+
+def test_mask_with_several_reference_images_is_shown_before_generate() -> None:
+    """The form applies validation's own count rules (the old copy missed this one)."""
+    form = ParameterForm("gpt-image-2", "edit")
+    form.reference_images = 2
+    assert form.valid
+    form.has_mask = True
+    assert [p.param for p in form.problems] == ["mask"] and not form.valid
+    assert "one input image" in form.problems[0].message
+    form.reference_images = 1
+    assert form.valid

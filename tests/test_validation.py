@@ -679,3 +679,19 @@ def test_validate_raises_nothing_but_validation_error(
         assert exc.problems == problems
     else:
         assert problems == []
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "dall-e-2", "dall-e-3"])
+@pytest.mark.parametrize("count", [0, 1, 2, 17])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_input_count_problems_are_the_ones_check_finds(model, count, with_mask) -> None:
+    """The form's count-only rules are check's own, message for message."""
+    from gptimage_widgets.validation import check, input_count_problems
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    mask = np.zeros((64, 64), bool) if with_mask else None
+    for operation in ("edit", "variation"):
+        real = check(model, operation, prompt="x", images=[image] * count, mask=mask)
+        counted = input_count_problems(model, operation, count, has_mask=with_mask)
+        about_inputs = [p.message for p in real if p.param in ("images", "mask")]
+        assert [p.message for p in counted] == about_inputs

@@ -785,23 +785,12 @@ class ParameterForm(widgets.VBox):
         return problems + self._context_problems(self._spec)
 
     def _context_problems(self, spec: ModelSpec) -> list[Problem]:
-        """Limits on the studio's inputs (counted, not seen): images and mask."""
-        problems: list[Problem] = []
-        limit = spec.max_reference_images
-        if self.operation == "edit" and self.reference_images > limit:
-            problems.append(
-                Problem(
-                    "images",
-                    self.reference_images,
-                    f"{spec.name} takes at most {limit} input image(s) for edits, got "
-                    f"{self.reference_images}; remove some or pick another model",
-                )
-            )
-        if self.has_mask and not spec.supports_mask:
-            problems.append(
-                Problem("mask", True, f"{spec.name} takes no mask; clear it or pick another model")
-            )
-        return problems
+        """The catalog's input rules, from the studio's counts (images, mask), not the inputs.
+
+        No images yet (0) is not a problem of the form, like a prompt not typed yet.
+        """
+        images = self.reference_images or None
+        return validation.input_count_problems(spec, self.operation, images, has_mask=self.has_mask)
 
     def _show_problems(self, problems: list[Problem]) -> None:
         by_param: dict[str, list[str]] = {name: [] for name in self._controls}
