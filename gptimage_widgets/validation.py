@@ -336,13 +336,32 @@ def _resolve_model(model: Any) -> tuple[ModelSpec | None, list[Problem]]:
         return None, list(exc.problems)
 
 
+def _unknown_operation(operation: Any, allowed: tuple[str, ...]) -> Problem | None:
+    if isinstance(operation, str) and operation in allowed:
+        return None
+    hint = _did_you_mean(operation, allowed) if isinstance(operation, str) else ""
+    message = f"operation {_short(operation)} is unknown{hint}; use one of {_quoted(allowed)}"
+    return Problem("operation", operation, message, allowed)
+
+
+def require_operation(operation: Any, *, also: tuple[str, ...] = ()) -> str:
+    """``operation`` when it is a catalog operation (or one of ``also``, e.g. a UI's "auto").
+
+    Raises
+    ------
+    ValidationError
+        Naming the value, with a did-you-mean and the allowed names.
+    """
+    problem = _unknown_operation(operation, (*also, *OPERATIONS))
+    if problem is not None:
+        raise ValidationError([problem])
+    return str(operation)
+
+
 def _operation_problems(spec: ModelSpec | None, operation: Any) -> list[Problem]:
-    if not isinstance(operation, str) or operation not in OPERATIONS:
-        hint = _did_you_mean(operation, OPERATIONS) if isinstance(operation, str) else ""
-        message = (
-            f"operation {_short(operation)} is unknown{hint}; use one of {_quoted(OPERATIONS)}"
-        )
-        return [Problem("operation", operation, message, OPERATIONS)]
+    unknown = _unknown_operation(operation, OPERATIONS)
+    if unknown is not None:
+        return [unknown]
     if spec is not None and not spec.supports(operation):
         takers = [m.name for m in list_models() if m.supports(operation)]
         message = (

@@ -695,3 +695,14 @@ def test_input_count_problems_are_the_ones_check_finds(model, count, with_mask) 
         counted = input_count_problems(model, operation, count, has_mask=with_mask)
         about_inputs = [p.message for p in real if p.param in ("images", "mask")]
         assert [p.message for p in counted] == about_inputs
+
+
+def test_require_operation_is_the_one_operation_check() -> None:
+    from gptimage_widgets.validation import require_operation
+
+    assert require_operation("edit") == "edit"
+    assert require_operation("auto", also=("auto",)) == "auto"
+    with pytest.raises(ValidationError, match=r"'edti' is unknown \(did you mean 'edit'\?\)"):
+        require_operation("edti")
+    with pytest.raises(ValidationError, match="'auto'"):
+        require_operation("auto")

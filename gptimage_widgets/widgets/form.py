@@ -33,7 +33,6 @@ from ..pricing import CostEstimate
 
 __all__ = ["ParameterForm"]
 
-OPERATIONS = ("generate", "edit", "variation")
 #: Longest int range still shown as a slider; wider ranges get a text box.
 SLIDER_MAX_RANGE = 100
 ERROR_STYLE = "color:#c62828;font-size:0.9em"
@@ -526,7 +525,7 @@ class ParameterForm(widgets.VBox):
         self, model: str = "gpt-image-2", operation: str = "generate", **kwargs: Any
     ) -> None:
         spec = catalog.get_model(model)
-        self._check_operation_name(operation)
+        validation.require_operation(operation)
         self._ready = False
         self._controls: dict[str, _Control] = {}
         self._spec: ModelSpec = spec
@@ -597,7 +596,7 @@ class ParameterForm(widgets.VBox):
         values = dict(params)
         spec = catalog.get_model(values.pop("model", None) or self.model)
         operation = str(values.pop("operation", None) or self.operation)
-        self._check_operation_name(operation)
+        validation.require_operation(operation)
         prompt = values.pop("prompt", None)
         keep = self._current_values() if spec.name == self._spec.name else {}
         controls, ignored = self._prepare(spec, operation, keep, values)
@@ -621,7 +620,7 @@ class ParameterForm(widgets.VBox):
 
     @traitlets.validate("operation")
     def _validate_operation(self, proposal: Any) -> str:
-        return self._check_operation_name(proposal["value"])
+        return validation.require_operation(proposal["value"])
 
     @traitlets.observe("model", "operation")
     def _on_model_or_operation(self, _change: Any) -> None:
@@ -651,16 +650,6 @@ class ParameterForm(widgets.VBox):
     def _on_value(self, _change: Any) -> None:
         if self._ready:
             self._refresh()
-
-    @staticmethod
-    def _check_operation_name(operation: str) -> str:
-        if operation not in OPERATIONS:
-            raise ValidationError(
-                f"operation {operation!r} is unknown; use one of {_quoted(OPERATIONS)}",
-                param="operation",
-                value=operation,
-            )
-        return operation
 
     # ------------------------------------------------------------------ building
 

@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from .. import catalog, validation
 from ..client import AsyncImageClient, ImageClient
 from ..errors import GPTImageError, ValidationError
 from ..imaging import to_arrays
@@ -32,7 +33,7 @@ from .painter import MaskPainter
 __all__ = ["OFFLINE_BANNER", "ImageStudio", "backend_banner", "studio"]
 
 OFFLINE_BANNER = "Offline backend (no OPENAI_API_KEY): images are synthetic"
-OPERATIONS = ("auto", "generate", "edit", "variation")
+OPERATIONS = ("auto", *catalog.OPERATIONS)  # "auto": edit when there are references
 _OPERATION_TIPS = {
     "auto": "Edit when reference images are present, else generate",
     "generate": "Generate from the prompt only",
@@ -188,7 +189,7 @@ class ImageStudio(widgets.VBox):
         )
         self._operation = widgets.ToggleButtons(
             options=[(op.capitalize(), op) for op in OPERATIONS],
-            value=_check_operation(operation),
+            value=_require_operation(operation),
             tooltips=[_OPERATION_TIPS[op] for op in OPERATIONS],
             style={"button_width": "90px"},
         )
@@ -282,7 +283,7 @@ class ImageStudio(widgets.VBox):
 
     @operation.setter
     def operation(self, value: str) -> None:
-        self._operation.value = _check_operation(value)
+        self._operation.value = _require_operation(value)
 
     @property
     def effective_operation(self) -> str:
@@ -609,16 +610,6 @@ class ImageStudio(widgets.VBox):
         return (self._painter_hint,)
 
 
-def _check_operation(value: str) -> str:
-    if value not in OPERATIONS:
-        raise ValidationError(
-            f"operation {value!r} is not known; use one of {', '.join(map(repr, OPERATIONS))}",
-            param="operation",
-            value=value,
-        )
-    return value
-
-
 def _consume_outcome(task: asyncio.Task[Any]) -> None:
     """Done-callback: the studio already showed the error; keep asyncio from warning again."""
     if not task.cancelled():
@@ -661,3 +652,7 @@ def studio(
 
         show(created)
     return created
+
+
+def _require_operation(value: str) -> str:
+    return validation.require_operation(value, also=("auto",))
