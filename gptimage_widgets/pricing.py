@@ -30,6 +30,7 @@ from typing import Any
 
 from .catalog import ModelSpec, Pricing, get_model
 from .errors import ValidationError
+from .validation import parse_size
 
 __all__ = [
     "PARTIAL_IMAGE_TOKENS",
@@ -206,10 +207,14 @@ def _output_cost(pricing: Pricing, quality: str, size: str) -> tuple[Decimal, st
 
 def _pixel_scale(size: str) -> Decimal | None:
     """``W*H / 1024²`` for a ``"WxH"`` size, else None."""
-    width, sep, height = size.lower().partition("x")
-    if not (sep and width.isdigit() and height.isdigit()):
+    try:
+        parsed = parse_size(size)
+    except ValidationError:
         return None
-    return Decimal(int(width) * int(height)) / Decimal(_BASE_PIXELS)
+    if parsed is None:  # "auto"
+        return None
+    width, height = parsed
+    return Decimal(width * height) / Decimal(_BASE_PIXELS)
 
 
 def _basis(

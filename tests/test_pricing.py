@@ -262,3 +262,10 @@ def test_bad_usage_raises_validation_error(usage: dict[str, object]) -> None:
 def test_non_mapping_usage_raises_validation_error() -> None:
     with pytest.raises(ValidationError, match="mapping"):
         cost_from_usage("gpt-image-2", [1, 2, 3])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", ["2048x1²", "１０２４x1024", "1024X1024x", "x", ""])
+def test_odd_size_strings_never_crash_the_estimate(size: str) -> None:
+    """Sizes go through validation.parse_size: junk gives an estimate or None, no ValueError."""
+    estimate = estimate_cost("gpt-image-2", size=size, quality="low")
+    assert estimate is None or estimate.usd >= 0
