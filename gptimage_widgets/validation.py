@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import OPERATIONS, ModelSpec, ParamSpec, get_model, list_models
+from .catalog import OPERATIONS, ModelSpec, ParamSpec, get_model, list_models, parse_size
 from .errors import Problem, ValidationError
 
 __all__ = [
@@ -84,36 +84,6 @@ def _few(names: Sequence[str], limit: int = 3) -> str:
 
 
 # --------------------------------------------------------------------------- sizes
-
-
-def parse_size(size: str) -> tuple[int, int] | None:
-    """``"1024x1536"`` -> ``(1024, 1536)``; ``"auto"`` -> None.
-
-    Parameters
-    ----------
-    size : str
-        ``"auto"`` or ``"WIDTHxHEIGHT"`` with positive whole numbers and a lowercase ``x``.
-
-    Raises
-    ------
-    ValidationError
-        For anything else, with an example of the expected form.
-    """
-    if isinstance(size, str) and size == "auto":
-        return None
-    if isinstance(size, str):
-        width, sep, height = size.partition("x")
-        if sep and _is_positive_decimal(width) and _is_positive_decimal(height):
-            return int(width), int(height)
-    raise ValidationError(
-        f"size {_short(size)} is not a size; write 'auto' or WIDTHxHEIGHT like '1024x1536'",
-        param="size",
-        value=size,
-    )
-
-
-def _is_positive_decimal(text: str) -> bool:
-    return text.isascii() and text.isdigit() and not text.startswith("0") and len(text) <= 9
 
 
 def _custom_size_messages(spec: ModelSpec, width: int, height: int) -> list[str]:
