@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .catalog import ModelSpec, Pricing, get_model
+from .catalog import ModelSpec, Pricing, get_model, parse_size, resolve_params
 from .errors import ValidationError
-from .validation import parse_size
 
 __all__ = [
     "PARTIAL_IMAGE_TOKENS",
@@ -126,8 +125,7 @@ def estimate_cost(
     pricing = spec.pricing
     if pricing is None:
         return None
-    size = _resolve_param(spec, "size", size)
-    quality = _resolve_param(spec, "quality", quality)
+    size, quality = _size_and_quality(spec, size, quality)
     notes: list[str] = []
     if size in (None, "auto"):
         size = _BASE_SIZE
@@ -167,13 +165,17 @@ def _check_counts(**counts: Any) -> None:
             )
 
 
-def _resolve_param(spec: ModelSpec, name: str, value: str | None) -> str | None:
-    """The given value, else the model's default for that parameter."""
-    if value is not None:
-        return str(value)
-    param = spec.params.get(name)
-    default = getattr(param, "default", None)
-    return None if default is None else str(default)
+def _size_and_quality(
+    spec: ModelSpec, size: str | None, quality: str | None
+) -> tuple[str | None, str | None]:
+    """The given size and quality, else the model's defaults (any operation: the operation
+    does not change the price)."""
+    resolved = resolve_params(spec, None, {"size": size, "quality": quality})
+    return _text(resolved.get("size")), _text(resolved.get("quality"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _quality_range(spec: ModelSpec, pricing: Pricing, quality: str | None) -> list[str] | None:

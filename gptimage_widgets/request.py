@@ -233,11 +233,7 @@ def _effective_params(
     params: dict[str, Any] = {"model": model_name}
     if "prompt" in given:
         params["prompt"] = given["prompt"]
-    for name, param in spec.params_for(operation).items():
-        value = given.get(name, param.default)
-        if value is not None:
-            params[name] = value
-    for name, value in given.items():
+    for name, value in catalog.resolve_params(spec, operation, given).items():
         if name not in params and name not in _FILE_PARAMS:
             params[name] = value
     if uploads.image_sizes:

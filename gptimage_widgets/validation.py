@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import OPERATIONS, ModelSpec, ParamSpec, get_model, list_models, parse_size
+from .catalog import (
+    OPERATIONS,
+    ModelSpec,
+    ParamSpec,
+    get_model,
+    list_models,
+    parse_size,
+    resolve_params,
+)
 from .errors import Problem, ValidationError
 
 __all__ = [
@@ -125,9 +133,10 @@ def _rounded_hint(spec: ModelSpec, width: int, height: int) -> str:
 def size_problems(spec: ModelSpec | str, size: Any) -> list[Problem]:
     """Every problem with ``size`` for the model ``spec`` (``[]`` when it is fine).
 
-    Presets and ``"auto"`` come from the catalog; custom ``WxH`` follows
-    ``spec.custom_size``: edges multiples of 16, longest edge <= 3840, ratio <= 3:1,
-    655,360..8,294,400 pixels (inclusive) for gpt-image-2.
+    Presets and ``"auto"`` come from the catalog; a custom ``WxH`` (parsed by
+    :func:`gptimage_widgets.catalog.parse_size`) must meet ``spec.custom_size`` from
+    ``models.json``: both edges multiples of ``multiple_of``, longest edge <= ``max_edge``,
+    ratio <= ``max_ratio``, ``min_pixels`` <= pixels <= ``max_pixels`` (inclusive).
     """
     spec = get_model(spec)
     choices = spec.size_choices
@@ -256,17 +265,12 @@ def _param_problems(spec: ModelSpec, operation: str | None, name: str, value: An
     return _value_problems(spec, p, value)
 
 
-def _effective(spec: ModelSpec, given: dict[str, Any], name: str) -> Any:
-    if name in given:
-        return given[name]
-    p = spec.params.get(name)
-    return p.default if p else None
-
-
-def _combination_problems(spec: ModelSpec, given: dict[str, Any]) -> list[Problem]:
+def _combination_problems(
+    spec: ModelSpec, operation: str | None, given: dict[str, Any]
+) -> list[Problem]:
     """Rules between params: transparent needs png/webp; compression needs jpeg/webp."""
     problems: list[Problem] = []
-    fmt = _effective(spec, given, "output_format")
+    fmt = resolve_params(spec, operation, given, fill=("output_format",)).get("output_format")
     if fmt is not None and not isinstance(fmt, str):
         return problems  # a bad output_format is reported on its own
     shown = repr(fmt) if fmt is not None else "not set"
@@ -636,7 +640,9 @@ def check(model: str | ModelSpec, operation: str = "generate", **params: Any) ->
     given = {k: v for k, v in params.items() if v is not None and k not in _INPUTS}
     for name, value in given.items():
         problems += _param_problems(spec, known_op, name, value)
-    problems += _combination_problems(spec, given)
+    problems += _combination_problems(
+        spec, known_op if known_op is not None and spec.supports(known_op) else None, given
+    )
     if known_op is not None:
         problems += _prompt_problems(spec, known_op, params.get("prompt"))
     if known_op is not None and spec.supports(known_op):
