@@ -9,16 +9,12 @@ registered model makes. Pure module: stdlib only.
 
 from __future__ import annotations
 
-import reprlib
-
+from .._messages import short_repr
 from ..errors import ValidationError
 
 __all__ = ["parse_size"]
 
 _MAX_DIGITS = 9
-_repr = reprlib.Repr()
-_repr.maxstring = 60
-_repr.maxother = 60
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
@@ -47,17 +43,10 @@ def parse_size(size: str) -> tuple[int, int] | None:
         if sep and _is_positive_decimal(width) and _is_positive_decimal(height):
             return int(width), int(height)
     raise ValidationError(
-        f"size {_short(size)} is not a size; write 'auto' or WIDTHxHEIGHT like '1024x1536'",
+        f"size {short_repr(size)} is not a size; write 'auto' or WIDTHxHEIGHT like '1024x1536'",
         param="size",
         value=size,
     )
-
-
-def _short(value: object) -> str:
-    try:
-        return _repr.repr(value)
-    except Exception:
-        return f"<{type(value).__name__} object>"
 
 
 def _is_positive_decimal(text: str) -> bool:
