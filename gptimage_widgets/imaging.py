@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import masks
 from .errors import GPTImageError, ResponseDecodeError, ValidationError
 
 _pybase64: Any
@@ -70,10 +71,8 @@ __all__ = [
     "decode_b64_image",
     "decode_image",
     "downscale_to_budget",
-    "encode_b64_image",
     "encode_image",
     "image_size",
-    "mask_into_alpha",
     "mask_to_array",
     "mask_to_openai_png",
     "sniff_format",
@@ -125,7 +124,6 @@ _FLOAT_SLACK: Final = 0.5 / 255
 _EXIF_ORIENTATION: Final = 0x0112
 _SIXTEEN_BIT_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})
-_MASK_WHITE_THRESHOLD: Final = 128
 #: How Pillow and NumPy name objects in messages (``<_io.BytesIO object at 0x7f...>``): the
 #: address differs on every run and the object means nothing to the user.
 _OBJECT_REPR: Final = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")
@@ -910,13 +908,6 @@ def encode_image(
     return buffer.getvalue()
 
 
-def encode_b64_image(arr: Any, format: str = "png", **options: Any) -> str:
-    """:func:`encode_image` as base64 text (as in ``b64_json``); same options."""
-    data = encode_image(arr, format, **options)
-    encoded = _pybase64.b64encode(data) if _pybase64 is not None else base64.b64encode(data)
-    return encoded.decode("ascii")
-
-
 def decode_image(data: bytes | bytearray | memoryview) -> ImageArray:
     """Encoded bytes from a server -> an RGB/RGBA ``uint8`` array.
 
@@ -955,30 +946,16 @@ def decode_b64_image(b64: str | bytes) -> ImageArray:
 # ----------------------------------------------------------------------------- masks
 
 
-def _luminance_mask(rgb: ImageArray) -> MaskArray:
-    """White = replace: Pillow's ITU-R 601 luminance ``>= 128``."""
-    gray = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))
-    return gray >= _MASK_WHITE_THRESHOLD
-
-
 def _mask_from_plane(plane: np.ndarray, error: ErrorFactory) -> MaskArray:
-    """A 2-D array -> mask: bool as is, integers nonzero, floats ``>= 0.5``."""
+    """A 2-D array -> mask (:func:`masks.mask_from_plane`) after checking dtype and range."""
     kind = plane.dtype.kind
-    if kind == "b":
-        return np.ascontiguousarray(plane)
-    if kind in "iu":
-        return plane != 0
+    if kind not in "biuf":
+        raise error(
+            f"dtype {plane.dtype} is not a mask dtype; use bool, integers or floats in [0, 1]"
+        )
     if kind == "f":
         _check_finite_range(plane.astype(np.float32) if plane.dtype.itemsize < 4 else plane, error)
-        return plane >= 0.5
-    raise error(f"dtype {plane.dtype} is not a mask dtype; use bool, integers or floats in [0, 1]")
-
-
-def _mask_from_pixels(pixels: ImageArray) -> MaskArray:
-    """``(H, W, 3|4)`` uint8 -> mask: alpha 0 = replace with alpha, else white = replace."""
-    if pixels.shape[2] == 4:
-        return pixels[:, :, 3] == 0
-    return _luminance_mask(pixels)
+    return masks.mask_from_plane(plane)
 
 
 def _unbatch_mask(arr: np.ndarray, error: ErrorFactory) -> np.ndarray:
@@ -1001,13 +978,13 @@ def _mask_from_ndarray(arr: np.ndarray, error: ErrorFactory) -> MaskArray:
     _check_image_shape(arr, error)
     if arr.ndim == 2 or arr.shape[2] == 1:
         return _mask_from_plane(arr.reshape(arr.shape[:2]), error)
-    return _mask_from_pixels(_pixels_to_uint8(arr, error))
+    return masks.mask_from_pixels(_pixels_to_uint8(arr, error))
 
 
 def _mask_from_pil(img: Image.Image, error: ErrorFactory) -> MaskArray:
     if img.mode in ("L", "1"):
-        return np.asarray(img.convert("L")) >= _MASK_WHITE_THRESHOLD
-    return _mask_from_pixels(_pil_to_array(img, error))
+        return masks.mask_from_luminance(np.asarray(img.convert("L")))
+    return masks.mask_from_pixels(_pil_to_array(img, error))
 
 
 def _check_mask_size(mask: MaskArray, size: Any, param: str) -> None:
@@ -1077,34 +1054,11 @@ def mask_to_openai_png(mask: Any, size: tuple[int, int] | None = None) -> bytes:
     Returns
     -------
     bytes
-        An RGBA PNG at full resolution: ``(255, 255, 255, 0)`` where the mask is True
-        (alpha 0 = edit) and ``(0, 0, 0, 255)`` elsewhere, so it reads the same under both
-        conventions.
+        An RGBA PNG at full resolution (:func:`masks.openai_mask_rgba`): ``(255, 255, 255,
+        0)`` where the mask is True (alpha 0 = edit) and ``(0, 0, 0, 255)`` elsewhere, so it
+        reads the same under both conventions.
     """
-    selected = mask_to_array(mask, size)
-    level = np.where(selected, np.uint8(255), np.uint8(0))
-    rgba = np.empty((*selected.shape, 4), dtype=np.uint8)
-    rgba[:, :, :3] = level[:, :, None]
-    rgba[:, :, 3] = 255 - level
-    return encode_image(rgba, "png")
-
-
-def mask_into_alpha(image: Any, mask: Any) -> ImageArray:
-    """Put a mask into an image's alpha channel (DALL·E 2 edits without a mask file).
-
-    Returns
-    -------
-    np.ndarray
-        ``(H, W, 4)`` ``uint8``: the image's RGB, alpha 0 exactly where the mask is True and
-        255 elsewhere (any alpha the image had is replaced by the mask).
-    """
-    pixels = to_array(image)
-    height, width = pixels.shape[:2]
-    selected = mask_to_array(mask, (width, height))
-    out = np.empty((height, width, 4), dtype=np.uint8)
-    out[:, :, :3] = pixels[:, :, :3]
-    out[:, :, 3] = np.where(selected, np.uint8(0), np.uint8(255))
-    return out
+    return encode_image(masks.openai_mask_rgba(mask_to_array(mask, size)), "png")
 
 
 # ----------------------------------------------------------------------------- resizing
@@ -1121,7 +1075,7 @@ def _fit_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
 def _resize_mask(mask: MaskArray, size: tuple[int, int]) -> MaskArray:
     """Area-average the mask to ``size`` and keep pixels covered at least half."""
     plane = Image.fromarray(mask.astype(np.uint8) * np.uint8(255))
-    return np.asarray(plane.resize(size, Image.Resampling.BOX)) >= _MASK_WHITE_THRESHOLD
+    return masks.mask_from_luminance(np.asarray(plane.resize(size, Image.Resampling.BOX)))
 
 
 def downscale_to_budget(

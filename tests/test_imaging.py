@@ -18,16 +18,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, TiffImagePlugin
 
-from gptimage_widgets import imaging
+from gptimage_widgets import imaging, masks
 from gptimage_widgets.errors import ResponseDecodeError, ValidationError
 from gptimage_widgets.imaging import (
     decode_b64_image,
     decode_image,
     downscale_to_budget,
-    encode_b64_image,
     encode_image,
     image_size,
-    mask_into_alpha,
     mask_to_array,
     mask_to_openai_png,
     sniff_format,
@@ -36,6 +34,12 @@ from gptimage_widgets.imaging import (
     to_comfy_batch,
     to_pil,
 )
+
+
+def b64_png(image) -> str:
+    """``image`` as base64 PNG text, as in a ``b64_json`` response."""
+    return base64.b64encode(encode_image(image)).decode("ascii")
+
 
 settings.register_profile(
     "imaging", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -78,7 +82,7 @@ def test_uint8_round_trips_exactly_through_every_form(source, form, tmp_path):
         (tmp_path / "x.png").write_bytes(encoded)
         value = str(tmp_path / "x.png") if form == "path" else tmp_path / "x.png"
     elif form == "b64":
-        value = decode_b64_image(encode_b64_image(source))
+        value = decode_b64_image(b64_png(source))
     else:
         value = "data:image/png;base64," + base64.b64encode(encoded).decode()
     out = to_array(value)
@@ -445,7 +449,7 @@ def test_user_file_failures_keep_the_advice_for_files():
 
 
 def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkeypatch):
-    text = encode_b64_image(RGBA)
+    text = b64_png(RGBA)
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     for variant in (text, text.encode(), wrapped, "data:image/png;base64," + text):
         np.testing.assert_array_equal(decode_b64_image(variant), RGBA)
@@ -474,7 +478,7 @@ def test_b64_text_is_decoded_without_an_encoded_copy(monkeypatch, use_pybase64):
 
 
 def test_b64_decoding_accepts_every_text_type():
-    text = encode_b64_image(RGB)
+    text = b64_png(RGB)
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     for variant in (bytearray(text.encode()), memoryview(wrapped.encode()), f"data:,{wrapped}"):
         np.testing.assert_array_equal(decode_b64_image(variant), RGB)
@@ -684,14 +688,23 @@ def test_bad_masks_raise_validation_errors(value, pattern):
         mask_to_array(value)
 
 
-def test_mask_into_alpha_puts_the_mask_in_alpha_and_keeps_rgb():
-    out = mask_into_alpha(RGBA, MASK)
-    assert out.shape == (9, 13, 4)
-    np.testing.assert_array_equal(out[:, :, :3], RGBA[:, :, :3])
-    np.testing.assert_array_equal(out[:, :, 3], np.where(MASK, 0, 255))
-    np.testing.assert_array_equal(mask_to_array(out), MASK)
-    with pytest.raises(ValidationError, match=r"mask is 13x9 but the image is 9x13"):
-        mask_into_alpha(np.rot90(RGB), MASK)
+def test_the_mask_convention_module_converts_both_ways():
+    """masks.py: ComfyUI (True = replace) <-> OpenAI (alpha 0 = edit)."""
+    alpha = masks.alpha_from_mask(MASK)
+    assert alpha.dtype == np.uint8 and alpha.shape == (9, 13)
+    np.testing.assert_array_equal(alpha, np.where(MASK, 0, 255))
+    np.testing.assert_array_equal(masks.mask_from_alpha(alpha), MASK)
+    rgba = masks.openai_mask_rgba(MASK)
+    assert rgba.shape == (9, 13, 4)
+    np.testing.assert_array_equal(masks.mask_from_rgba(rgba), MASK)
+    np.testing.assert_array_equal(masks.mask_from_pixels(rgba[:, :, :3].copy()), MASK)  # white
+    np.testing.assert_array_equal(mask_to_array(rgba), MASK)
+    np.testing.assert_array_equal(masks.mask_from_plane(MASK.astype(np.float32)), MASK)
+    np.testing.assert_array_equal(masks.mask_from_plane(MASK.astype(np.int16) * 7), MASK)
+    with pytest.raises(ValueError, match=r"\(H, W, 4\) RGBA"):
+        masks.mask_from_rgba(rgba[:, :, :3])
+    with pytest.raises(TypeError, match="not a mask dtype"):
+        masks.mask_from_plane(MASK.astype(complex))
 
 
 # ----------------------------------------------------------------------------- downscale
@@ -742,7 +755,7 @@ def shaped(h: int, w: int, c: int) -> tuple[int, ...]:
 def test_property_uint8_png_and_b64_round_trips_are_exact(arr):
     expected = to_array(arr)
     np.testing.assert_array_equal(decode_image(encode_image(arr)), expected)
-    np.testing.assert_array_equal(decode_b64_image(encode_b64_image(arr)), expected)
+    np.testing.assert_array_equal(decode_b64_image(b64_png(arr)), expected)
     np.testing.assert_array_equal(to_array(Image.fromarray(expected)), expected)
 
 
@@ -763,9 +776,10 @@ def test_property_floats_map_to_rounded_uint8(arr):
 def test_property_masks_round_trip_in_both_conventions(mask):
     np.testing.assert_array_equal(mask_to_array(mask_to_openai_png(mask)), mask)
     np.testing.assert_array_equal(mask_to_array(encode_image(comfy_style(mask))), mask)
-    rgb = np.zeros((*mask.shape, 3), np.uint8)
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[:, :, 3] = masks.alpha_from_mask(mask)
     if mask.any():  # an all-opaque alpha reads as empty under OpenAI's convention
-        np.testing.assert_array_equal(mask_to_array(mask_into_alpha(rgb, mask)), mask)
+        np.testing.assert_array_equal(mask_to_array(rgba), mask)
 
 
 ANY_ARRAY = hnp.arrays(
