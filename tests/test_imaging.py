@@ -453,7 +453,7 @@ def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkey
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     for variant in (text, text.encode(), wrapped, "data:image/png;base64," + text):
         np.testing.assert_array_equal(decode_b64_image(variant), RGBA)
-    monkeypatch.setattr(imaging, "_pybase64", None)  # stdlib fallback
+    monkeypatch.setattr(imaging.b64, "_pybase64", None)  # stdlib fallback
     np.testing.assert_array_equal(decode_b64_image(text), RGBA)
     with pytest.raises(ResponseDecodeError, match=r"invalid base64"):
         decode_b64_image(text[:-3] + "*==")
@@ -463,12 +463,12 @@ def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkey
 def test_b64_text_is_decoded_without_an_encoded_copy(monkeypatch, use_pybase64):
     """A 4K image's base64 is ~20 MB: decoding str must not first copy it into bytes."""
     if not use_pybase64:
-        monkeypatch.setattr(imaging, "_pybase64", None)
+        monkeypatch.setattr(imaging.b64, "_pybase64", None)
     payload = np.random.default_rng(5).bytes(3_000_000)
     text = base64.b64encode(payload).decode("ascii")  # 4 MB of text
     tracemalloc.start()
     try:
-        decoded = imaging._b64decode(text, imaging._undecodable)
+        decoded = imaging.b64._b64decode(text, imaging.messages._undecodable)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
