@@ -371,6 +371,38 @@ def test_silencing_pillow_leaves_the_warning_filters_as_they_were():
         warnings.warn("still reported", UserWarning, stacklevel=1)
 
 
+@pytest.mark.filterwarnings("error")
+def test_warnings_from_other_code_are_not_muted_during_a_decode():
+    """A decode ignores Pillow's warnings only: another thread's (or this one's) warnings
+    keep the process's filters, also while an image is being decoded."""
+    with imaging.decode._pillow_quietly(), pytest.raises(UserWarning, match="still an error"):
+        warnings.warn("still an error", UserWarning, stacklevel=1)
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
+    idat = struct.pack(">I", 0) + b"IDAT" + struct.pack(">I", zlib.crc32(b"IDAT"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", zlib.crc32(chunk[4:])) + idat
+
+
+@pytest.mark.filterwarnings("error")  # Pillow's DecompressionBombWarning must not escape
+def test_our_own_size_check_refuses_images_pillow_would_only_warn_about(monkeypatch):
+    """Between Pillow's limit and twice it, Pillow only warns; this package refuses from the
+    header by its own check, whatever Pillow's global limit is set to."""
+    width, height = 10_000, 9_000  # 90,000,000 px: over MAX_DECODE_PIXELS, under 2x
+    assert imaging.decode.MAX_DECODE_PIXELS < width * height < 2 * Image.MAX_IMAGE_PIXELS
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a user switched Pillow's off
+    for data in (png_header_claiming(width, height), png_header_claiming(height, width)):
+        for func in (to_array, image_size, mask_to_array):
+            with pytest.raises(ValidationError, match=r"too large to decode safely.*downscale"):
+                func(data)
+    with pytest.raises(ValidationError, match=r"90,000,000 pixels, more than 89,478,485"):
+        to_array(Image.new("1", (width, height)))
+    with pytest.raises(ResponseDecodeError, match=r"too large to decode safely"):
+        decode_image(png_header_claiming(width, height))
+
+
 def test_decompression_bombs_are_refused_from_the_header():
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
@@ -568,6 +600,38 @@ def test_installed_pillow_applies_the_strategy_to_png():
     default, plain_level_1 = encode_image(photo), pillow_png(photo, compress_level=1)
     assert len(default) < 0.95 * len(plain_level_1)
     assert len(default) <= 1.01 * len(pillow_png(photo))  # about Pillow's default (level 6)
+
+
+def test_png_falls_back_to_documented_options_when_pillow_ignores_the_strategy(monkeypatch):
+    """Without the undocumented ``compress_type``, level 1 is plain zlib level 1: the same
+    pixels, saved with Pillow's documented options only."""
+    assert imaging.encode._png_strategy_honoured()  # this Pillow takes the fast path
+    photo = noisy_photo(64, 48)
+    fast = encode_image(photo)
+    monkeypatch.setattr(imaging.encode, "_png_strategy_honoured", lambda: False)
+    plain = encode_image(photo)
+    assert plain == pillow_png(photo, compress_level=1, optimize=False) != fast
+    np.testing.assert_array_equal(decode_image(plain), decode_image(fast))
+    np.testing.assert_array_equal(decode_image(plain), photo)
+
+
+def test_png_strategy_probe_says_no_when_pillow_ignores_or_refuses_it(monkeypatch):
+    probe = imaging.encode._png_strategy_honoured.__wrapped__
+    real_save = Image.Image.save
+
+    def ignoring(self, fp, format=None, **options):
+        options.pop("compress_type", None)
+        return real_save(self, fp, format, **options)
+
+    def refusing(self, fp, format=None, **options):
+        if "compress_type" in options:
+            raise TypeError("unexpected keyword 'compress_type'")
+        return real_save(self, fp, format, **options)
+
+    assert probe()
+    for fake in (ignoring, refusing):
+        monkeypatch.setattr(Image.Image, "save", fake)
+        assert not probe()
 
 
 @pytest.mark.parametrize("level", [0, 2, 6, 9])

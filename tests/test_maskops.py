@@ -400,6 +400,37 @@ def test_is_empty_reads_no_pixels_when_the_operations_decide(monkeypatch) -> Non
     assert not doc.is_empty() and not doc.is_empty() and reads == [1]
 
 
+def test_strokes_drawn_with_imagedraws_public_methods_match_the_c_object(monkeypatch) -> None:
+    """When Pillow's undocumented C drawing object is unavailable, strokes fall back to
+    ImageDraw's documented polygon/point/ellipse: the same pixels."""
+    rng = np.random.default_rng(11)
+    ops = [
+        Stroke(rng.uniform(-5, 70, (int(rng.integers(1, 12)), 2)), radius, erase=erase)
+        for radius in (0.6, 1.5, 2.0, 3.5, 9.0)
+        for erase in (False, True)
+        for _ in range(4)
+    ]
+    ops.insert(len(ops) // 2, Invert())
+    assert maskops.raster._CORE_DRAW  # this Pillow has it
+    fast = rasterize_ops(64, 48, ops)
+    monkeypatch.setattr(maskops.raster, "_CORE_DRAW", False)
+    assert np.array_equal(rasterize_ops(64, 48, ops), fast)
+    assert np.array_equal(MaskDocument(64, 48, ops).mask, fast)
+
+
+def test_the_c_drawing_probe_says_no_when_the_object_is_missing_or_differs(monkeypatch) -> None:
+    def missing(canvas, op, shape):
+        raise AttributeError("'ImageDraw' object has no attribute 'draw'")
+
+    def different(canvas, op, shape):
+        canvas.pixels[0, 0] = 255
+
+    assert maskops.raster._core_draw_works()
+    for fake in (missing, different):
+        monkeypatch.setattr(maskops.raster, "_draw_stroke_core", fake)
+        assert not maskops.raster._core_draw_works()
+
+
 def test_documents_work_when_pillow_copies_numpy_buffers(monkeypatch) -> None:
     """Another Pillow may copy a wrapped buffer before drawing: the canvas then reads the
     image instead of the buffer (maskops probes this once at import)."""

@@ -30,21 +30,33 @@ _PIL_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _EXIF_ORIENTATION: Final = 0x0112
 _SIXTEEN_BIT_MODES: Final = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES: Final = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})
+#: The modules whose warnings a decode section ignores (a ``warnings`` module regex).
+_PILLOW_MODULES: Final = r"PIL(\.|$)"
+#: The most pixels this package decodes from one file: the value of Pillow's default
+#: ``Image.MAX_IMAGE_PIXELS`` (a 9,459 x 9,459 image, ~268 MB as RGBA), checked here from the
+#: header whatever a user set that Pillow global to. Larger files are refused before their
+#: pixels are decoded (a "decompression bomb" can claim gigapixels in a few bytes).
+MAX_DECODE_PIXELS: Final = 1024 * 1024 * 1024 // 4 // 3
 
 
 # ----------------------------------------------------------------------------- Pillow warnings
 
 
-class _SilencedWarnings:
-    """Warnings off while any thread is inside :meth:`section`; the filters come back after.
+class _PillowWarnings:
+    """Pillow's own warnings ignored while any thread is inside :meth:`section`; nothing else.
 
     Pillow warns about malformed files ("Corrupt EXIF data", TIFF "Tag data larger than
     file", "Truncated File Read") and then either decodes them or fails; here a file is
-    decoded or refused with an error of this package, never left as a stray warning.
-    ``warnings.catch_warnings`` swaps process-wide filters, so overlapping sections in
-    several threads (the offline server decodes uploads in threads) would restore each
-    other's state in the wrong order: the first section in saves the filters, the last one
-    out restores them, and decodes still run in parallel.
+    decoded or refused with an error of this package, never left as a stray warning. Oversized
+    images are refused by this module's own check (:func:`_check_decode_size`), not by
+    listening for Pillow's ``DecompressionBombWarning``.
+
+    The filter added is ``ignore`` for warnings *issued by Pillow's modules* (``PIL.*``) only:
+    warnings from any other code, in any thread, stay as the process's filters say, also
+    during a decode. It is added only while a section runs. Python's filters are process-wide
+    state (``warnings.catch_warnings`` too), so overlapping sections in several threads (the
+    offline server decodes uploads in threads) share one installation: the first section in
+    adds the filter, the last one out restores the filters as they were.
     """
 
     def __init__(self) -> None:
@@ -65,7 +77,7 @@ class _SilencedWarnings:
             if self._inside == 0:
                 self._saved = warnings.catch_warnings()
                 self._saved.__enter__()
-                warnings.simplefilter("ignore")
+                warnings.filterwarnings("ignore", module=_PILLOW_MODULES)
             self._inside += 1
 
     def _exit(self) -> None:
@@ -76,7 +88,7 @@ class _SilencedWarnings:
                 self._saved = None
 
 
-_PILLOW_WARNINGS = _SilencedWarnings()
+_PILLOW_WARNINGS = _PillowWarnings()
 #: ``with _pillow_quietly():`` around every Pillow call that parses or decodes file data.
 _pillow_quietly = _PILLOW_WARNINGS.section
 
@@ -142,11 +154,29 @@ def _unopenable_bytes(data: bytes | bytearray | memoryview, exc: BaseException) 
     return f"{_describe(data)}: looks like {kind} file, but {reason}", fix
 
 
+def _check_decode_size(
+    img: Image.Image, error: ErrorFactory, source: Any, *, close: bool = False
+) -> Image.Image:
+    """Refuse an image larger than :data:`MAX_DECODE_PIXELS` from its header size alone
+    (``close``: close ``img``, one this module opened, before raising)."""
+    width, height = img.size
+    if width * height > MAX_DECODE_PIXELS:
+        if close:
+            img.close()
+        raise error(
+            f"{_describe(source)}: the image is too large to decode safely ({width}x{height} = "
+            f"{width * height:,} pixels, more than {MAX_DECODE_PIXELS:,})",
+            "downscale it first",
+        )
+    return img
+
+
 def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
     """Decode the pixels of a lazily opened image; Pillow's errors -> ``error``.
 
     ``source`` is what the user passed (bytes, path, PIL image), named in the message.
     """
+    _check_decode_size(img, error, source)
     try:
         with _pillow_quietly():
             img.load()
@@ -227,9 +257,10 @@ def _open_bytes(data: bytes | bytearray | memoryview, error: ErrorFactory) -> Im
         raise error("the image data is empty (0 bytes)", "pass an image file's bytes")
     try:
         with _pillow_quietly():
-            return Image.open(_as_file(data), formats=_PIL_FORMATS)
+            image = Image.open(_as_file(data), formats=_PIL_FORMATS)
     except Exception as exc:  # UnidentifiedImageError, or a header parser's SyntaxError...
         raise error(*_unopenable_bytes(data, exc)) from exc
+    return _check_decode_size(image, error, data, close=True)
 
 
 def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image:
@@ -241,7 +272,7 @@ def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image
     shown = _shorten(str(resolved), 200)
     try:
         with _pillow_quietly():
-            return Image.open(resolved, formats=_PIL_FORMATS)
+            image = Image.open(resolved, formats=_PIL_FORMATS)
     except FileNotFoundError:
         raise error(
             f"no file at {_shorten(str(resolved.absolute()), 200)!r}; check the path"
@@ -255,6 +286,7 @@ def _open_path(path: str | os.PathLike[str], error: ErrorFactory) -> Image.Image
     except Exception as exc:  # Pillow's header parsers raise SyntaxError, ValueError...
         reason, fix = _decode_failure(exc)
         raise error(f"{shown!r}: {reason}", fix) from exc
+    return _check_decode_size(image, error, path, close=True)
 
 
 def _open_source(x: Any, error: ErrorFactory) -> Image.Image | None:

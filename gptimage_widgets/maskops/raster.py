@@ -116,6 +116,13 @@ def _draw_lasso(canvas: _Canvas, op: Lasso) -> None:
 
 
 def _draw_stroke(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
+    if _CORE_DRAW:
+        _draw_stroke_core(canvas, op, shape)
+    else:
+        _draw_stroke_public(canvas, op, shape)
+
+
+def _draw_stroke_core(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
     # Pillow's C drawing object directly (what ImageDraw's methods call after resolving the
     # ink): thousands of shapes per batch skip ImageDraw's per-call ink checks
     core = canvas.draw.draw
@@ -129,6 +136,40 @@ def _draw_stroke(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
     else:
         for disc in discs:
             core.draw_ellipse(disc, ink, 1)
+
+
+def _draw_stroke_public(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
+    """:func:`_draw_stroke` through ImageDraw's documented methods (the same pixels)."""
+    draw, ink = canvas.draw, canvas.ink(op.erase)
+    polygons, discs = shape
+    for polygon in polygons:
+        draw.polygon(polygon.tolist(), fill=ink)
+    for disc in discs:
+        if op.radius < _EXACT_DISC_RADIUS:
+            draw.point(disc, fill=ink)
+        else:
+            draw.ellipse(disc, fill=ink)
+
+
+def _core_draw_works() -> bool:
+    """Whether this Pillow's undocumented C drawing object (``ImageDraw.Draw(im).draw``)
+    takes :func:`_draw_stroke`'s calls and draws what ImageDraw's documented methods draw
+    (probed once at import on a tiny image; when not, strokes use the documented methods)."""
+    polygon = np.array([1, 1, 9, 2, 6, 8], dtype=np.float32).data
+    probes: list[tuple[Stroke, _Shape]] = [
+        (Stroke([(0, 0)], radius=_EXACT_DISC_RADIUS), ([polygon], [[2.0, 5.0, 6.0, 9.0]])),
+        (Stroke([(0, 0)], radius=1.0), ([], [[10.0, 3.0, 11.0, 3.0, 10.0, 4.0]])),
+    ]
+    results = []
+    for draw_stroke in (_draw_stroke_core, _draw_stroke_public):
+        canvas = _Canvas.blank(12, 10)
+        try:
+            for op, shape in probes:
+                draw_stroke(canvas, op, shape)
+        except (AttributeError, TypeError, ValueError):
+            return False
+        results.append(canvas.pixels.copy())
+    return bool(results[0].any() and np.array_equal(results[0], results[1]))
 
 
 def _apply_op(canvas: _Canvas, op: MaskOp, shape: _Shape | None = None) -> None:
@@ -177,3 +218,7 @@ def rasterize_ops(width: int, height: int, ops: Iterable[MaskOp]) -> np.ndarray:
     for op in ops:
         _apply_op(canvas, op, next(shapes) if isinstance(op, Stroke) else None)
     return canvas.mask()
+
+
+#: Whether strokes are drawn with Pillow's C drawing object (else ImageDraw's public methods).
+_CORE_DRAW = _core_draw_works()
