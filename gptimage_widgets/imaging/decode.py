@@ -176,7 +176,8 @@ def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
 
     ``source`` is what the user passed (bytes, path, PIL image), named in the message.
     """
-    _check_decode_size(img, error, source)
+    if getattr(img, "fp", None) is not None:  # still reading a file: not decoded yet
+        _check_decode_size(img, error, source)
     try:
         with _pillow_quietly():
             img.load()
