@@ -774,6 +774,12 @@ def test_the_mask_convention_module_converts_both_ways():
 # ----------------------------------------------------------------------------- downscale
 
 
+def test_the_default_budget_is_the_catalogs_largest_output():
+    from gptimage_widgets import catalog
+
+    assert imaging.DEFAULT_MAX_PIXELS == catalog.largest_output_pixels() == 3840 * 2160
+
+
 def test_downscale_never_upscales_and_returns_inputs_untouched():
     image, mask, scale = downscale_to_budget(RGB, MASK, max_pixels=10_000)
     assert image is RGB and scale == 1.0
