@@ -1,0 +1,268 @@
+"""What the offline server answers to a valid images request: images, JSON body, SSE events.
+
+Owns: reading uploads (a decompression-bomb guard), the edit area of a mask, the output size,
+the settings echoed back (size, quality, background, output format), the synthetic images
+(from :mod:`.synth`), the non-streamed JSON body and the streamed ``partial_image`` /
+``completed`` events. Token ``usage`` comes from :mod:`.usage`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .. import validation
+from ..errors import APIStatusError
+from . import synth
+from .multipart import Part
+from .parsing import ImageCall
+from .responses import HTTPResponse, api_error, sse
+from .usage import token_billed, usage
+
+__all__ = ["json_body", "stream_response"]
+
+#: Largest decoded input image, in pixels (a decompression-bomb guard).
+MAX_INPUT_PIXELS = 40_000_000
+#: Largest output image, in pixels (gpt-image-2's ceiling).
+MAX_OUTPUT_PIXELS = 8_294_400
+#: Parameters whose catalog default the server applies when a request leaves them out.
+SERVER_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
+
+#: Stores an encoded image and returns its URL (DALL·E ``url`` responses).
+StoreFile = Callable[[bytes], str]
+
+
+def json_body(call: ImageCall, store: StoreFile) -> dict[str, Any]:
+    """The JSON body of a non-streamed images response."""
+    images, settings = _outputs(call)
+    spec = call.spec
+    data = [_image_item(call, image, settings, store) for image in images]
+    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if "output_format" in spec.params:
+        for key in ("size", "quality", "background", "output_format"):
+            body[key] = settings[key]
+    if token_billed(spec):
+        body["usage"] = usage(call, images, settings, partials=0)
+    return body
+
+
+def stream_response(call: ImageCall, *, truncate: bool = False) -> HTTPResponse:
+    """A 200 whose chunks are the SSE events of ``call`` (``truncate``: no ``completed``)."""
+    images, settings = _outputs(call)  # before the 200: input errors are still 400s
+    chunks = _stream_events(call, images, settings, truncate=truncate)
+    headers = [
+        ("content-type", "text/event-stream; charset=utf-8"),
+        ("cache-control", "no-cache"),
+    ]
+    return HTTPResponse(200, headers, chunks=chunks)
+
+
+def _outputs(call: ImageCall) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """The final images ``(H, W, 3|4) uint8`` and the effective settings for the reply."""
+    params = _with_defaults(call)
+    if call.operation == "generate":
+        width, height = _output_size(params.get("size"), None)
+    else:
+        base = _decode_upload(call.images[0])
+        width, height = _output_size(params.get("size"), (base.shape[1], base.shape[0]))
+    transparent = params.get("background") == "transparent"
+    n = int(params.get("n") or 1)
+    prompt = str(params.get("prompt") or "")
+    if call.operation == "generate":
+        images = [
+            synth.generate_image(prompt, width, height, i, transparent=transparent)
+            for i in range(n)
+        ]
+    elif call.operation == "edit":
+        refs = [_decode_upload(p) for p in call.images[1:]]
+        mask = _edit_mask(call.mask, base)
+        images = [
+            synth.edit_image(
+                base, prompt, references=refs, mask=mask, size=(width, height), index=i
+            )
+            for i in range(n)
+        ]
+    else:
+        images = [synth.vary_image(base, width, height, i) for i in range(n)]
+    settings = {
+        "size": f"{width}x{height}",
+        "quality": _reported_quality(params.get("quality")),
+        "background": "transparent" if transparent else "opaque",
+        "output_format": params.get("output_format") or "png",
+        "output_compression": params.get("output_compression"),
+        "response_format": params.get("response_format"),
+        "partial_images": int(params.get("partial_images") or 0),
+        "prompt": prompt,
+    }
+    return images, settings
+
+
+def _image_item(
+    call: ImageCall, image: np.ndarray, settings: Mapping[str, Any], store: StoreFile
+) -> dict[str, Any]:
+    spec = call.spec
+    fmt = settings["output_format"] if "output_format" in spec.params else "png"
+    encoded = synth.encode(image, fmt, settings["output_compression"])
+    wants_url = bool(spec.response_formats) and (settings["response_format"] or "url") == "url"
+    item: dict[str, Any] = (
+        {"url": store(encoded)}
+        if wants_url
+        else {"b64_json": base64.b64encode(encoded).decode("ascii")}
+    )
+    if "style" in spec.params:  # DALL·E 3 rewrites every prompt (style is its own param)
+        item["revised_prompt"] = _revised_prompt(settings["prompt"], call.params.get("style"))
+    return item
+
+
+def _stream_events(
+    call: ImageCall,
+    images: list[np.ndarray],
+    settings: Mapping[str, Any],
+    *,
+    truncate: bool,
+) -> Iterator[bytes]:
+    """SSE chunks: per image, ``partial_images`` previews then a ``completed`` event."""
+    prefix = "image_generation" if call.operation == "generate" else "image_edit"
+    partials = settings["partial_images"]
+    common = {key: settings[key] for key in ("size", "quality", "background", "output_format")}
+    for number, image in enumerate(images):
+        for index in range(partials):
+            preview = synth.blur_for_partial(image, index, partials)
+            yield sse(
+                f"{prefix}.partial_image",
+                {
+                    "type": f"{prefix}.partial_image",
+                    "b64_json": _b64(preview, settings),
+                    "created_at": int(time.time()),
+                    **common,
+                    "partial_image_index": index,
+                },
+            )
+        if truncate:
+            return
+        spent = usage(call, [image], settings, partials=partials, with_input=number == 0)
+        yield sse(
+            f"{prefix}.completed",
+            {
+                "type": f"{prefix}.completed",
+                "b64_json": _b64(image, settings),
+                "created_at": int(time.time()),
+                **common,
+                "usage": spent,
+            },
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _decode_upload(part: Part) -> np.ndarray:
+    """An uploaded image as ``(H, W, 3|4) uint8`` (RGBA when it has any alpha)."""
+    try:
+        with Image.open(io.BytesIO(part.data)) as pil:
+            if pil.width * pil.height > MAX_INPUT_PIXELS:
+                raise api_error(
+                    400,
+                    f"'{part.name}' is {pil.width}x{pil.height}; send at most "
+                    f"{MAX_INPUT_PIXELS:,} pixels.",
+                    param=part.name,
+                    code="invalid_image",
+                )
+            has_alpha = pil.mode in ("RGBA", "LA", "PA") or "transparency" in pil.info
+            return np.asarray(pil.convert("RGBA" if has_alpha else "RGB"))
+    except APIStatusError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise api_error(
+            400,
+            f"'{part.name}' ({part.filename}) is not a readable PNG, JPEG or WebP image.",
+            param=part.name,
+            code="invalid_image",
+        ) from None
+
+
+def _edit_mask(mask_part: Part | None, base: np.ndarray) -> np.ndarray | None:
+    """``(H, W) bool`` edit area: alpha 0 in the mask, else the image's own transparent pixels."""
+    if mask_part is None:
+        if base.shape[2] == 4 and bool((base[..., 3] == 0).any()):
+            return base[..., 3] == 0
+        return None
+    mask = _decode_upload(mask_part)
+    if mask.shape[2] != 4:
+        raise api_error(
+            400,
+            "The mask has no alpha channel; send an RGBA PNG whose fully "
+            "transparent pixels (alpha 0) mark the area to edit.",
+            param="mask",
+            code="invalid_image",
+        )
+    if mask.shape[:2] != base.shape[:2]:
+        raise api_error(
+            400,
+            f"The mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
+            f"{base.shape[1]}x{base.shape[0]}; they must be the same size.",
+            param="mask",
+            code="invalid_image",
+        )
+    return mask[..., 3] == 0
+
+
+def _with_defaults(call: ImageCall) -> dict[str, Any]:
+    """``call.params`` plus the catalog defaults of :data:`SERVER_DEFAULTS` (edits keep size)."""
+    params = dict(call.params)
+    for name in SERVER_DEFAULTS:
+        spec_param = call.spec.params.get(name)
+        if (
+            name in params
+            or spec_param is None
+            or spec_param.default is None
+            or call.operation not in spec_param.operations
+            or (name == "size" and call.operation == "edit")
+        ):
+            continue
+        params[name] = spec_param.default
+    return params
+
+
+def _output_size(size: str | None, input_size: tuple[int, int] | None) -> tuple[int, int]:
+    """``(width, height)``: the requested size, else the input's (edits), else 1024x1024."""
+    parsed = validation.parse_size(size) if size else None
+    if parsed is None:
+        parsed = _fit_pixels(*input_size) if input_size else (1024, 1024)
+    width, height = parsed
+    if not (width > 0 and height > 0 and width * height <= MAX_OUTPUT_PIXELS):
+        raise api_error(
+            400,
+            f"Invalid size {width}x{height}: the offline server makes images of "
+            f"at most {MAX_OUTPUT_PIXELS:,} pixels.",
+            param="size",
+            code="invalid_value",
+        )
+    return width, height
+
+
+def _fit_pixels(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` scaled down (never up) to at most :data:`MAX_OUTPUT_PIXELS`."""
+    scale = min(1.0, math.sqrt(MAX_OUTPUT_PIXELS / (width * height)))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _reported_quality(quality: str | None) -> str:
+    return "medium" if quality in (None, "auto") else str(quality)
+
+
+def _b64(image: np.ndarray, settings: Mapping[str, Any]) -> str:
+    encoded = synth.encode(image, settings["output_format"], settings["output_compression"])
+    return base64.b64encode(encoded).decode("ascii")
+
+
+def _revised_prompt(prompt: str, style: str | None) -> str:
+    look = "natural, photographic" if style == "natural" else "vivid, richly detailed"
+    return f"{prompt.strip().rstrip('.')}. Rendered in a {look} style with balanced composition."
