@@ -1,8 +1,11 @@
 """Token ``usage`` the offline server reports for GPT image models.
 
-Owns: which models report usage (token-billed ones), and the plausible counts: ~4 characters
-per prompt token, 512-pixel tiles for input images, output tokens per image, and the tokens
-of streamed partial images.
+Owns: which models report usage (token-billed ones) and how an answer's counts are put
+together. The counts themselves come from :mod:`gptimage_widgets.pricing` — prompt tokens,
+image-output tokens per (quality, size), tokens per streamed partial image — so that
+:func:`gptimage_widgets.pricing.cost_from_usage` of an offline answer gives the same price as
+the estimate made before the request. Input images count 512-pixel tiles, as OpenAI's vision
+guide describes (https://platform.openai.com/docs/guides/images-vision#calculating-costs).
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .. import catalog, pricing
 from ..catalog import ModelSpec
 from .multipart import Part
 from .parsing import ImageCall
 
 __all__ = ["token_billed", "usage"]
 
-#: Output tokens per 1024x1024 image by quality, when the catalog has no table for the model.
-OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
-PARTIAL_IMAGE_TOKENS = 100
+#: The quality whose count stands in for one that no model of the family has a price for.
+FALLBACK_QUALITY = "high"
 
 
 def token_billed(spec: ModelSpec) -> bool:
@@ -39,11 +42,24 @@ def usage(
     partials: int,
     with_input: bool = True,
 ) -> dict[str, Any]:
-    """Plausible token usage: ~4 characters per text token, tiles for input images."""
-    text_tokens = max(1, math.ceil(len(settings["prompt"]) / 4)) if with_input else 0
+    """OpenAI's ``usage`` object for ``images`` (each ``(H, W, C) uint8``) made by ``call``.
+
+    Parameters
+    ----------
+    call : ImageCall
+    images : list of numpy.ndarray
+        The output images; their shapes give the sizes.
+    settings : Mapping
+        The reply's settings; ``"prompt"`` and ``"quality"`` are used.
+    partials : int
+        Partial images streamed per image.
+    with_input : bool
+        Count the prompt and input images (False for the 2nd.. events of a stream).
+    """
+    text_tokens = max(1, pricing.prompt_tokens(settings["prompt"])) if with_input else 0
     image_tokens = sum(_input_image_tokens(p) for p in call.images) if with_input else 0
     output = sum(_output_tokens(call.spec, settings["quality"], img) for img in images)
-    output += PARTIAL_IMAGE_TOKENS * partials * len(images)
+    output += pricing.PARTIAL_IMAGE_TOKENS * partials * len(images)
     return {
         "input_tokens": text_tokens + image_tokens,
         "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
@@ -64,10 +80,16 @@ def _input_image_tokens(part: Part) -> int:
 
 
 def _output_tokens(spec: ModelSpec, quality: str, image: np.ndarray) -> int:
-    """The catalog's table entry when it has one, else a per-pixel scaling of 1024x1024."""
+    """:func:`pricing.output_image_tokens` for ``image``'s size.
+
+    A model without prices (a preview) borrows the count of the first priced model of its
+    family; a quality none of them prices counts as :data:`FALLBACK_QUALITY`.
+    """
     size = f"{image.shape[1]}x{image.shape[0]}"
-    table = spec.pricing.output_tokens if spec.pricing else {}
-    if quality in table and size in table[quality]:
-        return int(table[quality][size])
-    base = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["medium"])
-    return max(16, round(base * image.shape[0] * image.shape[1] / 1024**2))
+    family = [m for m in catalog.list_models() if m.family == spec.family and m is not spec]
+    for wanted in (quality, FALLBACK_QUALITY):
+        for model in (spec, *family):
+            tokens = pricing.output_image_tokens(model, wanted, size)
+            if tokens is not None:
+                return max(1, tokens)
+    return 1
