@@ -2,7 +2,8 @@
 
 Owns: the server-only checks (operation and streaming support, upload content types, a
 required image) and the bridge to :func:`gptimage_widgets.validation.check` — the same rules
-the client applies — whose first problem becomes OpenAI's 400.
+the client applies, including every parameter's type and range — whose first problem becomes
+OpenAI's 400 ``{"error": {"message", "type": "invalid_request_error", "param", "code"}}``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def check_call(call: ImageCall) -> None:
         _check_mime_type(part, spec)
     problems = _input_checks(spec, operation, call)
     if problems:
-        raise problems_error(problems)
+        unknown = problems[0].param in call.params and problems[0].param not in spec.params
+        raise problems_error(problems, code="unknown_parameter" if unknown else "invalid_value")
     if operation != "generate" and not call.images:
         raise api_error(
             400,

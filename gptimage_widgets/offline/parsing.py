@@ -4,7 +4,8 @@ Owns: which content type each images endpoint takes, reading JSON bodies (and Op
 edit form with data-URL images), reading multipart forms (``image``, ``image[]``, ``mask``
 must be real file parts), turning wire values into typed params, and which model a request
 means (OpenAI's per-endpoint default when it names none). Whether the values are acceptable
-is :mod:`.checks`' concern.
+is :mod:`.checks`' concern: it asks :mod:`gptimage_widgets.validation`, so no wire field type
+is restated here.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog
 from ..catalog import ModelSpec
-from ..errors import ValidationError
+from ..errors import APIStatusError, ValidationError
 from .multipart import MultipartForm, Part, parse_content_type, parse_multipart
 from .responses import FileInfo, HTTPRequest, api_error, short
 
@@ -32,34 +32,17 @@ __all__ = [
     "read_body",
     "resolve_model",
     "to_call",
+    "wire_value",
 ]
 
 #: Largest request body the server reads (16 images of 50 MB would not fit; nor do they offline).
 MAX_BODY_BYTES = 256 * 1024 * 1024
-#: Largest integer accepted in any field before validation sees it.
-MAX_INT = 2**31 - 1
-
-#: Wire fields and their JSON types. Files (``image``, ``image[]``, ``mask``) come apart.
-FIELD_TYPES: Mapping[str, type] = {
-    "model": str,
-    "prompt": str,
-    "n": int,
-    "size": str,
-    "quality": str,
-    "background": str,
-    "output_format": str,
-    "output_compression": int,
-    "moderation": str,
-    "input_fidelity": str,
-    "style": str,
-    "response_format": str,
-    "partial_images": int,
-    "stream": bool,
-    "user": str,
-    "safety_identifier": str,
-}
-#: Wire fields the server accepts but does not validate (OpenAI's newer end-user id).
+#: Wire fields the server accepts without validating their value (OpenAI's newer end-user id);
+#: they must be strings.
 UNCHECKED_FIELDS = ("safety_identifier",)
+#: Field names that only a file part (multipart) or a data URL (JSON edits) may carry, and the
+#: names :func:`gptimage_widgets.validation.check` takes as arguments.
+RESERVED_FIELDS = ("image", "image[]", "images", "mask", "operation")
 #: OpenAI's default model per endpoint when a request names none (from its API spec).
 DEFAULT_MODELS = {"generate": "dall-e-2", "edit": "gpt-image-1.5", "variation": "dall-e-2"}
 
@@ -118,20 +101,64 @@ def read_body(operation: str, request: HTTPRequest) -> Body:
 
 
 def to_call(operation: str, body: Body) -> ImageCall:
-    """``body`` as an :class:`ImageCall`: typed params, the model's spec, the stream flag.
+    """``body`` as an :class:`ImageCall`: the model's spec, typed params, the stream flag.
+
+    Values are not checked here beyond what is needed to read them (that is
+    :func:`gptimage_widgets.validation.check`'s job, see :mod:`.checks`): multipart strings are
+    converted by the kind of the model's parameter (:func:`wire_value`), JSON values are kept
+    as sent.
 
     Raises
     ------
     APIStatusError
-        400 for an unknown field or a value of the wrong type; 404 for an unknown model.
+        400 for a field no model parameter has, a non-string model, a non-boolean ``stream``;
+        404 for an unknown model.
     """
-    params = _typed_params(body.fields, from_form=body.from_form)
-    model = params.pop("model", None) or DEFAULT_MODELS[operation]
+    fields = {name: value for name, value in body.fields.items() if value is not None}
+    for name in fields:
+        if name in RESERVED_FIELDS:
+            raise _unknown(name)
+    model = _string_field("model", fields.pop("model", None) or DEFAULT_MODELS[operation])
     spec = resolve_model(model)
-    stream = bool(params.pop("stream", False))
+    stream = fields.pop("stream", False)
+    stream = wire_value("bool", stream) if body.from_form else stream
+    if not isinstance(stream, bool):
+        raise _wrong_type("stream", stream, "a boolean")
     for name in UNCHECKED_FIELDS:
-        params.pop(name, None)
+        if name in fields:
+            _string_field(name, fields.pop(name))
+    params: dict[str, Any] = {}
+    for name, value in fields.items():
+        param = spec.params.get(name)
+        if param is not None and not param.send:  # the kit's own (seed): never on the wire
+            raise _unknown(name)
+        kind = param.kind if param is not None else "str"
+        params[name] = wire_value(kind, value) if body.from_form else value
     return ImageCall(operation, spec, params, body.images, body.mask, stream)
+
+
+def wire_value(kind: str, value: Any) -> Any:
+    """A multipart field's text as the value a parameter of ``kind`` takes.
+
+    The one place wire strings become typed: ``"int"`` -> int (``"2"``), ``"bool"`` -> bool
+    (``"true"``/``"false"``/``"1"``/``"0"``); other kinds, and text that does not read as the
+    kind, are returned unchanged for validation to report.
+
+    Parameters
+    ----------
+    kind : str
+        A :class:`gptimage_widgets.catalog.ParamSpec` kind: ``"int"``, ``"bool"``, ``"str"``,
+        ``"enum"`` or ``"size"``.
+    value : Any
+        The field's value (a str from a form).
+    """
+    if not isinstance(value, str):
+        return value
+    if kind == "int" and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", value):
+        return int(value)
+    if kind == "bool" and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    return value
 
 
 def resolve_model(name: str) -> ModelSpec:
@@ -243,54 +270,28 @@ def _from_form(form: MultipartForm, operation: str) -> tuple[dict, list[Part], P
     return dict(form.fields), form.files_named("image", "image[]"), (masks[0] if masks else None)
 
 
-# --------------------------------------------------------------------------- wire values
+# --------------------------------------------------------------------------- errors
 
 
-def _typed_params(fields: Mapping[str, Any], *, from_form: bool) -> dict[str, Any]:
-    """Fields checked against :data:`FIELD_TYPES`; form strings converted. None = not given."""
-    params: dict[str, Any] = {}
-    for name, value in fields.items():
-        expected = FIELD_TYPES.get(name)
-        if expected is None:
-            raise api_error(
-                400,
-                f"Unknown parameter: '{short(name)}'.",
-                param=short(name),
-                code="unknown_parameter",
-            )
-        if value is None:
-            continue
-        params[name] = _convert(name, value, expected, from_form=from_form)
-    return params
+def _unknown(name: str) -> APIStatusError:
+    return api_error(
+        400, f"Unknown parameter: '{short(name)}'.", param=short(name), code="unknown_parameter"
+    )
 
 
-def _convert(name: str, value: Any, expected: type, *, from_form: bool) -> Any:
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-    elif expected is int:
-        if from_form and isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", value):
-            value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            if abs(value) > MAX_INT:
-                raise api_error(
-                    400,
-                    f"Invalid value for '{name}': {value} is far out of range.",
-                    param=name,
-                    code="integer_above_max_value",
-                )
-            return value
-    elif isinstance(value, str):
-        return value
-    wanted = {bool: "a boolean", int: "an integer", str: "a string"}[expected]
-    raise api_error(
+def _wrong_type(name: str, value: Any, wanted: str) -> APIStatusError:
+    return api_error(
         400,
         f"Invalid type for '{name}': expected {wanted}, but got {_json_type(value)} instead.",
         param=name,
         code="invalid_type",
     )
+
+
+def _string_field(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _wrong_type(name, value, "a string")
+    return value
 
 
 def _json_type(value: Any) -> str:

@@ -152,17 +152,20 @@ def error_body(
     )
 
 
-def problems_error(problems: Sequence[Problem]) -> APIStatusError:
-    """A 400 carrying every validation problem; ``param`` is the first one's."""
-    first = problems[0] if problems else None
-    message = "; ".join(p.message for p in problems) or "Invalid request."
-    return api_error(400, message, param=first.param if first else None, code="invalid_value")
+def problems_error(problems: Sequence[Problem], *, code: str = "invalid_value") -> APIStatusError:
+    """The 400 for validation ``problems``: the first one's message and param, as OpenAI does.
+
+    OpenAI answers one problem at a time; the client's
+    :class:`~gptimage_widgets.errors.ValidationError` lists them all before anything is sent.
+    """
+    first = problems[0]
+    return api_error(400, first.message, param=first.param, code=code)
 
 
 def error_response(exc: APIStatusError | ValidationError) -> HTTPResponse:
     """OpenAI's error JSON for ``exc`` (validation problems become a 400)."""
     if isinstance(exc, ValidationError):
-        exc = problems_error(exc.problems)
+        exc = problems_error(exc.problems) if exc.problems else api_error(400, str(exc))
     body = error_body(
         exc.message, type=exc.type or "invalid_request_error", param=exc.param, code=exc.code
     )
