@@ -11,6 +11,7 @@ CORE = [
     "errors",
     "catalog",
     "validation",
+    "input_checks",
     "request",
     "imaging",
     "maskops",
