@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import validation
+from .. import catalog, masks
 from ..errors import APIStatusError
 from . import synth
 from .multipart import Part
@@ -30,10 +30,10 @@ __all__ = ["json_body", "stream_response"]
 
 #: Largest decoded input image, in pixels (a decompression-bomb guard).
 MAX_INPUT_PIXELS = 40_000_000
-#: Largest output image, in pixels (gpt-image-2's ceiling).
-MAX_OUTPUT_PIXELS = 8_294_400
-#: Parameters whose catalog default the server applies when a request leaves them out.
-SERVER_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
+#: Parameters whose catalog default (:func:`gptimage_widgets.catalog.resolve_params`) the server
+#: applies when a request leaves them out. Not ``response_format``: the kit's default
+#: (``b64_json``) is not the API's (``url``). Not ``size`` for edits: the output follows the input.
+FILLED_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
 
 #: Stores an encoded image and returns its URL (DALL·E ``url`` responses).
 StoreFile = Callable[[bytes], str]
@@ -189,10 +189,15 @@ def _decode_upload(part: Part) -> np.ndarray:
 
 
 def _edit_mask(mask_part: Part | None, base: np.ndarray) -> np.ndarray | None:
-    """``(H, W) bool`` edit area: alpha 0 in the mask, else the image's own transparent pixels."""
+    """``(H, W) bool`` edit area of ``base`` (``(H, W, 3|4) uint8``), True = replace.
+
+    The mask's alpha-0 pixels, else the image's own alpha-0 pixels (None when it has none),
+    read with :mod:`gptimage_widgets.masks` (OpenAI's convention: alpha 0 = edit).
+    """
     if mask_part is None:
-        if base.shape[2] == 4 and bool((base[..., 3] == 0).any()):
-            return base[..., 3] == 0
+        if base.shape[2] == 4:
+            own = masks.mask_from_alpha(base[..., 3])
+            return own if bool(own.any()) else None
         return None
     mask = _decode_upload(mask_part)
     if mask.shape[2] != 4:
@@ -211,46 +216,40 @@ def _edit_mask(mask_part: Part | None, base: np.ndarray) -> np.ndarray | None:
             param="mask",
             code="invalid_image",
         )
-    return mask[..., 3] == 0
+    return masks.mask_from_rgba(mask)
 
 
 def _with_defaults(call: ImageCall) -> dict[str, Any]:
-    """``call.params`` plus the catalog defaults of :data:`SERVER_DEFAULTS` (edits keep size)."""
-    params = dict(call.params)
-    for name in SERVER_DEFAULTS:
-        spec_param = call.spec.params.get(name)
-        if (
-            name in params
-            or spec_param is None
-            or spec_param.default is None
-            or call.operation not in spec_param.operations
-            or (name == "size" and call.operation == "edit")
-        ):
-            continue
-        params[name] = spec_param.default
-    return params
+    """``call.params`` completed by :func:`catalog.resolve_params` for :data:`FILLED_DEFAULTS`."""
+    fill = [n for n in FILLED_DEFAULTS if not (n == "size" and call.operation == "edit")]
+    return catalog.resolve_params(call.spec, call.operation, call.params, fill=fill)
 
 
 def _output_size(size: str | None, input_size: tuple[int, int] | None) -> tuple[int, int]:
-    """``(width, height)``: the requested size, else the input's (edits), else 1024x1024."""
-    parsed = validation.parse_size(size) if size else None
+    """``(width, height)``: the requested size, else the input's (edits), else 1024x1024.
+
+    Bounded by :func:`gptimage_widgets.catalog.largest_output_pixels` (an input larger than
+    that is scaled down, keeping its aspect ratio).
+    """
+    ceiling = catalog.largest_output_pixels()
+    parsed = catalog.parse_size(size) if size else None
     if parsed is None:
-        parsed = _fit_pixels(*input_size) if input_size else (1024, 1024)
+        parsed = _fit_pixels(*input_size, ceiling) if input_size else (1024, 1024)
     width, height = parsed
-    if not (width > 0 and height > 0 and width * height <= MAX_OUTPUT_PIXELS):
+    if not (width > 0 and height > 0 and width * height <= ceiling):
         raise api_error(
             400,
             f"Invalid size {width}x{height}: the offline server makes images of "
-            f"at most {MAX_OUTPUT_PIXELS:,} pixels.",
+            f"at most {ceiling:,} pixels.",
             param="size",
             code="invalid_value",
         )
     return width, height
 
 
-def _fit_pixels(width: int, height: int) -> tuple[int, int]:
-    """``width`` x ``height`` scaled down (never up) to at most :data:`MAX_OUTPUT_PIXELS`."""
-    scale = min(1.0, math.sqrt(MAX_OUTPUT_PIXELS / (width * height)))
+def _fit_pixels(width: int, height: int, ceiling: int) -> tuple[int, int]:
+    """``width`` x ``height`` scaled down (never up) to at most ``ceiling`` pixels."""
+    scale = min(1.0, math.sqrt(ceiling / (width * height)))
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
