@@ -35,6 +35,8 @@ MAX_INPUT_PIXELS = 40_000_000
 #: (``b64_json``) is not the API's (``url``). Not ``size`` for edits: the output follows the input.
 FILLED_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
 
+#: Settings a GPT image answer reports next to its images (body, and every stream event).
+REPORTED_SETTINGS = ("size", "quality", "background", "output_format")
 #: Stores an encoded image and returns its URL (DALL·E ``url`` responses).
 StoreFile = Callable[[bytes], str]
 
@@ -46,8 +48,7 @@ def json_body(call: ImageCall, store: StoreFile) -> dict[str, Any]:
     data = [_image_item(call, image, settings, store) for image in images]
     body: dict[str, Any] = {"created": int(time.time()), "data": data}
     if "output_format" in spec.params:
-        for key in ("size", "quality", "background", "output_format"):
-            body[key] = settings[key]
+        body.update({key: settings[key] for key in REPORTED_SETTINGS})
     if token_billed(spec):
         body["usage"] = usage(call, images, settings, partials=0)
     return body
@@ -131,33 +132,28 @@ def _stream_events(
     """SSE chunks: per image, ``partial_images`` previews then a ``completed`` event."""
     prefix = "image_generation" if call.operation == "generate" else "image_edit"
     partials = settings["partial_images"]
-    common = {key: settings[key] for key in ("size", "quality", "background", "output_format")}
     for number, image in enumerate(images):
         for index in range(partials):
             preview = synth.blur_for_partial(image, index, partials)
-            yield sse(
-                f"{prefix}.partial_image",
-                {
-                    "type": f"{prefix}.partial_image",
-                    "b64_json": _b64(preview, settings),
-                    "created_at": int(time.time()),
-                    **common,
-                    "partial_image_index": index,
-                },
-            )
+            yield _event(prefix, "partial_image", preview, settings, partial_image_index=index)
         if truncate:
             return
         spent = usage(call, [image], settings, partials=partials, with_input=number == 0)
-        yield sse(
-            f"{prefix}.completed",
-            {
-                "type": f"{prefix}.completed",
-                "b64_json": _b64(image, settings),
-                "created_at": int(time.time()),
-                **common,
-                "usage": spent,
-            },
-        )
+        yield _event(prefix, "completed", image, settings, usage=spent)
+
+
+def _event(
+    prefix: str, kind: str, image: np.ndarray, settings: Mapping[str, Any], **extra: Any
+) -> bytes:
+    """One ``<prefix>.<kind>`` SSE event carrying ``image`` and the reported settings."""
+    payload = {
+        "type": f"{prefix}.{kind}",
+        "b64_json": _b64(image, settings),
+        "created_at": int(time.time()),
+        **{key: settings[key] for key in REPORTED_SETTINGS},
+        **extra,
+    }
+    return sse(f"{prefix}.{kind}", payload)
 
 
 # --------------------------------------------------------------------------- inputs
