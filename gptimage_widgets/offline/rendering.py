@@ -1,9 +1,11 @@
 """What the offline server answers to a valid images request: images, JSON body, SSE events.
 
-Owns: reading uploads (a decompression-bomb guard), the edit area of a mask, the output size,
-the settings echoed back (size, quality, background, output format), the synthetic images
-(from :mod:`.synth`), the non-streamed JSON body and the streamed ``partial_image`` /
-``completed`` events. Token ``usage`` comes from :mod:`.usage`.
+Owns: reading uploads (a decompression-bomb guard), which defaults the server fills
+(:data:`FILLED_DEFAULTS`, filled by :func:`gptimage_widgets.catalog.resolve_params`), the output
+size (an edit follows its input, bounded by :func:`gptimage_widgets.catalog.largest_output_pixels`),
+the settings echoed back, the synthetic images (from :mod:`.synth`), the non-streamed JSON body
+and the streamed ``partial_image`` / ``completed`` events. The edit area of a mask is read with
+:mod:`gptimage_widgets.masks`; token ``usage`` comes from :mod:`.usage`.
 """
 
 from __future__ import annotations
