@@ -12,6 +12,7 @@ CORE = [
     "catalog",
     "validation",
     "input_checks",
+    "_messages",
     "request",
     "imaging",
     "maskops",
