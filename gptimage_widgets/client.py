@@ -57,6 +57,7 @@ from .errors import (
     ModerationError,
     QuotaError,
     RateLimitError,
+    RedirectError,
     ResponseDecodeError,
     StreamError,
     ValidationError,
@@ -192,6 +193,8 @@ def _status_error(
     response: httpx.Response, *, model: str | None, secret: str | None
 ) -> APIStatusError:
     status = response.status_code
+    if 300 <= status < 400:
+        return _redirect_error(response, secret)
     body = _json_or_none(response)
     detail = _error_detail(body)
     message = str(detail.get("message") or "").strip() or _text_summary(response)
@@ -213,6 +216,25 @@ def _status_error(
         text = _moderation_text(text, stage, categories)
         return ModerationError(text, stage=stage, categories=categories, **kwargs)
     return cls(text, **kwargs)
+
+
+def _redirect_error(response: httpx.Response, secret: str | None) -> RedirectError:
+    """The error for a 3xx answer to an API call: never followed, it would carry the key."""
+    raw = response.headers.get("location")
+    location = _scrub(str(response.url.join(raw)), secret) if raw else None
+    where = _scrub(str(response.url.copy_with(query=None)), secret)
+    target = f"a redirect to {location}" if location else "a redirect without a Location"
+    text = (
+        f"HTTP {response.status_code}: {where} answered with {target}. API calls never follow "
+        "redirects (OpenAI's API does not redirect), so no credentials were sent there. "
+        "Next step: if you trust that address, set base_url (or azure_endpoint) to it."
+    )
+    return RedirectError(
+        text,
+        location=location,
+        status_code=response.status_code,
+        request_id=response.headers.get("x-request-id"),
+    )
 
 
 def _classify(
@@ -1142,7 +1164,7 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
     _http: httpx.Client
 
     def _new_http_client(self) -> httpx.Client:
-        return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=True)
+        return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
 
     def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
@@ -1195,7 +1217,13 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
     def _download(self, url: str) -> bytearray:
         """The bytes at a result URL, read into one buffer like an API answer (retried alike)."""
         body = _BodyBuffer()
-        self._send(lambda: self._download_request(url), stream=False, model=None, body=body)
+        self._send(
+            lambda: self._download_request(url),
+            stream=False,
+            model=None,
+            body=body,
+            follow_redirects=True,
+        )
         return body.take_bytes()
 
     @staticmethod
@@ -1244,17 +1272,23 @@ class ImageClient(_ClientBase[ImageResult, Iterator[StreamEvent]]):
         stream: bool,
         model: str | None,
         body: _BodyBuffer | None = None,
+        follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send with retries; return a successful response.
 
         Its body is read unless `stream`; with `body`, a successful body is read into
         `body` instead of the response (a body cut mid-way is retried like any other).
+        API calls never follow redirects, whatever the httpx client says: a 3xx becomes a
+        :class:`RedirectError`, so the key never reaches another host. Only credential-free
+        result downloads pass ``follow_redirects=True``.
         """
         for retries in itertools.count():
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
-                outcome = response = self._http.send(build(), stream=True)
+                outcome = response = self._http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
                 if body is not None and outcome.is_success and not stream:
                     body.start(outcome)
                     for chunk in outcome.iter_bytes():
@@ -1302,7 +1336,7 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
         self._semaphores = weakref.WeakKeyDictionary()
 
     def _new_http_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=True)
+        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
@@ -1467,7 +1501,13 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
     async def _download(self, url: str) -> bytearray:
         """Async :meth:`ImageClient._download`."""
         body = _BodyBuffer()
-        await self._send(lambda: self._download_request(url), stream=False, model=None, body=body)
+        await self._send(
+            lambda: self._download_request(url),
+            stream=False,
+            model=None,
+            body=body,
+            follow_redirects=True,
+        )
         return body.take_bytes()
 
     @staticmethod
@@ -1526,13 +1566,16 @@ class AsyncImageClient(_ClientBase[Coroutine[Any, Any, ImageResult], AsyncIterat
         stream: bool,
         model: str | None,
         body: _BodyBuffer | None = None,
+        follow_redirects: bool = False,
     ) -> httpx.Response:
         """Async twin of :meth:`ImageClient._send` (same policy, awaited I/O)."""
         for retries in itertools.count():
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
-                outcome = response = await self._http.send(build(), stream=True)
+                outcome = response = await self._http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
                 if body is not None and outcome.is_success and not stream:
                     body.start(outcome)
                     async for chunk in outcome.aiter_bytes():

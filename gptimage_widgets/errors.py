@@ -31,6 +31,7 @@ __all__ = [
     "Problem",
     "QuotaError",
     "RateLimitError",
+    "RedirectError",
     "ResponseDecodeError",
     "StreamError",
     "UnprocessableEntityError",
@@ -220,6 +221,24 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     status_code = 500
+
+
+class RedirectError(APIStatusError):
+    """The server answered an API call with a redirect (3xx); it was not followed.
+
+    OpenAI's API never redirects, and following one would send the API key (``Authorization``
+    or Azure's ``api-key``) to whatever host the answer names. Result downloads (DALL·E URLs)
+    carry no credentials and do follow redirects.
+
+    Attributes
+    ----------
+    location : str or None
+        The ``Location`` the server pointed to (secrets redacted), when it gave one.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class QuotaError(RateLimitError):
