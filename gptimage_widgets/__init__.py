@@ -34,7 +34,7 @@ from .errors import (
     ValidationError,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # name -> submodule that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {

@@ -45,7 +45,8 @@ from typing import Any, Generic, TypeVar
 import httpx
 import numpy as np
 
-from . import __version__, catalog, imaging, pricing, retry
+from . import catalog, imaging, pricing, retry
+from ._version import __version__
 from .backends import Backend, apply_model_status, resolve_backend
 from .errors import (
     APIConnectionError,
