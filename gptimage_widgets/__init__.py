@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
@@ -33,8 +34,6 @@ from .errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-
-from ._version import __version__
 
 # name -> submodule that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {

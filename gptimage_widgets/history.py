@@ -15,8 +15,9 @@ entry or a folder without ``meta.json`` that every reader ignores. The SQLite in
 and a busy timeout and opens one connection per call, so several threads and several processes
 can save into one folder at once.
 
-Nothing secret is written: parameters named like ``api_key``/``authorization`` are dropped and
-strings that look like an API key are removed or redacted.
+Nothing secret is written: every ``meta.json`` passes through
+:func:`gptimage_widgets.redact.redact_tree` (parameters named like ``api_key``/``authorization``
+are dropped, strings that look like an API key are removed or redacted).
 
 This module is core: it imports only numpy, pillow (through ``imaging``) and the standard library.
 """
@@ -43,6 +44,7 @@ import numpy as np
 
 from . import imaging
 from .errors import ValidationError
+from .redact import redact_tree
 from .results import ImageResult
 
 __all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "scrub_secrets"]
@@ -56,13 +58,6 @@ _PNG_COMPRESS_LEVEL = 1  # fast: history is written before the result is shown
 _BUSY_TIMEOUT_S = 30.0
 _ENTRY_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{8}$")
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SECRET_KEY_NAME = re.compile(
-    r"(api[_-]?key|authorization|secret|password|passwd|access[_-]?token|bearer)", re.IGNORECASE
-)
-_SECRET_VALUE = re.compile(
-    r"(?:\bsk-[A-Za-z0-9_\-]{6,}|\bBearer\s+[A-Za-z0-9._\-]{8,}|\beyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-.]+)"
-)
-_REDACTED = "[REDACTED]"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -421,28 +416,13 @@ def result_from_meta(meta: Mapping[str, Any], entry_dir: pathlib.Path) -> ImageR
 
 
 def scrub_secrets(value: Any) -> Any:
-    """A copy of ``value`` without secrets.
+    """A copy of ``value`` without secrets: :func:`gptimage_widgets.redact.redact_tree`.
 
-    Mapping keys named like ``api_key``, ``api-key``, ``authorization``, ``secret``,
-    ``password`` or ``access_token`` are dropped, and so are mapping values that are an API
-    key; in lists such values and key-like substrings of longer strings (``sk-...``,
-    ``Bearer ...``) become ``[REDACTED]``.
+    Mapping keys named like a credential (``api_key``, ``authorization``...) are dropped, and
+    so are mapping values that are an API key; in lists such values and key-like substrings
+    of longer strings become ``[redacted]``.
     """
-    if isinstance(value, Mapping):
-        return {
-            key: scrub_secrets(item)
-            for key, item in value.items()
-            if not _SECRET_KEY_NAME.search(str(key)) and not _is_secret_string(item)
-        }
-    if isinstance(value, (list, tuple)):  # redact, not drop: lists align with images
-        return [_REDACTED if _is_secret_string(item) else scrub_secrets(item) for item in value]
-    if isinstance(value, str):
-        return _SECRET_VALUE.sub(_REDACTED, value)
-    return value
-
-
-def _is_secret_string(value: Any) -> bool:
-    return isinstance(value, str) and _SECRET_VALUE.fullmatch(value.strip()) is not None
+    return redact_tree(value)
 
 
 def _jsonable(value: Any) -> Any:

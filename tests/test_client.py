@@ -26,8 +26,7 @@ import pytest
 from PIL import Image
 
 import gptimage_widgets
-from gptimage_widgets import backends, catalog, imaging, pricing, retry
-from gptimage_widgets import client as client_module
+from gptimage_widgets import backends, catalog, imaging, pricing, responses, retry
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -883,10 +882,10 @@ def test_utf8_bom_is_accepted_and_invalid_utf8_is_a_decode_error() -> None:
 
 def test_each_b64_json_is_released_once_decoded() -> None:
     b64s = photo_b64s(2)
-    received = client_module._BodyBuffer()
+    received = responses.BodyBuffer()
     received.add(images_json(b64s))
-    payload = client_module._parse_payload(received, "req_1", None)
-    images = client_module._decode_items(payload, {})
+    payload = responses.parse_payload(received, "req_1")
+    images = responses.decode_items(payload, {}).images
     assert [sorted(item) for item in payload.items] == [["revised_prompt"]] * 2
     for got, want in zip(images, expected_arrays(b64s), strict=True):
         np.testing.assert_array_equal(got, want)

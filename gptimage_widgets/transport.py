@@ -1,0 +1,286 @@
+"""The sending layer: where requests go, with which headers, and how failures are retried.
+
+Owns: building the httpx request of an API call, a result download or ``GET /models``
+(headers, query, timeout, per-call :class:`RequestOptions`); sending it with the retry policy
+of :mod:`gptimage_widgets.retry`; the redirect rule (API calls never follow redirects, so the
+key stays with the configured origin; credential-free downloads do). Failed attempts are
+turned into typed errors by :func:`gptimage_widgets.http_errors.translate`, the one boundary.
+
+:class:`SyncTransport` and :class:`AsyncTransport` differ only in how they send and sleep;
+the decisions are made once in :class:`Transport`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import retry
+from ._version import __version__
+from .backends import Backend
+from .errors import ValidationError
+from .http_errors import translate
+from .request import ImageRequest
+from .responses import BodyBuffer, request_id_of
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "AsyncTransport",
+    "SyncTransport",
+    "Transport",
+    "resolve_timeout",
+]
+
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+USER_AGENT = f"gptimage-widgets/{__version__}"
+
+Build = Callable[[], httpx.Request]
+
+
+def resolve_timeout(timeout: Any, *, injected: bool = False) -> httpx.Timeout | None:
+    """`timeout` (seconds > 0 or an ``httpx.Timeout``) as an ``httpx.Timeout``.
+
+    None gives :data:`DEFAULT_TIMEOUT`, or None (the injected httpx client's own timeout)
+    when `injected`. A number bounds each read and caps connecting at 5 s.
+    """
+    if timeout is None:
+        return None if injected else DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+    raise ValidationError(
+        f"timeout must be seconds > 0 or an httpx.Timeout, got {timeout!r}",
+        param="timeout",
+        value=timeout,
+    )
+
+
+def secret_of(backend: Backend) -> str | None:
+    """The API key in the backend's headers (bearer token or Azure ``api-key``)."""
+    for name, value in backend.headers.items():
+        if name.lower() == "authorization" and value.lower().startswith("bearer "):
+            return value[7:] or None
+        if name.lower() == "api-key":
+            return value or None
+    return None
+
+
+@dataclass
+class Transport:
+    """Builds and sends the requests of one client.
+
+    Attributes
+    ----------
+    backend : Backend
+        Where requests go and their credentials.
+    http : httpx.Client or httpx.AsyncClient
+    timeout : httpx.Timeout or None
+        The client's timeout; None leaves an injected httpx client's own.
+    policy : RetryPolicy
+        Shared with the client (``client.retry_policy``).
+    owns_http : bool
+        Whether :meth:`close` closes `http` (not when it was injected).
+    """
+
+    backend: Backend
+    http: Any
+    timeout: httpx.Timeout | None
+    policy: retry.RetryPolicy
+    owns_http: bool = True
+    secret: str | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secret = secret_of(self.backend)
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What every message must not show: the API key."""
+        return (self.secret,)
+
+    # ------------------------------------------------------------------ requests
+
+    def headers(self, *, stream: bool = False) -> dict[str, str]:
+        """The backend's headers (credentials) plus User-Agent and Accept."""
+        return {
+            **self.backend.headers,
+            "User-Agent": USER_AGENT,
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+
+    def _timeout_kwargs(self) -> dict[str, Any]:
+        return {} if self.timeout is None else {"timeout": self.timeout}
+
+    def api_request(self, request: ImageRequest) -> httpx.Request:
+        """The httpx request of an images call (built afresh for every attempt)."""
+        kwargs: dict[str, Any] = {
+            "headers": self.headers(stream=request.stream),
+            "params": dict(self.backend.query),
+            **self._timeout_kwargs(),
+        }
+        if request.json is not None:
+            kwargs["json"] = request.json
+        else:
+            kwargs["data"] = request.data
+            kwargs["files"] = [part.as_httpx() for part in request.files]
+        url = self.backend.url(request.path, request.model)
+        built: httpx.Request = self.http.build_request("POST", url, **kwargs)
+        return built
+
+    def download_request(self, url: str) -> httpx.Request:
+        """A plain GET for a result URL: no API key goes to the storage host."""
+        built: httpx.Request = self.http.build_request(
+            "GET", url, headers={"User-Agent": USER_AGENT}, **self._timeout_kwargs()
+        )
+        return built
+
+    def models_request(self) -> httpx.Request:
+        """``GET /models`` on the backend."""
+        built: httpx.Request = self.http.build_request(
+            "GET",
+            self.backend.url("/models"),
+            headers=self.headers(),
+            params=dict(self.backend.query),
+            **self._timeout_kwargs(),
+        )
+        return built
+
+    # ------------------------------------------------------------------ retries
+
+    def next_wait(
+        self,
+        retries: int,
+        outcome: httpx.Response | httpx.HTTPError,
+        *,
+        model: str | None,
+        response: httpx.Response | None,
+    ) -> float:
+        """Seconds to wait before retrying a failed attempt; raises its typed error if not.
+
+        `response` is the response whose body failed to arrive, when there was one: its
+        ``x-request-id`` goes on the connection error.
+        """
+        if isinstance(outcome, httpx.Response):
+            error = translate(outcome, model=model, secrets=self.secrets)
+            retry_after = retry.parse_retry_after(outcome.headers)
+        else:
+            error = translate(
+                outcome, model=model, secrets=self.secrets, request_id=request_id_of(response)
+            )
+            retry_after = None
+        delay = self.policy.next_delay(retries, error, retry_after)
+        if delay is None:
+            raise error from (outcome if isinstance(outcome, BaseException) else None)
+        return delay
+
+
+class SyncTransport(Transport):
+    """Sends with an ``httpx.Client``."""
+
+    http: httpx.Client
+
+    @staticmethod
+    def new_http() -> httpx.Client:
+        """The client's own httpx client: never follows redirects."""
+        return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+    def close(self) -> None:
+        if self.owns_http:
+            self.http.close()
+
+    def send(
+        self,
+        build: Build,
+        *,
+        stream: bool,
+        model: str | None,
+        body: BodyBuffer | None = None,
+        follow_redirects: bool = False,
+    ) -> tuple[httpx.Response, int]:
+        """Send with retries; return a successful response and the number of attempts.
+
+        Its body is read unless `stream`; with `body`, a successful body is read into
+        `body` instead of the response (a body cut mid-way is retried like any other).
+        API calls never follow redirects, whatever the httpx client says: a 3xx becomes a
+        :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
+        host. Only credential-free result downloads pass ``follow_redirects=True``.
+        """
+        for retries in itertools.count():
+            outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
+            try:
+                outcome = response = self.http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    for chunk in outcome.iter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
+                    outcome.read()
+            except httpx.HTTPError as exc:
+                outcome = exc
+                if response is not None:
+                    response.close()
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome, retries + 1
+            if isinstance(outcome, httpx.Response):
+                outcome.close()
+            retry.sleep(self.next_wait(retries, outcome, model=model, response=response))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AsyncTransport(Transport):
+    """Sends with an ``httpx.AsyncClient``."""
+
+    http: httpx.AsyncClient
+
+    @staticmethod
+    def new_http() -> httpx.AsyncClient:
+        """The client's own httpx client: never follows redirects."""
+        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+    async def close(self) -> None:
+        if self.owns_http:
+            await self.http.aclose()
+
+    async def send(
+        self,
+        build: Build,
+        *,
+        stream: bool,
+        model: str | None,
+        body: BodyBuffer | None = None,
+        follow_redirects: bool = False,
+    ) -> tuple[httpx.Response, int]:
+        """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
+        for retries in itertools.count():
+            outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
+            try:
+                outcome = response = await self.http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    async for chunk in outcome.aiter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
+                    await outcome.aread()
+            except httpx.HTTPError as exc:
+                outcome = exc
+                if response is not None:
+                    await response.aclose()
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome, retries + 1
+            if isinstance(outcome, httpx.Response):
+                await outcome.aclose()
+            await retry.async_sleep(
+                self.next_wait(retries, outcome, model=model, response=response)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
