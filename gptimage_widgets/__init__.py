@@ -41,8 +41,10 @@ _LAZY: dict[str, str] = {
     "Gallery": "widgets",
     "HistoryStore": "history",
     "ImageClient": "client",
+    "ImageInput": "_types",
     "ImageResult": "results",
     "ImageStudio": "widgets",
+    "MaskInput": "_types",
     "MaskPainter": "widgets",
     "ModelSpec": "catalog",
     "OfflineServer": "offline",
@@ -74,9 +76,11 @@ __all__ = [
     "Gallery",
     "HistoryStore",
     "ImageClient",
+    "ImageInput",
     "ImageResult",
     "ImageStudio",
     "InternalServerError",
+    "MaskInput",
     "MaskPainter",
     "ModelSpec",
     "ModerationError",
@@ -124,6 +128,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._types import ImageInput, MaskInput
     from .catalog import ModelSpec, ParamSpec, get_model, list_models, register_model
     from .client import AsyncImageClient, ImageClient
     from .history import HistoryStore

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ._types import ImageInput, ImageInputs, MaskInput
 from .backends import apply_model_status
 from .client_base import (
     DEFAULT_MODEL,
@@ -111,9 +112,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def edit(
         self,
         prompt: str,
-        images: Any,
+        images: ImageInputs,
         *,
-        mask: Any = None,
+        mask: MaskInput | None = None,
         model: str = DEFAULT_MODEL,
         n: int = 1,
         size: str | None = None,
@@ -131,7 +132,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
     async def variations(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         model: str = DEFAULT_VARIATION_MODEL,
         n: int = 1,
@@ -156,7 +157,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def stream_edit(
         self,
         prompt: str,
-        images: Any,
+        images: ImageInputs,
         *,
         model: str = DEFAULT_MODEL,
         partial_images: int = 2,

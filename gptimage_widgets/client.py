@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from ._types import ImageInput, ImageInputs, MaskInput
 from .async_client import AsyncImageClient
 from .backends import apply_model_status
 from .client_base import (
@@ -145,9 +146,9 @@ class ImageClient(ClientBase[SyncTransport]):
     def edit(
         self,
         prompt: str,
-        images: Any,
+        images: ImageInputs,
         *,
-        mask: Any = None,
+        mask: MaskInput | None = None,
         model: str = DEFAULT_MODEL,
         n: int = 1,
         size: str | None = None,
@@ -165,11 +166,11 @@ class ImageClient(ClientBase[SyncTransport]):
         Parameters
         ----------
         prompt : str
-        images
+        images : ImageInputs
             One image input or a list; a ``(B, H, W, C)`` batch counts as B images. Arrays
             are ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, uint8 or float in [0, 1]; also
             PIL images, paths, PNG/JPEG/WebP bytes, an ``ImageResult``.
-        mask : optional
+        mask : MaskInput, optional
             ``(H, W)`` array, True/nonzero = replace, or an RGBA image/PNG with alpha 0 =
             replace; same size as the first image. Sent as OpenAI's RGBA PNG.
         model, n, size, quality, background, output_format, output_compression
@@ -187,7 +188,7 @@ class ImageClient(ClientBase[SyncTransport]):
 
     def variations(
         self,
-        image: Any,
+        image: ImageInput,
         *,
         model: str = DEFAULT_VARIATION_MODEL,
         n: int = 1,
@@ -195,6 +196,13 @@ class ImageClient(ClientBase[SyncTransport]):
         **extra: Any,
     ) -> ImageResult:
         """Variations of one square PNG image (dall-e-2).
+
+        Parameters
+        ----------
+        image : ImageInput
+            The image to vary (one image, square, sent as PNG).
+        model, n, size, **extra
+            As for :meth:`generate`.
 
         Returns
         -------
@@ -216,7 +224,7 @@ class ImageClient(ClientBase[SyncTransport]):
     def stream_edit(
         self,
         prompt: str,
-        images: Any,
+        images: ImageInputs,
         *,
         model: str = DEFAULT_MODEL,
         partial_images: int = 2,

@@ -12,11 +12,13 @@ import email.policy
 import email.utils
 import gzip
 import http.server
+import inspect
 import io
 import json
 import socket
 import threading
 import tracemalloc
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -1210,6 +1212,26 @@ def test_public_names() -> None:
 
 
 # --------------------------------------------------------------------------- async
+
+
+def test_async_methods_are_real_coroutines() -> None:
+    for name in ("generate", "edit", "variations", "refresh_model_status", "map", "sweep"):
+        assert inspect.iscoroutinefunction(getattr(AsyncImageClient, name)), name
+    for name in ("stream_generate", "stream_edit"):
+        assert inspect.isasyncgenfunction(getattr(AsyncImageClient, name)), name
+
+
+@pytest.mark.parametrize("cls", [ImageClient, AsyncImageClient])
+def test_public_signatures_name_their_input_types(cls: type) -> None:
+    def annotation(method: str, param: str) -> Any:
+        return inspect.signature(getattr(cls, method)).parameters[param].annotation
+
+    assert annotation("edit", "images") == "ImageInputs"
+    assert annotation("stream_edit", "images") == "ImageInputs"
+    assert annotation("edit", "mask") == "MaskInput | None"
+    assert annotation("variations", "image") == "ImageInput"
+    hints = typing.get_type_hints(cls.edit)
+    assert hints["mask"] == gptimage_widgets.MaskInput | None
 
 
 async def test_async_generate_edit_variations() -> None:
