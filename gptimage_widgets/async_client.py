@@ -16,7 +16,14 @@ import itertools
 import sys
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 import httpx
@@ -35,7 +42,7 @@ from .errors import GPTImageError, ValidationError
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
-from .transport import AsyncTransport
+from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
 from .validation import require_operation
 
 __all__ = ["AsyncImageClient"]
@@ -104,6 +111,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         style: str | None = None,
         partial_images: int = 0,
         on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.generate`, awaited; `on_partial` may be a coroutine function."""
@@ -125,6 +136,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         input_fidelity: str | None = None,
         partial_images: int = 0,
         on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.edit`, awaited."""
@@ -137,13 +152,26 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         model: str = DEFAULT_VARIATION_MODEL,
         n: int = 1,
         size: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.variations`, awaited."""
         return await self._execute(*call_arguments("variation", locals()))
 
     async def stream_generate(
-        self, prompt: str, *, model: str = DEFAULT_MODEL, partial_images: int = 2, **params: Any
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_MODEL,
+        partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_generate` as an async iterator (``async for``).
 
@@ -161,6 +189,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         *,
         model: str = DEFAULT_MODEL,
         partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_edit` as an async iterator (``async for``)."""
@@ -285,8 +317,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         model: str,
         params: dict[str, Any],
         on_partial: PartialCallback | None,
+        options: RequestOptions,
     ) -> ImageResult:
-        call = self._prepare(operation, model, params, on_partial)
+        call = self._prepare(operation, model, params, on_partial, options)
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -301,23 +334,26 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def _fetch(self, call: Call) -> ImageResult:
         body = BodyBuffer()
         response, call.attempts = await self._transport.send(
-            lambda: self._transport.api_request(call.request),
+            lambda: self._transport.api_request(call.request, call.options),
             stream=False,
             model=call.request.model,
             body=body,
+            secrets=call.secrets,
         )
         call.first_byte = time.perf_counter()
-        payload = parse_payload(body, request_id_of(response), self._transport.secrets)
+        payload = parse_payload(body, request_id_of(response), call.secrets)
         urls = payload.urls()
-        contents = await asyncio.gather(*(self._download(url) for url in urls.values()))
+        contents = await asyncio.gather(
+            *(self._download(url, call.options) for url in urls.values())
+        )
         decoded = decode_items(payload, dict(zip(urls, contents, strict=True)))
         return await asyncio.to_thread(self._save_now, self._make_result(call, decoded))
 
-    async def _download(self, url: str) -> bytearray:
+    async def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """Async :meth:`ImageClient._download` (no credentials; redirects followed)."""
         body = BodyBuffer()
         await self._transport.send(
-            lambda: self._transport.download_request(url),
+            lambda: self._transport.download_request(url, options),
             stream=False,
             model=None,
             body=body,
@@ -343,12 +379,13 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def _stream(self, call: Call) -> AsyncIterator[StreamEvent]:
         async with self._semaphore():
             response, call.attempts = await self._transport.send(
-                lambda: self._transport.api_request(call.request),
+                lambda: self._transport.api_request(call.request, call.options),
                 stream=True,
                 model=call.request.model,
+                secrets=call.secrets,
             )
             call.first_byte = time.perf_counter()
-            run = StreamRun(call.request.operation, response, self._transport.secrets)
+            run = StreamRun(call.request.operation, response, call.secrets)
             try:
                 try:
                     async for chunk in response.aiter_bytes():
@@ -368,10 +405,11 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         operation: str,
         model: str,
         params: dict[str, Any],
-        on_partial: PartialCallback | None = None,
+        on_partial: PartialCallback | None,
+        options: RequestOptions,
     ) -> AsyncGenerator[StreamEvent, None]:
         # validation errors surface on the first step of `async for`, like every other error
-        call = self._prepare(operation, model, {**params, "stream": True})
+        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
         completed: ImageResult | None = None
         try:
             async for event in self._stream(call):

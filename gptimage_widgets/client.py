@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -41,7 +41,7 @@ from .client_base import (
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
-from .transport import DEFAULT_TIMEOUT, SyncTransport
+from .transport import DEFAULT_TIMEOUT, NO_OPTIONS, RequestOptions, SyncTransport
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_TIMEOUT", "AsyncImageClient", "ImageClient", "StreamEvent"]
 
@@ -115,6 +115,10 @@ class ImageClient(ClientBase[SyncTransport]):
         style: str | None = None,
         partial_images: int = 0,
         on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Generate images from a prompt.
@@ -132,6 +136,16 @@ class ImageClient(ClientBase[SyncTransport]):
         on_partial : callable, optional
             ``on_partial(index, image)`` for each preview; ``image`` is ``(H, W, 3|4)``
             uint8. The async client awaits it when it returns an awaitable.
+        extra_headers : Mapping of str to str, optional
+            Headers added to this call (e.g. for a gateway); never logged or stored.
+        extra_query : Mapping, optional
+            Query parameters added to this call.
+        extra_body : Mapping, optional
+            Fields sent as given, after validation of the known parameters, for what this
+            package does not know yet (e.g. ``{"safety_identifier": "user-42"}``); recorded
+            in ``result.request`` and the history.
+        timeout : float or httpx.Timeout, optional
+            This call's timeout (and its downloads'); None = the client's.
         **extra
             Other catalog parameters (``user``, ``seed``, ``response_format``) and client
             options (``upload_format``, ``downscale``, ``stream``).
@@ -159,6 +173,10 @@ class ImageClient(ClientBase[SyncTransport]):
         input_fidelity: str | None = None,
         partial_images: int = 0,
         on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Edit one or several images (inpainting with `mask`).
@@ -177,7 +195,7 @@ class ImageClient(ClientBase[SyncTransport]):
             As for :meth:`generate`.
         input_fidelity : {"high", "low"}, optional
             Only for models that take it (not gpt-image-2).
-        partial_images, on_partial, **extra
+        partial_images, on_partial, extra_headers, extra_query, extra_body, timeout, **extra
             As for :meth:`generate`.
 
         Returns
@@ -193,6 +211,10 @@ class ImageClient(ClientBase[SyncTransport]):
         model: str = DEFAULT_VARIATION_MODEL,
         n: int = 1,
         size: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Variations of one square PNG image (dall-e-2).
@@ -201,7 +223,7 @@ class ImageClient(ClientBase[SyncTransport]):
         ----------
         image : ImageInput
             The image to vary (one image, square, sent as PNG).
-        model, n, size, **extra
+        model, n, size, extra_headers, extra_query, extra_body, timeout, **extra
             As for :meth:`generate`.
 
         Returns
@@ -211,13 +233,22 @@ class ImageClient(ClientBase[SyncTransport]):
         return self._execute(*call_arguments("variation", locals()))
 
     def stream_generate(
-        self, prompt: str, *, model: str = DEFAULT_MODEL, partial_images: int = 2, **params: Any
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_MODEL,
+        partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream a generation: partial-image events, then completed events.
 
-        Takes :meth:`generate`'s parameters. Yields :class:`StreamEvent` objects; completed
-        events carry ``.result``, the saved :class:`ImageResult`. A stream that ends without
-        a completed event raises :class:`~gptimage_widgets.errors.StreamError`.
+        Takes :meth:`generate`'s parameters (escape hatches included). Yields
+        :class:`StreamEvent` objects; completed events carry ``.result``, the saved
+        :class:`ImageResult`. A stream that ends without a completed event raises :class:`~gptimage_widgets.errors.StreamError`.
         """
         return self._prepared_stream(*call_arguments("generate", locals()))
 
@@ -228,6 +259,10 @@ class ImageClient(ClientBase[SyncTransport]):
         *,
         model: str = DEFAULT_MODEL,
         partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream an edit; like :meth:`stream_generate` with :meth:`edit`'s parameters."""
@@ -241,8 +276,9 @@ class ImageClient(ClientBase[SyncTransport]):
         model: str,
         params: dict[str, Any],
         on_partial: PartialCallback | None,
+        options: RequestOptions,
     ) -> ImageResult:
-        call = self._prepare(operation, model, params, on_partial)
+        call = self._prepare(operation, model, params, on_partial, options)
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -256,24 +292,27 @@ class ImageClient(ClientBase[SyncTransport]):
     def _fetch(self, call: Call) -> ImageResult:
         body = BodyBuffer()
         response, call.attempts = self._transport.send(
-            lambda: self._transport.api_request(call.request),
+            lambda: self._transport.api_request(call.request, call.options),
             stream=False,
             model=call.request.model,
             body=body,
+            secrets=call.secrets,
         )
         call.first_byte = time.perf_counter()
-        payload = parse_payload(body, request_id_of(response), self._transport.secrets)
-        downloads = {index: self._download(url) for index, url in payload.urls().items()}
+        payload = parse_payload(body, request_id_of(response), call.secrets)
+        downloads = {
+            index: self._download(url, call.options) for index, url in payload.urls().items()
+        }
         return self._save_now(self._make_result(call, decode_items(payload, downloads)))
 
-    def _download(self, url: str) -> bytearray:
+    def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """The bytes at a result URL, read into one buffer like an API answer (retried alike).
 
         No credentials are sent, so redirects (storage hosts use them) are followed.
         """
         body = BodyBuffer()
         self._transport.send(
-            lambda: self._transport.download_request(url),
+            lambda: self._transport.download_request(url, options),
             stream=False,
             model=None,
             body=body,
@@ -297,9 +336,10 @@ class ImageClient(ClientBase[SyncTransport]):
         operation: str,
         model: str,
         params: dict[str, Any],
-        on_partial: PartialCallback | None = None,
+        on_partial: PartialCallback | None,
+        options: RequestOptions,
     ) -> Iterator[StreamEvent]:
-        call = self._prepare(operation, model, {**params, "stream": True})
+        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
         completed: ImageResult | None = None
         try:
             for event in self._stream(call):
@@ -310,12 +350,13 @@ class ImageClient(ClientBase[SyncTransport]):
 
     def _stream(self, call: Call) -> Iterator[StreamEvent]:
         response, call.attempts = self._transport.send(
-            lambda: self._transport.api_request(call.request),
+            lambda: self._transport.api_request(call.request, call.options),
             stream=True,
             model=call.request.model,
+            secrets=call.secrets,
         )
         call.first_byte = time.perf_counter()
-        run = StreamRun(call.request.operation, response, self._transport.secrets)
+        run = StreamRun(call.request.operation, response, call.secrets)
         with contextlib.closing(response):
             try:
                 for chunk in response.iter_bytes():

@@ -25,10 +25,11 @@ from . import pricing, retry
 from .backends import Backend, resolve_backend
 from .errors import BudgetExceededError, GPTImageError, ValidationError
 from .history import HistoryStore
+from .redact import redact_tree
 from .request import ImageRequest, build_request
 from .responses import Decoded
 from .results import ImageResult
-from .transport import Transport, resolve_timeout
+from .transport import NO_OPTIONS, RequestOptions, Transport, resolve_timeout
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VARIATION_MODEL", "PartialCallback"]
 
@@ -39,8 +40,10 @@ DEFAULT_VARIATION_MODEL = "dall-e-2"
 PartialCallback = Callable[[int, np.ndarray], Any]
 TransportT = TypeVar("TransportT", bound=Transport)
 
+#: The SDK-style escape hatches every public method takes (see ``RequestOptions``).
+_ESCAPE_HATCHES = ("extra_headers", "extra_query", "extra_body", "timeout")
 #: Public-method arguments that are not request parameters.
-_NOT_PARAMS = ("self", "model", "on_partial", "extra", "params", "__class__")
+_NOT_PARAMS = ("self", "model", "on_partial", "extra", "params", "__class__", *_ESCAPE_HATCHES)
 
 
 @dataclasses.dataclass
@@ -54,18 +57,23 @@ class Call:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     first_byte: float | None = None
     attempts: int = 1
+    options: RequestOptions = NO_OPTIONS
+    secrets: tuple[str | None, ...] = ()
 
 
 def call_arguments(
     operation: str, named: Mapping[str, Any]
-) -> tuple[str, str, dict[str, Any], PartialCallback | None]:
-    """A public method's ``locals()`` -> ``(operation, model, params, on_partial)``.
+) -> tuple[str, str, dict[str, Any], PartialCallback | None, RequestOptions]:
+    """A public method's ``locals()`` -> ``(operation, model, params, on_partial, options)``.
 
     Every public method (``generate``, ``edit``, ``variations`` and their streaming forms,
     sync and async) hands its arguments here, so the rules live once: ``None`` means "not
     given", ``n=1`` and ``partial_images=0`` are the defaults and are not sent, ``image``
-    (variations) is the ``images`` parameter, and ``**extra``/``**params`` join the rest.
+    (variations) is the ``images`` parameter, ``**extra``/``**params`` join the rest, and
+    the escape hatches (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``)
+    become :class:`~gptimage_widgets.transport.RequestOptions`.
     """
+    options = RequestOptions.of(**{name: named.get(name) for name in _ESCAPE_HATCHES})
     extra = {**named.get("extra", {}), **named.get("params", {})}
     given = {name: value for name, value in named.items() if name not in _NOT_PARAMS}
     if given.get("n") == 1:
@@ -75,7 +83,7 @@ def call_arguments(
     if "image" in given:
         given["images"] = given.pop("image")
     params = {name: value for name, value in {**given, **extra}.items() if value is not None}
-    return operation, named["model"], params, named.get("on_partial")
+    return operation, named["model"], params, named.get("on_partial"), options
 
 
 def _history_store(history: Any) -> HistoryStore | None:
@@ -208,13 +216,22 @@ class ClientBase(Generic[TransportT]):
         model: str,
         params: dict[str, Any],
         on_partial: PartialCallback | None = None,
+        options: RequestOptions = NO_OPTIONS,
     ) -> Call:
-        """Validate and build the request and reserve its estimated cost (nothing sent)."""
+        """Validate and build the request and reserve its estimated cost (nothing sent).
+
+        The known parameters are validated; `options` (extra body fields...) go as given.
+        """
         request = build_request(model, operation, **params)
         estimate = self._estimate(request)
         reserved = self._reserve(request, estimate)
         return Call(
-            request=request, estimate=estimate, reserved_usd=reserved, on_partial=on_partial
+            request=request,
+            estimate=estimate,
+            reserved_usd=reserved,
+            on_partial=on_partial,
+            options=options,
+            secrets=(*self._transport.secrets, *options.secrets),
         )
 
     def _estimate(self, request: ImageRequest) -> pricing.CostEstimate | None:
@@ -269,7 +286,7 @@ class ClientBase(Generic[TransportT]):
             images=decoded.images,
             model=request.model,
             operation=request.operation,
-            request=dict(request.params),
+            request={**request.params, **redact_tree(call.options.body)},
             usage=decoded.usage,
             cost_usd=cost,
             cost_is_estimate=is_estimate,

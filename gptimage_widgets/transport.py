@@ -13,7 +13,8 @@ the decisions are made once in :class:`Transport`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from ._version import __version__
 from .backends import Backend
 from .errors import ValidationError
 from .http_errors import translate
+from .redact import is_secret_name
 from .request import ImageRequest
 from .responses import BodyBuffer, request_id_of
 
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "USER_AGENT",
     "AsyncTransport",
+    "RequestOptions",
     "SyncTransport",
     "Transport",
     "resolve_timeout",
@@ -59,6 +62,79 @@ def resolve_timeout(timeout: Any, *, injected: bool = False) -> httpx.Timeout | 
         param="timeout",
         value=timeout,
     )
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Per-call escape hatches, as the OpenAI SDK has them (``extra_*``, ``timeout``).
+
+    Attributes
+    ----------
+    headers : Mapping of str to str
+        Added to (and overriding) the client's headers of the API call; never logged,
+        stored or shown (not even in ``repr``).
+    query : Mapping of str to Any
+        Added to the query string of the API call.
+    body : Mapping of str to Any
+        Fields sent as given, after validation of the known ones: merged into the JSON
+        body, or sent as multipart form fields (lists repeat the field; mappings as JSON).
+    timeout : httpx.Timeout or None
+        This call's timeout (the API call and its downloads); None = the client's.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    timeout: httpx.Timeout | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> RequestOptions:
+        """Check and wrap a public method's escape-hatch arguments."""
+        given = {"extra_headers": extra_headers, "extra_query": extra_query}
+        for name, value in {**given, "extra_body": extra_body}.items():
+            if value is not None and not isinstance(value, Mapping):
+                raise ValidationError(
+                    f"{name} must be a mapping (a dict), got {type(value).__name__}",
+                    param=name,
+                    value=type(value).__name__,
+                )
+        return cls(
+            headers={str(k): str(v) for k, v in (extra_headers or {}).items()},
+            query=dict(extra_query or {}),
+            body={str(k): v for k, v in (extra_body or {}).items()},
+            timeout=None if timeout is None else resolve_timeout(timeout),
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values of the extra headers named like credentials (``api-key``, ``Authorization``)."""
+        found = [value for name, value in self.headers.items() if is_secret_name(name)]
+        return tuple(v.split(" ", 1)[1] if v.lower().startswith("bearer ") else v for v in found)
+
+
+NO_OPTIONS = RequestOptions()
+
+
+def form_fields(body: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """Extra body fields as multipart form values (what ``httpx``'s ``data=`` takes)."""
+    return {name: _form_value(value) for name, value in body.items()}
+
+
+def _form_value(value: Any) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [str(_form_value(item)) for item in value]
+    if isinstance(value, Mapping):
+        return json.dumps(value)
+    return str(value)
 
 
 def secret_of(backend: Backend) -> str | None:
@@ -113,29 +189,35 @@ class Transport:
             "Accept": "text/event-stream" if stream else "application/json",
         }
 
-    def _timeout_kwargs(self) -> dict[str, Any]:
-        return {} if self.timeout is None else {"timeout": self.timeout}
+    def _timeout_kwargs(self, options: RequestOptions = NO_OPTIONS) -> dict[str, Any]:
+        timeout = options.timeout or self.timeout
+        return {} if timeout is None else {"timeout": timeout}
 
-    def api_request(self, request: ImageRequest) -> httpx.Request:
-        """The httpx request of an images call (built afresh for every attempt)."""
+    def api_request(
+        self, request: ImageRequest, options: RequestOptions = NO_OPTIONS
+    ) -> httpx.Request:
+        """The httpx request of an images call (built afresh for every attempt).
+
+        `options` adds headers, query parameters and body fields, sent as given.
+        """
         kwargs: dict[str, Any] = {
-            "headers": self.headers(stream=request.stream),
-            "params": dict(self.backend.query),
-            **self._timeout_kwargs(),
+            "headers": {**self.headers(stream=request.stream), **options.headers},
+            "params": {**self.backend.query, **options.query},
+            **self._timeout_kwargs(options),
         }
         if request.json is not None:
-            kwargs["json"] = request.json
+            kwargs["json"] = {**request.json, **options.body}
         else:
-            kwargs["data"] = request.data
+            kwargs["data"] = {**(request.data or {}), **form_fields(options.body)}
             kwargs["files"] = [part.as_httpx() for part in request.files]
         url = self.backend.url(request.path, request.model)
         built: httpx.Request = self.http.build_request("POST", url, **kwargs)
         return built
 
-    def download_request(self, url: str) -> httpx.Request:
-        """A plain GET for a result URL: no API key goes to the storage host."""
+    def download_request(self, url: str, options: RequestOptions = NO_OPTIONS) -> httpx.Request:
+        """A plain GET for a result URL: no API key (nor extra header) goes to the storage host."""
         built: httpx.Request = self.http.build_request(
-            "GET", url, headers={"User-Agent": USER_AGENT}, **self._timeout_kwargs()
+            "GET", url, headers={"User-Agent": USER_AGENT}, **self._timeout_kwargs(options)
         )
         return built
 
@@ -159,18 +241,20 @@ class Transport:
         *,
         model: str | None,
         response: httpx.Response | None,
+        secrets: tuple[str | None, ...] = (),
     ) -> float:
         """Seconds to wait before retrying a failed attempt; raises its typed error if not.
 
         `response` is the response whose body failed to arrive, when there was one: its
         ``x-request-id`` goes on the connection error.
         """
+        secrets = (*self.secrets, *secrets)
         if isinstance(outcome, httpx.Response):
-            error = translate(outcome, model=model, secrets=self.secrets)
+            error = translate(outcome, model=model, secrets=secrets)
             retry_after = retry.parse_retry_after(outcome.headers)
         else:
             error = translate(
-                outcome, model=model, secrets=self.secrets, request_id=request_id_of(response)
+                outcome, model=model, secrets=secrets, request_id=request_id_of(response)
             )
             retry_after = None
         delay = self.policy.next_delay(retries, error, retry_after)
@@ -201,6 +285,7 @@ class SyncTransport(Transport):
         model: str | None,
         body: BodyBuffer | None = None,
         follow_redirects: bool = False,
+        secrets: tuple[str | None, ...] = (),
     ) -> tuple[httpx.Response, int]:
         """Send with retries; return a successful response and the number of attempts.
 
@@ -231,7 +316,9 @@ class SyncTransport(Transport):
                 return outcome, retries + 1
             if isinstance(outcome, httpx.Response):
                 outcome.close()
-            retry.sleep(self.next_wait(retries, outcome, model=model, response=response))
+            retry.sleep(
+                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -257,6 +344,7 @@ class AsyncTransport(Transport):
         model: str | None,
         body: BodyBuffer | None = None,
         follow_redirects: bool = False,
+        secrets: tuple[str | None, ...] = (),
     ) -> tuple[httpx.Response, int]:
         """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
         for retries in itertools.count():
@@ -281,6 +369,6 @@ class AsyncTransport(Transport):
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
             await retry.async_sleep(
-                self.next_wait(retries, outcome, model=model, response=response)
+                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
             )
         raise AssertionError("unreachable")  # pragma: no cover
