@@ -248,7 +248,8 @@ class ImageClient(ClientBase[SyncTransport]):
 
         Takes :meth:`generate`'s parameters (escape hatches included). Yields
         :class:`StreamEvent` objects; completed events carry ``.result``, the saved
-        :class:`ImageResult`. A stream that ends without a completed event raises :class:`~gptimage_widgets.errors.StreamError`.
+        :class:`ImageResult`. A stream that ends without a completed event raises
+        :class:`~gptimage_widgets.errors.StreamError`.
         """
         return self._prepared_stream(*call_arguments("generate", locals()))
 

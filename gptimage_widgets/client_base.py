@@ -279,6 +279,7 @@ class ClientBase(Generic[TransportT]):
         timings = {"total_s": time.perf_counter() - call.started}
         if call.first_byte is not None:
             timings["first_byte_s"] = call.first_byte - call.started
+        timings["attempts"] = call.attempts
         notes = list(request.notes)
         if self.backend == "offline":
             notes.append("offline backend: synthetic images, no cost")

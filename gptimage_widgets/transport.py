@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from ._version import __version__
 from .backends import Backend
 from .errors import ValidationError
 from .http_errors import translate
-from .redact import is_secret_name
+from .redact import is_secret_name, redact
 from .request import ImageRequest
 from .responses import BodyBuffer, request_id_of
 
@@ -43,6 +44,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 USER_AGENT = f"gptimage-widgets/{__version__}"
 
 Build = Callable[[], httpx.Request]
+
+#: Retries are logged here (WARNING: visible in a notebook without any logging setup).
+logger = logging.getLogger(__name__)
 
 
 def resolve_timeout(timeout: Any, *, injected: bool = False) -> httpx.Timeout | None:
@@ -260,7 +264,44 @@ class Transport:
         delay = self.policy.next_delay(retries, error, retry_after)
         if delay is None:
             raise error from (outcome if isinstance(outcome, BaseException) else None)
+        self._log_retry(retries, outcome, error, delay, secrets)
         return delay
+
+    def _log_retry(
+        self,
+        retries: int,
+        outcome: httpx.Response | httpx.HTTPError,
+        error: Exception,
+        delay: float,
+        secrets: tuple[str | None, ...],
+    ) -> None:
+        """One WARNING per retry: what was sent, which attempt failed, why, and the wait.
+
+        Never a header or a body: only the method, the URL without its query, the status
+        (or the exception type) and the typed error's class.
+        """
+        if isinstance(outcome, httpx.Response):
+            why = f"HTTP {outcome.status_code}, {type(error).__name__}"
+        else:
+            why = f"{type(outcome).__name__}, {type(error).__name__}"
+        where = _target(outcome)
+        logger.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.2f s",
+            redact(where, secrets),
+            retries + 1,
+            self.policy.max_retries + 1,
+            why,
+            delay,
+        )
+
+
+def _target(outcome: httpx.Response | httpx.HTTPError) -> str:
+    """``"POST https://host/v1/images/generations"`` (no query) of a failed attempt."""
+    try:
+        request = outcome.request
+    except RuntimeError:
+        return "request"
+    return f"{request.method} {request.url.copy_with(query=None)}"
 
 
 class SyncTransport(Transport):

@@ -229,7 +229,7 @@ def test_generate_sends_json_and_decodes_arrays() -> None:
     assert result.usage == USAGE and result.request["seed"] == 5
     assert result.cost_usd == pytest.approx(pricing.cost_from_usage("gpt-image-2", USAGE))
     assert result.cost_is_estimate is False
-    assert set(result.timings) == {"total_s", "first_byte_s"}
+    assert set(result.timings) == {"total_s", "first_byte_s", "attempts"}
 
 
 def test_without_usage_the_cost_is_the_estimate() -> None:

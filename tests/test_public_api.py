@@ -1,4 +1,4 @@
-"""The public namespace matches the contract in DESIGN.md and loads lazily."""
+"""The public namespace matches the design's public API contract and loads lazily."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import gptimage_widgets as giw
 
-# The names DESIGN.md's "Public API contract" promises (tests and docs rely on them).
+# The names the design's "Public API contract" promises (tests and docs rely on them).
 DESIGN_CONTRACT = {
     "list_models",
     "get_model",
