@@ -105,7 +105,7 @@ def _client_kwargs(backend: str, origin: str) -> dict[str, Any]:
     common: dict[str, Any] = {"api_key": KEY, "history": False, "max_retries": 0}
     if backend == "azure":
         return {**common, "backend": "azure", "azure_endpoint": origin, "azure_deployment": "d"}
-    return {**common, "backend": "openai", "base_url": origin + "/v1"}
+    return {**common, "backend": "openai", "base_url": origin + "/v1"}  # -> "compatible"
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def other_host() -> Iterator[tuple[str, _Recorder]]:
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-@pytest.mark.parametrize("backend", ["azure", "openai"])
+@pytest.mark.parametrize("backend", ["azure", "compatible"])
 def test_a_redirect_to_another_origin_is_refused_and_no_key_leaves(
     backend: str, status: int, other_host: tuple[str, _Recorder]
 ) -> None:
@@ -132,7 +132,7 @@ def test_a_redirect_to_another_origin_is_refused_and_no_key_leaves(
     assert other in str(error) and KEY not in str(error)
 
 
-@pytest.mark.parametrize("backend", ["azure", "openai"])
+@pytest.mark.parametrize("backend", ["azure", "compatible"])
 async def test_the_async_client_refuses_redirects_too(
     backend: str, other_host: tuple[str, _Recorder]
 ) -> None:
@@ -166,6 +166,25 @@ def test_an_injected_client_that_follows_redirects_is_overruled() -> None:
         with pytest.raises(RedirectError, match=r"https://evil\.example/steal"):
             client.generate("x")
     assert [r.url.host for r in seen] == ["res.openai.azure.com", "api.openai.com"]
+
+
+async def test_an_injected_async_client_that_follows_redirects_is_overruled() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url.host))
+        return httpx.Response(308, headers={"location": "https://evil.example/steal"})
+
+    for kwargs in (
+        {"backend": "azure", "azure_endpoint": "https://res.openai.azure.com"},
+        {"backend": "openai"},
+    ):
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+        async with AsyncImageClient(api_key=KEY, history=False, http_client=http, **kwargs) as c:
+            assert c.backend == kwargs["backend"]
+            with pytest.raises(RedirectError, match=r"evil\.example"):
+                await c.generate("x")
+    assert seen == ["res.openai.azure.com", "api.openai.com"]
 
 
 def test_a_redirect_is_not_retried() -> None:
