@@ -2,7 +2,8 @@
 
 Every error a user can see is a :class:`GPTImageError`. Transport and parsing errors
 (httpx, ``KeyError``, ``binascii.Error``, ``json.JSONDecodeError``) are translated into
-this family at one boundary in the client, with ``raise ... from`` so the cause is kept.
+this family at one boundary, :func:`gptimage_widgets.http_errors.translate`, with
+``raise ... from`` so the cause is kept.
 
 This module is pure: it imports neither httpx nor ipywidgets, so the core, the client,
 the offline server and the widgets can all share it.
