@@ -169,7 +169,7 @@ class ClientBase(Generic[TransportT]):
         injected = http_client is not None
         self._transport: TransportT = self.transport_class(
             backend=self._backend,
-            http=http_client if injected else self.transport_class.new_http(),  # type: ignore[attr-defined]
+            http=http_client if injected else self.transport_class.new_http(),
             timeout=resolve_timeout(timeout, injected=injected),
             policy=self.retry_policy,
             owns_http=not injected,

@@ -178,6 +178,11 @@ class Transport:
     def __post_init__(self) -> None:
         self.secret = secret_of(self.backend)
 
+    @staticmethod
+    def new_http() -> Any:
+        """The httpx client a client owns when none is injected (subclasses say which)."""
+        raise NotImplementedError
+
     @property
     def secrets(self) -> tuple[str | None, ...]:
         """What every message must not show: the API key."""
