@@ -11,6 +11,8 @@ CORE = [
     "errors",
     "catalog",
     "validation",
+    "input_checks",
+    "_messages",
     "request",
     "imaging",
     "maskops",
