@@ -31,6 +31,7 @@ from .catalog import (
     list_models,
     parse_size,
     resolve_params,
+    unknown_param_hint,
 )
 from .errors import Problem, ValidationError
 from .input_checks import count_problems, input_problems, mask_count_problems
@@ -236,7 +237,8 @@ def _not_accepted(spec: ModelSpec, name: str, value: Any) -> Problem:
         )
         return Problem(name, value, message)
     known = [*_INPUTS, *spec.params]
-    hint = _did_you_mean(name, known)
+    why = unknown_param_hint(name)
+    hint = f": {why}" if why else _did_you_mean(name, known)
     message = f"unknown parameter {name!r}{hint}; {spec.name} accepts {', '.join(known)}"
     return Problem(name, value, message)
 

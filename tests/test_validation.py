@@ -42,7 +42,7 @@ _GPT25: dict[str, Any] = {
     "n": (1, 10),
     "size": GPT2_PRESETS | {"auto"},
     "custom_size": True,
-    "quality": {"low", "medium", "high", "xhigh", "max"},
+    "quality": {"low", "medium", "high", "xhigh", "max", "auto"},
     "background": {"auto", "opaque", "transparent"},
     "output_format": OUTPUT_FORMATS,
     "output_compression": (0, 100),
@@ -53,7 +53,9 @@ _GPT25: dict[str, Any] = {
     "partial_images": (0, 3),
     "max_reference_images": 16,
     "mask": True,
+    "complexity": None,
 }
+_GPT26: dict[str, Any] = {**_GPT25, "complexity": {"low", "medium", "high"}}
 _GPT1: dict[str, Any] = {
     **_GPT25,
     "size": GPT1_SIZES,
@@ -62,6 +64,8 @@ _GPT1: dict[str, Any] = {
     "input_fidelity": {"high", "low"},
 }
 EXPECTED: dict[str, dict[str, Any]] = {
+    "gpt-image-2.6-flare": _GPT26,
+    "gpt-image-2.6-sunburst": _GPT26,
     "gpt-image-2.5-flare": _GPT25,
     "gpt-image-2.5-sunburst": _GPT25,
     "gpt-image-2": {
@@ -72,6 +76,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "gpt-image-1.5": _GPT1,
     "gpt-image-1": _GPT1,
     "gpt-image-1-mini": {**_GPT1, "input_fidelity": None},
+    "chatgpt-image-latest": _GPT1,
     "dall-e-3": {
         "operations": {"generate"},
         "prompt_max_chars": 4000,
@@ -89,6 +94,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "partial_images": None,
         "max_reference_images": 0,
         "mask": False,
+        "complexity": None,
     },
     "dall-e-2": {
         "operations": {"generate", "edit", "variation"},
@@ -107,11 +113,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "partial_images": None,
         "max_reference_images": 1,
         "mask": True,
+        "complexity": None,
     },
 }
 TABLE_PARAMS = [
     "n", "size", "quality", "background", "output_format", "output_compression",
-    "moderation", "input_fidelity", "style", "response_format", "partial_images",
+    "moderation", "input_fidelity", "style", "response_format", "partial_images", "complexity",
 ]  # fmt: skip
 
 
@@ -220,8 +227,6 @@ def test_every_allowed_value_is_accepted(model: str, operation: str) -> None:
 def rejected_values(model: str, name: str) -> list[Any]:
     """Values of ``name`` that ``model`` must refuse (from the API reference, not the catalog)."""
     want = EXPECTED[model].get(name)
-    if name == "seed":
-        return [-1, "42"]
     if name == "user":
         return [1234]
     if isinstance(want, tuple):
@@ -249,7 +254,7 @@ def test_params_the_model_must_not_receive(model: str) -> None:
     plausible = {
         "background": "opaque", "output_format": "png", "output_compression": 50,
         "moderation": "low", "input_fidelity": "high", "style": "vivid",
-        "response_format": "b64_json", "partial_images": 1,
+        "response_format": "b64_json", "partial_images": 1, "complexity": "low",
     }  # fmt: skip
     operation = "edit" if "edit" in EXPECTED[model]["operations"] else "generate"
     for name, value in plausible.items():
@@ -380,11 +385,11 @@ def test_multiple_of_16_message_suggests_a_valid_size() -> None:
     assert check("gpt-image-2", prompt="x", size="992x992") == []
 
 
-@pytest.mark.parametrize("model", ["gpt-image-1.5", "gpt-image-1-mini", "dall-e-3", "dall-e-2"])
+@pytest.mark.parametrize("model", [m for m in EXPECTED if not EXPECTED[m]["custom_size"]])
 def test_custom_sizes_only_on_models_that_take_them(model: str) -> None:
     (problem,) = size_problems(model, "1280x720")
     assert f"not accepted by {model}" in problem.message
-    assert "custom sizes: gpt-image-2.5-flare" in problem.message
+    assert "custom sizes: gpt-image-2.6-flare" in problem.message
     assert set(problem.allowed) == EXPECTED[model]["size"]
 
 
@@ -470,20 +475,29 @@ def test_mask_rules() -> None:
     problems = check("gpt-image-2", "edit", prompt="x", mask=mask)
     assert [p.param for p in problems] == ["images", "mask"]
     assert "a mask needs an input image" in problems[1].message
-    (problem,) = check("gpt-image-2", "edit", prompt="x", images=[img, img], mask=mask)
-    assert problem.param == "mask" and "only be used with one input image" in problem.message
     (problem,) = check(
         "gpt-image-2", "edit", prompt="x", images=[img], mask=np.zeros((32, 32), bool)
     )
     assert problem.param == "mask"
-    assert "mask is 32x32 but images[0] is 64x48" in problem.message
+    assert "mask is 32x32 but images[0], the image it applies to, is 64x48" in problem.message
+
+
+@pytest.mark.parametrize("model", [m for m in EXPECTED if EXPECTED[m]["max_reference_images"] > 1])
+def test_a_mask_with_several_images_applies_to_the_first(model: str) -> None:
+    first, other, mask = image(64, 48), image(32, 32), np.zeros((48, 64), bool)
+    assert check(model, "edit", prompt="x", images=[first, other, other], mask=mask) == []
+    assert giw.validation.input_count_problems(model, "edit", 3, has_mask=True) == []
+    (problem,) = check(model, "edit", prompt="x", images=[other, first], mask=mask)
+    assert problem.param == "mask" and "images[0], the image it applies to, is 32x32" in (
+        problem.message
+    )
 
 
 def test_mask_as_png_bytes_is_measured_from_its_header() -> None:
     mask_png = png_bytes(64, 64, "RGBA")
     assert check("gpt-image-1", "edit", prompt="x", images=[png_bytes()], mask=mask_png) == []
     (problem,) = check("gpt-image-1", "edit", prompt="x", images=[png_bytes(80, 64)], mask=mask_png)
-    assert "mask is 64x64 but images[0] is 80x64" in problem.message
+    assert "mask is 64x64 but images[0], the image it applies to, is 80x64" in problem.message
 
 
 def test_dall_e_2_inputs_are_square_pngs() -> None:
@@ -591,6 +605,41 @@ def test_n_of_the_wrong_type(bad: Any) -> None:
 def test_dall_e_3_takes_one_image_only() -> None:
     (problem,) = check("dall-e-3", prompt="x", n=2)
     assert problem.message == "n 2 is not accepted by dall-e-3; use only 1"
+
+
+def test_custom_edges_follow_the_pixel_floor_not_an_edge_minimum() -> None:
+    for model in [m for m in EXPECTED if EXPECTED[m]["custom_size"]]:
+        assert size_problems(model, "480x1376") == []  # 660,480 px
+        (problem,) = size_problems(model, "1008x640")  # 645,120 px
+        assert "total pixels must be between 655,360 and 8,294,400" in problem.message
+
+
+@pytest.mark.parametrize("model", EXPECTED)
+def test_complexity_is_taken_by_the_2_6_models_only(model: str) -> None:
+    problems = check(model, prompt="x", complexity="low")
+    if EXPECTED[model]["complexity"] is not None:
+        assert problems == []
+        (problem,) = check(model, prompt="x", complexity="extreme")
+        assert problem.param == "complexity" and "'low', 'medium', 'high'" in problem.message
+    else:
+        (problem,) = problems
+        assert problem.param == "complexity"
+        assert "models that take it: gpt-image-2.6-flare" in problem.message
+
+
+def test_every_catalog_model_refuses_complexity_unless_it_declares_it() -> None:
+    for spec in list_models():
+        problems = check(spec, prompt="x", complexity="high") if spec.supports("generate") else []
+        assert bool(problems) == ("complexity" not in spec.params), spec.name
+        assert all(p.param == "complexity" for p in problems)
+
+
+@pytest.mark.parametrize("model", EXPECTED)
+def test_seed_is_refused_with_the_reason(model: str) -> None:
+    operation = "edit" if "edit" in EXPECTED[model]["operations"] else "generate"
+    (problem,) = check(model, operation, **inputs_for(operation), seed=42)
+    assert problem.param == "seed"
+    assert "OpenAI's image API has no seed parameter" in problem.message
 
 
 def test_shut_down_model_is_not_a_validation_error() -> None:

@@ -27,14 +27,20 @@ from __future__ import annotations
 
 from .defaults import resolve_params
 from .lifecycle import (
+    LIFECYCLE_BACKENDS,
     apply_shutdown_dates,
+    lifecycle_label,
     parse_date,
+    replacements_text,
+    retirement_problem,
     status_banner,
     status_for_date,
     status_label,
     status_message,
+    status_on,
+    unavailable_model_hint,
 )
-from .loading import load_builtin_models, spec_from_dict
+from .loading import load_builtin_models, spec_from_dict, unknown_param_hint
 from .registry import (
     find_model,
     get_model,
@@ -61,6 +67,7 @@ from .table import main, models_markdown_table, replace_readme_block
 __all__ = [
     "IMAGE_FORMATS",
     "KINDS",
+    "LIFECYCLE_BACKENDS",
     "OPERATIONS",
     "RESERVED_PARAMS",
     "STATUSES",
@@ -73,6 +80,7 @@ __all__ = [
     "find_model",
     "get_model",
     "largest_output_pixels",
+    "lifecycle_label",
     "list_models",
     "load_builtin_models",
     "main",
@@ -81,11 +89,16 @@ __all__ = [
     "parse_size",
     "register_model",
     "replace_readme_block",
+    "replacements_text",
     "resolve_params",
+    "retirement_problem",
     "spec_from_dict",
     "status_banner",
     "status_for_date",
     "status_label",
     "status_message",
+    "status_on",
+    "unavailable_model_hint",
+    "unknown_param_hint",
     "unregister_model",
 ]
