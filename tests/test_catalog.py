@@ -18,10 +18,10 @@ import pytest
 import gptimage_widgets as giw
 from gptimage_widgets.catalog import (
     ModelSpec,
-    lifecycle,
     apply_shutdown_dates,
     get_model,
     largest_output_pixels,
+    lifecycle,
     list_models,
     load_builtin_models,
     models_markdown_table,
@@ -56,7 +56,8 @@ LIFECYCLE = {
 }
 # The status at OpenAI on a few days: (day, {model: status}); models not listed are current.
 STATUS_ON = [
-    (D(2026, 5, 1), {"gpt-image-1": "deprecated", "dall-e-3": "deprecated", "dall-e-2": "deprecated"}),
+    (D(2026, 5, 1), {"gpt-image-1": "deprecated", "dall-e-3": "deprecated",
+                     "dall-e-2": "deprecated"}),
     (D(2026, 6, 2), {"gpt-image-1.5": "deprecated", "gpt-image-1-mini": "deprecated",
                      "chatgpt-image-latest": "deprecated", "gpt-image-1": "deprecated",
                      "dall-e-3": "shutdown", "dall-e-2": "shutdown"}),
@@ -232,8 +233,8 @@ def test_token_prices(name: str) -> None:
     rates = (pricing.text_input, pricing.image_input, pricing.image_output, pricing.text_output)
     assert rates == TOKEN_RATES[name]
     assert {q: s["1024x1024"] for q, s in pricing.per_image.items()} == PER_IMAGE[name]
-    expected_tokens = {} if name in PER_IMAGE and name.startswith("gpt-image-2") else (
-        OUTPUT_TOKENS_BEFORE_GPT2
+    expected_tokens = (
+        {} if name in PER_IMAGE and name.startswith("gpt-image-2") else (OUTPUT_TOKENS_BEFORE_GPT2)
     )
     assert {q: dict(s) for q, s in pricing.output_tokens.items()} == expected_tokens
 

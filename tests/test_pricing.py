@@ -184,8 +184,9 @@ def test_no_price_data_gives_none() -> None:
 
 @pytest.mark.parametrize(
     "model",
-    ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst"],
-)
+    ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5-flare",
+     "gpt-image-2.5-sunburst"],
+)  # fmt: skip
 def test_2_5_and_2_6_estimates_say_they_are_estimates(model: str) -> None:
     estimate = estimate_cost(model, size="1024x1024", quality="xhigh")
     assert estimate is not None and estimate.usd == pytest.approx(0.094)

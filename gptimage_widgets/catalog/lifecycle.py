@@ -269,9 +269,7 @@ def retirement_problem(
 def _current_names(day: datetime.date, backend: str) -> list[str]:
     from .registry import list_models  # the registry imports this module
 
-    return [
-        m.name for m in list_models() if m.status_on(day, backend) in ("current", "preview")
-    ]
+    return [m.name for m in list_models() if m.status_on(day, backend) in ("current", "preview")]
 
 
 def unavailable_model_hint(
@@ -306,8 +304,7 @@ def unavailable_model_hint(
     if spec is None:
         hint = _did_you_mean(name, _REGISTRY.names())
         return (
-            f"{name} is not in this kit's catalog{hint or ''}; current models: "
-            f"{', '.join(current)}"
+            f"{name} is not in this kit's catalog{hint or ''}; current models: {', '.join(current)}"
         )
     use = f"use {replacements_text(spec, quote='model=')}" if spec.replacements else ""
     shutdown = spec.shutdown_date_for(backend)
