@@ -30,9 +30,11 @@ from gptimage_widgets.catalog import (
     register_model,
     replace_readme_block,
     resolve_params,
+    retirement_problem,
     spec_from_dict,
     status_banner,
     status_label,
+    unavailable_model_hint,
     unregister_model,
 )
 from gptimage_widgets.errors import ValidationError
@@ -642,3 +644,37 @@ def test_lifecycle_wording(on_day: Any) -> None:
     text, status = status_banner(get_model("dall-e-3"))
     assert status == "shutdown" and "2026-05-12" in text and "gpt-image-2" in text
     assert status_label(get_model("gpt-image-1.5")) == "deprecated, shuts down 2026-12-01"
+
+
+# --------------------------------------------------------------------------- retirement
+
+
+def test_retirement_problem_per_backend_and_day() -> None:
+    spec = get_model("gpt-image-1.5")
+    assert retirement_problem(spec, "openai", D(2026, 11, 30)) is None
+    problem = retirement_problem(spec, "openai", D(2026, 12, 2))
+    assert problem is not None and problem.param == "model"
+    assert "2026-12-01" in problem.message and "gpt-image-2.6-flare" in problem.message
+    assert "allow_retired=True" in problem.message
+    assert retirement_problem(spec, "azure", D(2026, 12, 10)) is None
+    azure = retirement_problem(spec, "azure", D(2026, 12, 16))
+    assert azure is not None and "Azure OpenAI on 2026-12-16" in azure.message
+    for backend in ("compatible", "offline"):
+        assert retirement_problem(get_model("dall-e-2"), backend, D(2030, 1, 1)) is None
+    assert retirement_problem(get_model("gpt-image-2"), "openai", D(2030, 1, 1)) is None
+
+
+def test_unavailable_model_hint(on_day: Any) -> None:
+    on_day(D(2026, 12, 2))
+    hint = unavailable_model_hint("gpt-image-1.5")
+    assert hint == (
+        "gpt-image-1.5 was shut down at OpenAI on 2026-12-01; use "
+        "model='gpt-image-2.6-flare' or model='gpt-image-2.6-sunburst'"
+    )
+    assert "deprecated (shutdown 2026-12-16)" in unavailable_model_hint("gpt-image-1.5", "azure")
+    assert "model='gpt-image-2'" in unavailable_model_hint("dall-e-3")
+    unknown = unavailable_model_hint("gpt-image-3")
+    assert unknown.startswith("gpt-image-3 is not in this kit's catalog")
+    assert "gpt-image-2.6-flare" in unknown and "gpt-image-1.5" not in unknown.split(";")[-1]
+    current = unavailable_model_hint("gpt-image-2")
+    assert "may not be enabled for this key" in current and "gpt-image-2.6-flare" in current

@@ -7,6 +7,7 @@ The hand table (``EXPECTED``) is independent of ``models.json``: a wrong catalog
 
 from __future__ import annotations
 
+import datetime
 import io
 import string
 from collections.abc import Iterator
@@ -756,3 +757,40 @@ def test_require_operation_is_the_one_operation_check() -> None:
         require_operation("edti")
     with pytest.raises(ValidationError, match="'auto'"):
         require_operation("auto")
+
+
+# --------------------------------------------------------------------------- retired models
+
+
+@pytest.fixture
+def on_day(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set the catalog's clock (``gptimage_widgets.catalog.lifecycle.today``)."""
+    from gptimage_widgets.catalog import lifecycle
+
+    def set_day(day: datetime.date) -> None:
+        monkeypatch.setattr(lifecycle, "today", lambda: day)
+
+    return set_day
+
+
+def test_a_retired_model_is_a_problem_only_where_it_is_retired(on_day: Any) -> None:
+    on_day(datetime.date(2026, 12, 2))
+    (problem,) = check("gpt-image-1.5", prompt="x", backend="openai")
+    assert problem.param == "model" and problem.value == "gpt-image-1.5"
+    assert "shut down at OpenAI on 2026-12-01" in problem.message
+    assert "model='gpt-image-2.6-flare' or model='gpt-image-2.6-sunburst'" in problem.message
+    assert "allow_retired=True" in problem.message
+    assert problem.allowed == ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
+    assert check("gpt-image-1.5", prompt="x", backend="openai", allow_retired=True) == []
+    for backend in ("azure", "compatible", "offline", None):
+        assert check("gpt-image-1.5", prompt="x", backend=backend) == [], backend
+    with pytest.raises(ValidationError, match="2026-12-01"):
+        validate("gpt-image-1.5-2025-12-16", prompt="x", backend="openai")
+
+
+def test_azure_retires_on_its_own_date(on_day: Any) -> None:
+    on_day(datetime.date(2026, 12, 16))
+    (problem,) = check("gpt-image-1-mini", prompt="x", backend="azure")
+    assert "shut down at Azure OpenAI on 2026-12-16" in problem.message
+    on_day(datetime.date(2026, 11, 30))
+    assert check("gpt-image-1-mini", prompt="x", backend="openai") == []  # deprecated only
