@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -19,11 +20,13 @@ import gptimage_widgets as giw
 from gptimage_widgets.catalog import (
     ModelSpec,
     apply_shutdown_dates,
+    find_model,
     get_model,
     largest_output_pixels,
     lifecycle,
     list_models,
     load_builtin_models,
+    load_overlay,
     models_markdown_table,
     parse_date,
     parse_size,
@@ -678,3 +681,100 @@ def test_unavailable_model_hint(on_day: Any) -> None:
     assert "gpt-image-2.6-flare" in unknown and "gpt-image-1.5" not in unknown.split(";")[-1]
     current = unavailable_model_hint("gpt-image-2")
     assert "may not be enabled for this key" in current and "gpt-image-2.6-flare" in current
+
+
+# --------------------------------------------------------------------------- GPTIMAGE_MODELS
+
+
+def _run_with_overlay(path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GPTIMAGE_MODELS": str(path)}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_overlay_file_registers_models_at_import(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "gpt-image-9-test", "base": "gpt-image-2"},
+                {
+                    "name": "gpt-image-9-mini-test",
+                    "base": "gpt-image-9-test",
+                    "prompt_max_chars": 100,
+                },
+            ]
+        )
+    )
+    code = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "from gptimage_widgets.catalog import get_model, list_models\n"
+        "names = [m.name for m in list_models()]\n"
+        "print(get_model('gpt-image-9-test').name, get_model('gpt-image-9-mini-test')"
+        ".prompt_max_chars, 'gpt-image-9-test' in names, 'gpt-image-9-mini-test' in names)\n"
+    )
+    done = _run_with_overlay(path, code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["gpt-image-9-test", "100", "True", "True"]
+
+
+def test_a_malformed_overlay_entry_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "overlay.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "fine-model", "base": "gpt-image-2"},
+                {"name": "broken-model", "base": "gpt-image-2", "params": {"n": {"maximum": "x"}}},
+            ]
+        )
+    )
+    code = (
+        "from gptimage_widgets.catalog import get_model\n"
+        "print(get_model('fine-model').name)\n"
+        "try:\n    get_model('broken-model')\nexcept ValueError as exc:\n    print(exc)\n"
+    )
+    done = _run_with_overlay(path, code)
+    assert done.returncode == 0, done.stderr
+    where = f"{path}, entry 1 ('broken-model')"
+    assert "GPTIMAGE_MODELS" in done.stderr and where in done.stderr
+    assert "broken-model.params.n.maximum" in done.stderr
+    first, second = done.stdout.splitlines()[:2]
+    assert first == "fine-model"
+    assert "unknown model 'broken-model'" in second and f"Not loaded: {where}" in second
+
+
+def test_an_unreadable_overlay_file_warns_and_the_import_survives(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    done = _run_with_overlay(path, "import gptimage_widgets as g; g.list_models(); print('ok')")
+    assert done.returncode == 0 and done.stdout.strip() == "ok"
+    assert f"{path}: cannot read the model overlay" in done.stderr
+
+
+def test_load_overlay_is_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "overlay.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "ok-overlay", "base": "gpt-image-2"},
+                ["not", "a", "mapping"],
+                {"name": "bad-overlay", "base": "nope"},
+            ]
+        )
+    )
+    with pytest.raises(ValidationError) as info:
+        load_overlay(path)
+    text = str(info.value)
+    assert f"{path}, entry 1: must be a mapping" in text
+    assert f"{path}, entry 2 ('bad-overlay'): base: unknown model 'nope'" in text
+    assert find_model("ok-overlay") is None  # rolled back
+    path.write_text(json.dumps({"models": [{"name": "ok-overlay", "base": "gpt-image-2"}]}))
+    try:
+        assert [m.name for m in load_overlay(path)] == ["ok-overlay"]
+        assert get_model("ok-overlay").params == get_model("gpt-image-2").params
+    finally:
+        unregister_model("ok-overlay")
+    path.write_text('{"name": "x"}')
+    with pytest.raises(ValidationError, match="must be a JSON list of entries"):
+        load_overlay(path)

@@ -17,7 +17,8 @@ Modules, by concern:
 * :mod:`.registry` -- the known models (:func:`get_model`, :func:`register_model`...);
 * :mod:`.sizes` -- :func:`parse_size`, the one ``"WxH"`` parser;
 * :mod:`.defaults` -- :func:`resolve_params`, the one place defaults are filled;
-* :mod:`.lifecycle` -- statuses, shutdown dates and their wording;
+* :mod:`.lifecycle` -- statuses computed from dates, retirement per backend, wording;
+* :mod:`.overlay` -- ``GPTIMAGE_MODELS=path.json``: models registered at import;
 * :mod:`.table` -- the README model table (``python -m gptimage_widgets.catalog``).
 
 Pure package: stdlib only.
@@ -41,6 +42,7 @@ from .lifecycle import (
     unavailable_model_hint,
 )
 from .loading import load_builtin_models, spec_from_dict, unknown_param_hint
+from .overlay import load_env_overlay, load_overlay
 from .registry import (
     find_model,
     get_model,
@@ -64,6 +66,8 @@ from .specs import (
 )
 from .table import main, models_markdown_table, replace_readme_block
 
+load_env_overlay()  # GPTIMAGE_MODELS=path.json: warns and skips bad entries, never raises
+
 __all__ = [
     "IMAGE_FORMATS",
     "KINDS",
@@ -83,6 +87,8 @@ __all__ = [
     "lifecycle_label",
     "list_models",
     "load_builtin_models",
+    "load_env_overlay",
+    "load_overlay",
     "main",
     "models_markdown_table",
     "parse_date",
