@@ -294,7 +294,7 @@ def unavailable_model_hint(
         a current model, that the key may lack access; for an unknown name, the current
         catalog models.
     """
-    from .loading import _did_you_mean
+    from ._reader import _did_you_mean
     from .registry import _REGISTRY, find_model
 
     day = _day(day)

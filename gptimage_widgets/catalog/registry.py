@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import Problem, ValidationError
-from .loading import _did_you_mean, _type_name, load_builtin_models, spec_from_dict
+from ._reader import _did_you_mean, _type_name
+from .loading import load_builtin_models, spec_from_dict
 from .sizes import parse_size
 from .specs import ModelSpec
 
