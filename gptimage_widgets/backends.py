@@ -249,24 +249,27 @@ def _offline_backend(*, announce: bool) -> Backend:
 def apply_model_status(
     models_payload: Mapping[str, Any], *, today: _dt.date | None = None
 ) -> list[str]:
-    """Update catalog lifecycle status from a ``GET /v1/models`` response.
+    """Update the catalog's OpenAI shutdown dates from a ``GET /v1/models`` response.
 
     Each listed model with a ``shutdown_date`` (ISO date string or Unix seconds) that the
-    catalog knows (by name or alias) is re-registered with that date and status
-    ``"shutdown"`` (date passed) or ``"deprecated"`` (date ahead); see
-    :func:`gptimage_widgets.catalog.apply_shutdown_dates`, which does the work.
+    catalog knows (by name or alias) is re-registered with that date; its status follows
+    from the date on every read (``"shutdown"`` once passed, else ``"deprecated"``); see
+    :func:`gptimage_widgets.catalog.apply_shutdown_dates`, which does the work. Which
+    backends retire models (``Backend.name`` ``"openai"`` and ``"azure"``) is
+    :data:`gptimage_widgets.catalog.LIFECYCLE_BACKENDS`; ask
+    :func:`gptimage_widgets.catalog.retirement_problem` before sending.
 
     Parameters
     ----------
     models_payload : Mapping
         The decoded JSON, ``{"data": [{"id": ..., "shutdown_date": ...}, ...]}``.
     today : datetime.date, optional
-        Reference date (default: today, UTC).
+        Unused (statuses are computed when read); kept for callers that pass it.
 
     Returns
     -------
     list of str
-        Names of the catalog models whose status or date changed.
+        Names of the catalog models whose date changed.
     """
     from . import catalog
 

@@ -170,20 +170,18 @@ def count_problems(spec: ModelSpec, operation: str, count: int) -> list[Problem]
 def mask_count_problems(
     spec: ModelSpec, operation: str, count: int | None, shown: Any
 ) -> list[Problem]:
-    """Mask rules that need only the number of input images (None: not known yet)."""
+    """Mask rules that need only the number of input images (None: not known yet).
+
+    A mask needs an edit, a model with ``supports_mask`` and at least one image; with several
+    images it applies to the first, whose size it must have (:func:`input_problems`).
+    """
     if operation != "edit":
         return [Problem("mask", shown, f"{operation} takes no mask; use operation='edit'")]
     if not spec.supports_mask:
         return [Problem("mask", shown, f"{spec.name} takes no mask; remove it")]
     if count == 0:
         return [Problem("mask", shown, "a mask needs an input image; pass images=[image]")]
-    if count is not None and count > 1:
-        message = (
-            f"a mask can only be used with one input image, got {count}; pass the image to "
-            "edit alone, or drop the mask"
-        )
-        return [Problem("mask", shown, message)]
-    return []
+    return []  # with several images the mask applies to the first (OpenAI's edits reference)
 
 
 def _mask_problems(
@@ -201,8 +199,9 @@ def _mask_problems(
     size, problems = _imaging_problem("mask", mask, lambda: image_size(mask, param="mask"))
     if size is not None and first is not None and size != first:
         message = (
-            f"mask is {size[0]}x{size[1]} but images[0] is {first[0]}x{first[1]}; "
-            "they must be the same size (paint the mask on that image, or resize it)"
+            f"mask is {size[0]}x{size[1]} but images[0], the image it applies to, is "
+            f"{first[0]}x{first[1]}; they must be the same size (paint the mask on that "
+            "image, or resize it)"
         )
         problems.append(Problem("mask", shown, message))
     return problems

@@ -10,7 +10,9 @@ reference-image token guesses.
 (:func:`gptimage_widgets.catalog.resolve_params`; the operation does not change the price).
 Each image is priced at the first rule that applies:
 
-1. the list price per image for that (quality, size), when the model's table has it;
+1. the price per image for that (quality, size), when the model's table has it (OpenAI's list
+   price, or -- when ``Pricing.per_image_source`` says so -- a measured estimate, which the
+   basis then names with its source and date, and ``CostEstimate.list_prices`` is False);
 2. output tokens for that (quality, size) x the image-output rate (models before gpt-image-2);
 3. the 1024x1024 price (or token count) of that quality scaled by pixel count
    (custom sizes, parsed with :func:`gptimage_widgets.catalog.parse_size`).
@@ -83,12 +85,17 @@ class CostEstimate:
         The range (equal to ``usd`` when nothing is uncertain but the reference images).
     basis : str
         How the number was made, e.g. ``"list price per image (prices as of 2026-11-01)"``.
+    list_prices : bool
+        False when the per-image numbers are not OpenAI's list prices but a measured
+        estimate (``Pricing.per_image_source``, named in ``basis``); the actual cost then
+        comes from ``usage`` once a response is seen (:func:`cost_from_usage`).
     """
 
     usd: float
     low_usd: float
     high_usd: float
     basis: str
+    list_prices: bool = True
 
     def __str__(self) -> str:
         if math.isclose(self.low_usd, self.high_usd):
@@ -162,7 +169,13 @@ def estimate_cost(
         (per_image[-1] + partial) * n + fixed,
     )
     basis = _basis(bases, qualities, notes, pricing, reference_images, partial_images)
-    return CostEstimate(usd=float(point), low_usd=float(low), high_usd=float(high), basis=basis)
+    return CostEstimate(
+        usd=float(point),
+        low_usd=float(low),
+        high_usd=float(high),
+        basis=basis,
+        list_prices=pricing.per_image_source is None or not pricing.per_image,
+    )
 
 
 def _check_counts(**counts: Any) -> None:
@@ -205,15 +218,16 @@ def _output_cost(pricing: Pricing, quality: str, size: str) -> tuple[Decimal, st
     """USD per image for one (quality, size), and a word on how it was found."""
     per_image = pricing.per_image.get(quality, {})
     tokens = pricing.output_tokens.get(quality, {})
+    price = "list price" if pricing.per_image_source is None else "estimated price"
     if size in per_image:
-        return _dec(per_image[size]), "list price per image"
+        return _dec(per_image[size]), f"{price} per image"
     if size in tokens and pricing.image_output is not None:
         return _tokens_usd(tokens[size], pricing.image_output), "output tokens x image-out rate"
     scale = _pixel_scale(size)
     if scale is None:
         return None
     if _BASE_SIZE in per_image:
-        return _dec(per_image[_BASE_SIZE]) * scale, "1024x1024 price scaled by pixel count"
+        return _dec(per_image[_BASE_SIZE]) * scale, f"1024x1024 {price} scaled by pixel count"
     if _BASE_SIZE in tokens and pricing.image_output is not None:
         usd = _tokens_usd(tokens[_BASE_SIZE], pricing.image_output) * scale
         return usd, "1024x1024 output tokens scaled by pixel count"
@@ -272,6 +286,8 @@ def _basis(
         )
     if partial_images:
         parts.append(f"{PARTIAL_IMAGE_TOKENS} output tokens per partial image")
+    if pricing.per_image_source is not None:
+        parts.append(pricing.per_image_source)
     parts.append(f"prices as of {pricing.as_of}")
     return "; ".join(parts)
 

@@ -9,7 +9,7 @@
   (RGBA PNG, alpha 0 = edit); variations: multipart ``image``;
 - every file part has a filename and a real content type (never
   ``application/octet-stream``); non-file form fields are strings (``"true"``, ``"3"``);
-- ``model`` is always sent; parameters with ``send: false`` (``seed``) and parameters the
+- ``model`` is always sent; parameters with ``send: false`` and parameters the
   model does not take are never sent; defaults are left to the server, except
   ``response_format="b64_json"`` for models that have it (so results arrive inline);
 - ``ImageRequest.params`` records what was asked for with the catalog's defaults filled in

@@ -5,10 +5,11 @@
 (``"size"``, ``"images[1]"``, ``"mask"``), the value and what is allowed. All rules come from
 the catalog: nothing here branches on a model's name. ``None`` means "not given".
 
-Here: the model, the operation, each param's value (sizes against the model's presets and
-``custom_size`` rules from ``models.json``), rules between params (after
-:func:`gptimage_widgets.catalog.resolve_params` fills the defaults) and the prompt. The input
-images and mask are checked by :mod:`gptimage_widgets.input_checks`.
+Here: the model (and, given a ``backend``, whether it is retired there today:
+:func:`gptimage_widgets.catalog.retirement_problem`), the operation, each param's value
+(sizes against the model's presets and ``custom_size`` rules from ``models.json``), rules
+between params (after :func:`gptimage_widgets.catalog.resolve_params` fills the defaults) and
+the prompt. The input images and mask are checked by :mod:`gptimage_widgets.input_checks`.
 
 Pure module: numpy, Pillow (through ``imaging``) and the standard library only.
 """
@@ -31,6 +32,8 @@ from .catalog import (
     list_models,
     parse_size,
     resolve_params,
+    retirement_problem,
+    unknown_param_hint,
 )
 from .errors import Problem, ValidationError
 from .input_checks import count_problems, input_problems, mask_count_problems
@@ -236,7 +239,8 @@ def _not_accepted(spec: ModelSpec, name: str, value: Any) -> Problem:
         )
         return Problem(name, value, message)
     known = [*_INPUTS, *spec.params]
-    hint = _did_you_mean(name, known)
+    why = unknown_param_hint(name)
+    hint = f": {why}" if why else _did_you_mean(name, known)
     message = f"unknown parameter {name!r}{hint}; {spec.name} accepts {', '.join(known)}"
     return Problem(name, value, message)
 
@@ -397,7 +401,14 @@ def input_count_problems(
     return problems
 
 
-def check(model: str | ModelSpec, operation: str = "generate", **params: Any) -> list[Problem]:
+def check(
+    model: str | ModelSpec,
+    operation: str = "generate",
+    *,
+    backend: str | None = None,
+    allow_retired: bool = False,
+    **params: Any,
+) -> list[Problem]:
     """Every problem with a request, without raising.
 
     Parameters
@@ -406,6 +417,12 @@ def check(model: str | ModelSpec, operation: str = "generate", **params: Any) ->
         A model name, an alias or a spec.
     operation : str
         ``"generate"``, ``"edit"`` or ``"variation"``.
+    backend : str, optional
+        Where the request goes (``"openai"``, ``"azure"``, ``"compatible"``, ``"offline"``).
+        Given, a model retired at that backend today is a problem
+        (:func:`gptimage_widgets.catalog.retirement_problem`); None skips the lifecycle.
+    allow_retired : bool
+        Send a retired model anyway (the key may still have access).
     **params
         The client's names: ``prompt``, ``images``, ``mask``, ``n``, ``size``, ``quality``...
         ``None`` means "not given". ``images`` is one image input, a list, a ``(B, H, W, C)``
@@ -417,6 +434,9 @@ def check(model: str | ModelSpec, operation: str = "generate", **params: Any) ->
         Empty when the request is fine.
     """
     spec, problems = _resolve_model(model)
+    if spec is not None and isinstance(backend, str) and allow_retired is not True:
+        retired = retirement_problem(spec, backend)
+        problems += [retired] if retired is not None else []
     problems += _operation_problems(spec, operation)
     if spec is None:
         return problems
@@ -434,7 +454,14 @@ def check(model: str | ModelSpec, operation: str = "generate", **params: Any) ->
     return problems
 
 
-def validate(model: str | ModelSpec, operation: str = "generate", **params: Any) -> None:
+def validate(
+    model: str | ModelSpec,
+    operation: str = "generate",
+    *,
+    backend: str | None = None,
+    allow_retired: bool = False,
+    **params: Any,
+) -> None:
     """Raise one :class:`ValidationError` listing every problem of a request (see :func:`check`).
 
     Raises
@@ -442,6 +469,6 @@ def validate(model: str | ModelSpec, operation: str = "generate", **params: Any)
     ValidationError
         ``.problems`` holds each problem, naming the parameter, the value and what is allowed.
     """
-    problems = check(model, operation, **params)
+    problems = check(model, operation, backend=backend, allow_retired=allow_retired, **params)
     if problems:
         raise ValidationError(problems)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gptimage_widgets import ValidationError
-from gptimage_widgets.catalog import get_model
+from gptimage_widgets.catalog import get_model, register_model, unregister_model
 from gptimage_widgets.pricing import (
     PARTIAL_IMAGE_TOKENS,
     REFERENCE_IMAGE_TOKENS,
@@ -173,11 +173,36 @@ def test_estimate_grows_with_n_prompt_and_references(n: int, chars: int, refs: i
 
 
 def test_no_price_data_gives_none() -> None:
-    assert get_model("gpt-image-2.5-flare").pricing is None
-    assert estimate_cost("gpt-image-2.5-flare", size="1024x1024", quality="high") is None
-    assert (
-        cost_from_usage("gpt-image-2.5-sunburst", {"input_tokens": 1, "output_tokens": 1}) is None
-    )
+    register_model({"name": "unpriced", "base": "gpt-image-2", "pricing": None})
+    try:
+        assert get_model("unpriced").pricing is None
+        assert estimate_cost("unpriced", size="1024x1024", quality="high") is None
+        assert cost_from_usage("unpriced", {"input_tokens": 1, "output_tokens": 1}) is None
+    finally:
+        unregister_model("unpriced")
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5-flare",
+     "gpt-image-2.5-sunburst"],
+)  # fmt: skip
+def test_2_5_and_2_6_estimates_say_they_are_estimates(model: str) -> None:
+    estimate = estimate_cost(model, size="1024x1024", quality="xhigh")
+    assert estimate is not None and estimate.usd == pytest.approx(0.094)
+    assert estimate.list_prices is False
+    assert "estimated price per image" in estimate.basis
+    assert "third-party measurement" in estimate.basis and "2026-09-26" in estimate.basis
+    big = estimate_cost(model, size="2048x2048", quality="max")
+    assert big is not None and big.usd == pytest.approx(0.211 * 4)
+    assert "1024x1024 estimated price scaled by pixel count" in big.basis
+    assert estimate_cost("gpt-image-2", size="1024x1024", quality="high").list_prices  # type: ignore[union-attr]
+    usage = {
+        "input_tokens": 100,
+        "input_tokens_details": {"text_tokens": 100, "image_tokens": 0},
+        "output_tokens": 1000,
+    }
+    assert cost_from_usage(model, usage) == pytest.approx((100 * 5 + 1000 * 30) / 1e6)
 
 
 def test_quality_without_prices_gives_none() -> None:

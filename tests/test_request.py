@@ -40,10 +40,43 @@ def test_model_alias_is_sent_as_given() -> None:
     assert request.json is not None and request.json["model"] == "gpt-image-2-2026-04-21"
 
 
-def test_seed_is_recorded_but_never_sent() -> None:
-    request = build_request("gpt-image-2", "generate", prompt="x", seed=42)
-    assert request.json is not None and "seed" not in request.json
-    assert request.params["seed"] == 42
+def test_seed_is_refused_before_anything_is_built() -> None:
+    with pytest.raises(ValidationError, match="OpenAI's image API has no seed") as info:
+        build_request("gpt-image-2", "generate", prompt="x", seed=42)
+    assert info.value.params == ["seed"]
+
+
+def test_a_param_with_send_false_is_recorded_but_never_sent() -> None:
+    catalog.register_model(
+        {"name": "noted", "base": "gpt-image-2", "params": {"note": {"kind": "str", "send": False}}}
+    )
+    try:
+        request = build_request("noted", "generate", prompt="x", note="take 3")
+        assert request.json is not None and "note" not in request.json
+        assert request.params["note"] == "take 3"
+    finally:
+        catalog.unregister_model("noted")
+
+
+def test_complexity_is_sent_only_when_given() -> None:
+    default = build_request("gpt-image-2.6-flare", "generate", prompt="x")
+    assert default.json is not None and "complexity" not in default.json
+    assert default.params["complexity"] == "high"  # the catalog default, recorded
+    asked = build_request("gpt-image-2.6-sunburst", "edit", prompt="x", images=[rgb()],
+                          complexity="low")  # fmt: skip
+    assert asked.data is not None and asked.data["complexity"] == "low"
+    with pytest.raises(ValidationError) as info:
+        build_request("gpt-image-2.5-flare", "generate", prompt="x", complexity="low")
+    assert info.value.params == ["complexity"]
+
+
+def test_mask_with_several_images_goes_with_the_first() -> None:
+    mask = np.zeros((48, 64), bool)
+    request = build_request(
+        "gpt-image-2.6-flare", "edit", prompt="x", images=[rgb(64, 48), rgb(32, 32)], mask=mask
+    )
+    assert [f.field for f in request.files] == ["image[]", "image[]", "mask"]
+    assert decoded(request.files[2].content).size == (64, 48)
 
 
 @pytest.mark.parametrize(

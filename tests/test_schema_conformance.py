@@ -4,8 +4,9 @@ model must not receive.
 Bodies are captured from the real client through ``httpx.MockTransport`` (multipart bodies
 parsed back into fields), for a matrix of every catalog model x operation x parameter sets
 derived from the catalog. The schema is OpenAI's (tests/data/openai-images-openapi.json) with
-two changes, both commented below: unknown properties are forbidden (stricter than OpenAI),
-and one enum that lags the newest models is relaxed.
+three changes, all commented below: unknown properties are forbidden (stricter than OpenAI),
+one enum that lags the newest models is relaxed, and the documented extensions of models newer
+than the spec (:data:`EXTENSIONS`: ``complexity``) are added.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ REQUEST_SCHEMAS = {
     "variation": "CreateImageVariationRequest",
 }
 ALWAYS_ALLOWED = {"model", "prompt", "image", "mask", "stream"}
+# Properties newer than the Aug-2026 spec, as documented for the models that take them:
+# complexity (planning depth) of the gpt-image-2.6 models, from OpenAI's API reference as
+# mirrored 2026-11-11 and ComfyUI's OpenAIGPTImageNodeV3 docs. Only generations and edits.
+EXTENSIONS: dict[str, dict[str, Any]] = {
+    "complexity": {"type": "string", "enum": ["low", "medium", "high"], "default": "high"},
+}
+EXTENSION_TAKERS = {"complexity": {"gpt-image-2.6-flare", "gpt-image-2.6-sunburst"}}
 
 
 def _load_document() -> dict[str, Any]:
@@ -48,6 +56,10 @@ def _load_document() -> dict[str, Any]:
         # and only to the values some catalog model declares.
         quality = schemas[name]["properties"]["quality"]
         quality["enum"] = sorted(set(quality["enum"]) | _catalog_qualities())
+        # The documented extensions; which models may send them is checked per body below.
+        for prop, schema in EXTENSIONS.items():
+            assert prop not in schemas[name]["properties"], f"{prop} is in the spec now"
+            schemas[name]["properties"][prop] = copy.deepcopy(schema)
     return document
 
 
@@ -99,7 +111,15 @@ def capture(spec: ModelSpec, operation: str, params: dict[str, Any]) -> httpx.Re
         return httpx.Response(500, json={"error": {"message": "captured", "type": "x"}})
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    client = ImageClient(api_key="sk-test-FAKE", http_client=http, history=False, max_retries=0)
+    # A compatible server (not api.openai.com): it serves every model, retired ones included,
+    # so the body of every catalog model reaches the transport.
+    client = ImageClient(
+        api_key="sk-test-FAKE",
+        base_url="https://compatible.example/v1",
+        http_client=http,
+        history=False,
+        max_retries=0,
+    )
     method = {"generate": client.generate, "edit": client.edit, "variation": client.variations}
     args: tuple[Any, ...] = ()
     if operation == "edit":
@@ -175,6 +195,9 @@ def parameter_sets(spec: ModelSpec, operation: str) -> list[tuple[str, dict[str,
         sets.append(("mask", {"mask": np.ones((256, 256), dtype=bool)}))
     if operation == "edit" and spec.max_reference_images > 1:
         sets.append(("several-images", {"images": [_image(spec)] * 3}))
+    if operation == "edit" and spec.max_reference_images > 1 and spec.supports_mask:
+        mask = np.ones((256, 256), dtype=bool)
+        sets.append(("mask-several-images", {"images": [_image(spec)] * 2, "mask": mask}))
     if operation == "edit" and "jpeg" in spec.image_formats:
         sets.append(("jpeg-upload", {"upload_format": "jpeg"}))
     return sets
@@ -191,8 +214,6 @@ def _rich_value(spec: ModelSpec, name: str) -> Any:
         return 80
     if name == "partial_images":
         return 1
-    if name == "seed":
-        return 1234
     if name == "user":
         return "user-1234"
     if name == "size":
@@ -246,6 +267,8 @@ def test_body_validates_and_sends_only_what_the_model_takes(
         assert body["stream"] is True and spec.streaming
     for name in set(body) - {"model", "prompt", "image", "mask", "stream", "response_format"}:
         assert name in params, f"{name} was sent although the user did not set it"
+    for name in set(body) & set(EXTENSIONS):
+        assert model in EXTENSION_TAKERS[name], f"{model} sent the extension {name}"
 
 
 def test_schema_relaxation_is_minimal() -> None:
@@ -254,10 +277,22 @@ def test_schema_relaxation_is_minimal() -> None:
     added = set(relaxed["CreateImageRequest"]["properties"]["quality"]["enum"]) - set(
         original["CreateImageRequest"]["properties"]["quality"]["enum"]
     )
-    assert added == {"xhigh", "max"}  # only the 2.5 models' qualities
+    assert added == {"xhigh", "max"}  # only the 2.5 and 2.6 models' qualities
+    for name in ("CreateImageRequest", "CreateImageEditRequest"):
+        new = set(relaxed[name]["properties"]) - set(original[name]["properties"])
+        assert new == {"complexity"}  # the one documented extension
     unchanged = copy.deepcopy(relaxed["CreateImageVariationRequest"])
     del unchanged["additionalProperties"]
     assert unchanged == original["CreateImageVariationRequest"]
+
+
+def test_extensions_match_the_catalog() -> None:
+    for name, schema in EXTENSIONS.items():
+        takers = {m.name for m in catalog.list_models() if name in m.params}
+        assert takers == EXTENSION_TAKERS[name]
+        for model in takers:
+            param = catalog.get_model(model).params[name]
+            assert list(param.choices) == schema["enum"] and param.default == schema["default"]
 
 
 def test_the_checker_itself_rejects_bad_bodies() -> None:
@@ -266,6 +301,7 @@ def test_the_checker_itself_rejects_bad_bodies() -> None:
     assert not generate.is_valid({"prompt": "x", "n": "2"})
     assert not generate.is_valid({"prompt": "x", "quality": "ultra"})
     assert not generate.is_valid({"model": "gpt-image-2"})
+    assert not generate.is_valid({"prompt": "x", "complexity": "extreme"})
     edit = validator_for("edit")
     assert edit.is_valid({"prompt": "x", "image": ["<binary>", "<binary>"]})
     assert not edit.is_valid({"prompt": "x", "image": ["<binary>"] * 17})

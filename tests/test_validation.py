@@ -7,6 +7,7 @@ The hand table (``EXPECTED``) is independent of ``models.json``: a wrong catalog
 
 from __future__ import annotations
 
+import datetime
 import io
 import string
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ _GPT25: dict[str, Any] = {
     "n": (1, 10),
     "size": GPT2_PRESETS | {"auto"},
     "custom_size": True,
-    "quality": {"low", "medium", "high", "xhigh", "max"},
+    "quality": {"low", "medium", "high", "xhigh", "max", "auto"},
     "background": {"auto", "opaque", "transparent"},
     "output_format": OUTPUT_FORMATS,
     "output_compression": (0, 100),
@@ -53,7 +54,9 @@ _GPT25: dict[str, Any] = {
     "partial_images": (0, 3),
     "max_reference_images": 16,
     "mask": True,
+    "complexity": None,
 }
+_GPT26: dict[str, Any] = {**_GPT25, "complexity": {"low", "medium", "high"}}
 _GPT1: dict[str, Any] = {
     **_GPT25,
     "size": GPT1_SIZES,
@@ -62,6 +65,8 @@ _GPT1: dict[str, Any] = {
     "input_fidelity": {"high", "low"},
 }
 EXPECTED: dict[str, dict[str, Any]] = {
+    "gpt-image-2.6-flare": _GPT26,
+    "gpt-image-2.6-sunburst": _GPT26,
     "gpt-image-2.5-flare": _GPT25,
     "gpt-image-2.5-sunburst": _GPT25,
     "gpt-image-2": {
@@ -72,6 +77,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "gpt-image-1.5": _GPT1,
     "gpt-image-1": _GPT1,
     "gpt-image-1-mini": {**_GPT1, "input_fidelity": None},
+    "chatgpt-image-latest": _GPT1,
     "dall-e-3": {
         "operations": {"generate"},
         "prompt_max_chars": 4000,
@@ -89,6 +95,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "partial_images": None,
         "max_reference_images": 0,
         "mask": False,
+        "complexity": None,
     },
     "dall-e-2": {
         "operations": {"generate", "edit", "variation"},
@@ -107,11 +114,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "partial_images": None,
         "max_reference_images": 1,
         "mask": True,
+        "complexity": None,
     },
 }
 TABLE_PARAMS = [
     "n", "size", "quality", "background", "output_format", "output_compression",
-    "moderation", "input_fidelity", "style", "response_format", "partial_images",
+    "moderation", "input_fidelity", "style", "response_format", "partial_images", "complexity",
 ]  # fmt: skip
 
 
@@ -220,8 +228,6 @@ def test_every_allowed_value_is_accepted(model: str, operation: str) -> None:
 def rejected_values(model: str, name: str) -> list[Any]:
     """Values of ``name`` that ``model`` must refuse (from the API reference, not the catalog)."""
     want = EXPECTED[model].get(name)
-    if name == "seed":
-        return [-1, "42"]
     if name == "user":
         return [1234]
     if isinstance(want, tuple):
@@ -249,7 +255,7 @@ def test_params_the_model_must_not_receive(model: str) -> None:
     plausible = {
         "background": "opaque", "output_format": "png", "output_compression": 50,
         "moderation": "low", "input_fidelity": "high", "style": "vivid",
-        "response_format": "b64_json", "partial_images": 1,
+        "response_format": "b64_json", "partial_images": 1, "complexity": "low",
     }  # fmt: skip
     operation = "edit" if "edit" in EXPECTED[model]["operations"] else "generate"
     for name, value in plausible.items():
@@ -380,11 +386,11 @@ def test_multiple_of_16_message_suggests_a_valid_size() -> None:
     assert check("gpt-image-2", prompt="x", size="992x992") == []
 
 
-@pytest.mark.parametrize("model", ["gpt-image-1.5", "gpt-image-1-mini", "dall-e-3", "dall-e-2"])
+@pytest.mark.parametrize("model", [m for m in EXPECTED if not EXPECTED[m]["custom_size"]])
 def test_custom_sizes_only_on_models_that_take_them(model: str) -> None:
     (problem,) = size_problems(model, "1280x720")
     assert f"not accepted by {model}" in problem.message
-    assert "custom sizes: gpt-image-2.5-flare" in problem.message
+    assert "custom sizes: gpt-image-2.6-flare" in problem.message
     assert set(problem.allowed) == EXPECTED[model]["size"]
 
 
@@ -470,20 +476,29 @@ def test_mask_rules() -> None:
     problems = check("gpt-image-2", "edit", prompt="x", mask=mask)
     assert [p.param for p in problems] == ["images", "mask"]
     assert "a mask needs an input image" in problems[1].message
-    (problem,) = check("gpt-image-2", "edit", prompt="x", images=[img, img], mask=mask)
-    assert problem.param == "mask" and "only be used with one input image" in problem.message
     (problem,) = check(
         "gpt-image-2", "edit", prompt="x", images=[img], mask=np.zeros((32, 32), bool)
     )
     assert problem.param == "mask"
-    assert "mask is 32x32 but images[0] is 64x48" in problem.message
+    assert "mask is 32x32 but images[0], the image it applies to, is 64x48" in problem.message
+
+
+@pytest.mark.parametrize("model", [m for m in EXPECTED if EXPECTED[m]["max_reference_images"] > 1])
+def test_a_mask_with_several_images_applies_to_the_first(model: str) -> None:
+    first, other, mask = image(64, 48), image(32, 32), np.zeros((48, 64), bool)
+    assert check(model, "edit", prompt="x", images=[first, other, other], mask=mask) == []
+    assert giw.validation.input_count_problems(model, "edit", 3, has_mask=True) == []
+    (problem,) = check(model, "edit", prompt="x", images=[other, first], mask=mask)
+    assert problem.param == "mask" and "images[0], the image it applies to, is 32x32" in (
+        problem.message
+    )
 
 
 def test_mask_as_png_bytes_is_measured_from_its_header() -> None:
     mask_png = png_bytes(64, 64, "RGBA")
     assert check("gpt-image-1", "edit", prompt="x", images=[png_bytes()], mask=mask_png) == []
     (problem,) = check("gpt-image-1", "edit", prompt="x", images=[png_bytes(80, 64)], mask=mask_png)
-    assert "mask is 64x64 but images[0] is 80x64" in problem.message
+    assert "mask is 64x64 but images[0], the image it applies to, is 80x64" in problem.message
 
 
 def test_dall_e_2_inputs_are_square_pngs() -> None:
@@ -591,6 +606,41 @@ def test_n_of_the_wrong_type(bad: Any) -> None:
 def test_dall_e_3_takes_one_image_only() -> None:
     (problem,) = check("dall-e-3", prompt="x", n=2)
     assert problem.message == "n 2 is not accepted by dall-e-3; use only 1"
+
+
+def test_custom_edges_follow_the_pixel_floor_not_an_edge_minimum() -> None:
+    for model in [m for m in EXPECTED if EXPECTED[m]["custom_size"]]:
+        assert size_problems(model, "480x1376") == []  # 660,480 px
+        (problem,) = size_problems(model, "1008x640")  # 645,120 px
+        assert "total pixels must be between 655,360 and 8,294,400" in problem.message
+
+
+@pytest.mark.parametrize("model", EXPECTED)
+def test_complexity_is_taken_by_the_2_6_models_only(model: str) -> None:
+    problems = check(model, prompt="x", complexity="low")
+    if EXPECTED[model]["complexity"] is not None:
+        assert problems == []
+        (problem,) = check(model, prompt="x", complexity="extreme")
+        assert problem.param == "complexity" and "'low', 'medium', 'high'" in problem.message
+    else:
+        (problem,) = problems
+        assert problem.param == "complexity"
+        assert "models that take it: gpt-image-2.6-flare" in problem.message
+
+
+def test_every_catalog_model_refuses_complexity_unless_it_declares_it() -> None:
+    for spec in list_models():
+        problems = check(spec, prompt="x", complexity="high") if spec.supports("generate") else []
+        assert bool(problems) == ("complexity" not in spec.params), spec.name
+        assert all(p.param == "complexity" for p in problems)
+
+
+@pytest.mark.parametrize("model", EXPECTED)
+def test_seed_is_refused_with_the_reason(model: str) -> None:
+    operation = "edit" if "edit" in EXPECTED[model]["operations"] else "generate"
+    (problem,) = check(model, operation, **inputs_for(operation), seed=42)
+    assert problem.param == "seed"
+    assert "OpenAI's image API has no seed parameter" in problem.message
 
 
 def test_shut_down_model_is_not_a_validation_error() -> None:
@@ -707,3 +757,40 @@ def test_require_operation_is_the_one_operation_check() -> None:
         require_operation("edti")
     with pytest.raises(ValidationError, match="'auto'"):
         require_operation("auto")
+
+
+# --------------------------------------------------------------------------- retired models
+
+
+@pytest.fixture
+def on_day(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set the catalog's clock (``gptimage_widgets.catalog.lifecycle.today``)."""
+    from gptimage_widgets.catalog import lifecycle
+
+    def set_day(day: datetime.date) -> None:
+        monkeypatch.setattr(lifecycle, "today", lambda: day)
+
+    return set_day
+
+
+def test_a_retired_model_is_a_problem_only_where_it_is_retired(on_day: Any) -> None:
+    on_day(datetime.date(2026, 12, 2))
+    (problem,) = check("gpt-image-1.5", prompt="x", backend="openai")
+    assert problem.param == "model" and problem.value == "gpt-image-1.5"
+    assert "shut down at OpenAI on 2026-12-01" in problem.message
+    assert "model='gpt-image-2.6-flare' or model='gpt-image-2.6-sunburst'" in problem.message
+    assert "allow_retired=True" in problem.message
+    assert problem.allowed == ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
+    assert check("gpt-image-1.5", prompt="x", backend="openai", allow_retired=True) == []
+    for backend in ("azure", "compatible", "offline", None):
+        assert check("gpt-image-1.5", prompt="x", backend=backend) == [], backend
+    with pytest.raises(ValidationError, match="2026-12-01"):
+        validate("gpt-image-1.5-2025-12-16", prompt="x", backend="openai")
+
+
+def test_azure_retires_on_its_own_date(on_day: Any) -> None:
+    on_day(datetime.date(2026, 12, 16))
+    (problem,) = check("gpt-image-1-mini", prompt="x", backend="azure")
+    assert "shut down at Azure OpenAI on 2026-12-16" in problem.message
+    on_day(datetime.date(2026, 11, 30))
+    assert check("gpt-image-1-mini", prompt="x", backend="openai") == []  # deprecated only

@@ -17,7 +17,8 @@ Modules, by concern:
 * :mod:`.registry` -- the known models (:func:`get_model`, :func:`register_model`...);
 * :mod:`.sizes` -- :func:`parse_size`, the one ``"WxH"`` parser;
 * :mod:`.defaults` -- :func:`resolve_params`, the one place defaults are filled;
-* :mod:`.lifecycle` -- statuses, shutdown dates and their wording;
+* :mod:`.lifecycle` -- statuses computed from dates, retirement per backend, wording;
+* :mod:`.overlay` -- ``GPTIMAGE_MODELS=path.json``: models registered at import;
 * :mod:`.table` -- the README model table (``python -m gptimage_widgets.catalog``).
 
 Pure package: stdlib only.
@@ -27,14 +28,21 @@ from __future__ import annotations
 
 from .defaults import resolve_params
 from .lifecycle import (
+    LIFECYCLE_BACKENDS,
     apply_shutdown_dates,
+    lifecycle_label,
     parse_date,
+    replacements_text,
+    retirement_problem,
     status_banner,
     status_for_date,
     status_label,
     status_message,
+    status_on,
+    unavailable_model_hint,
 )
-from .loading import load_builtin_models, spec_from_dict
+from .loading import load_builtin_models, spec_from_dict, unknown_param_hint
+from .overlay import load_env_overlay, load_overlay
 from .registry import (
     find_model,
     get_model,
@@ -58,9 +66,12 @@ from .specs import (
 )
 from .table import main, models_markdown_table, replace_readme_block
 
+load_env_overlay()  # GPTIMAGE_MODELS=path.json: warns and skips bad entries, never raises
+
 __all__ = [
     "IMAGE_FORMATS",
     "KINDS",
+    "LIFECYCLE_BACKENDS",
     "OPERATIONS",
     "RESERVED_PARAMS",
     "STATUSES",
@@ -73,19 +84,27 @@ __all__ = [
     "find_model",
     "get_model",
     "largest_output_pixels",
+    "lifecycle_label",
     "list_models",
     "load_builtin_models",
+    "load_env_overlay",
+    "load_overlay",
     "main",
     "models_markdown_table",
     "parse_date",
     "parse_size",
     "register_model",
     "replace_readme_block",
+    "replacements_text",
     "resolve_params",
+    "retirement_problem",
     "spec_from_dict",
     "status_banner",
     "status_for_date",
     "status_label",
     "status_message",
+    "status_on",
+    "unavailable_model_hint",
+    "unknown_param_hint",
     "unregister_model",
 ]

@@ -11,13 +11,13 @@ stated in ``models.json`` only. Pure module: stdlib only.
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 from ..errors import Problem, ValidationError
+from ._reader import _is_int, _is_number, _Reader, _type_name
 from .lifecycle import parse_date
 from .sizes import parse_size
 from .specs import (
@@ -33,118 +33,14 @@ from .specs import (
     _frozen,
 )
 
-__all__ = ["load_builtin_models", "spec_from_dict"]
+__all__ = ["load_builtin_models", "spec_from_dict", "unknown_param_hint"]
 
 _MIB = 1024 * 1024
 
 
-_MISSING: Any = object()
-
-
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _did_you_mean(word: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` when a close match exists, else ``""``."""
-    matches = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {matches[0]!r}?" if matches else ""
-
-
-class _Reader:
-    """Reads typed fields out of one mapping, collecting every problem instead of raising.
-
-    Parameters
-    ----------
-    data : Mapping
-        The mapping to read.
-    where : str
-        Its path for messages, e.g. ``"gpt-x.params.size"``.
-    problems : list of Problem
-        Shared list that collects what is wrong.
-    """
-
-    def __init__(self, data: Mapping[str, Any], where: str, problems: list[Problem]) -> None:
-        self.data = data
-        self.where = where
-        self.problems = problems
-
-    def fail(self, key: str, value: Any, expected: str) -> None:
-        path = f"{self.where}.{key}" if self.where else key
-        self.problems.append(
-            Problem(path, value, f"{path} must be {expected}, got {value!r} ({_type_name(value)})")
-        )
-
-    def get(
-        self, key: str, test: Callable[[Any], bool], expected: str, default: Any = _MISSING
-    ) -> Any:
-        """The value at ``key`` when ``test`` accepts it, else ``default`` after noting why."""
-        if key not in self.data:
-            if default is _MISSING:
-                path = f"{self.where}.{key}" if self.where else key
-                self.problems.append(Problem(path, None, f"{path} is required ({expected})"))
-                return None
-            return default
-        value = self.data[key]
-        if not test(value):
-            self.fail(key, value, expected)
-            return default if default is not _MISSING else None
-        return value
-
-    def text(self, key: str, default: Any = _MISSING, *, nonempty: bool = True) -> Any:
-        def ok(v: Any) -> bool:
-            return isinstance(v, str) and (bool(v.strip()) or not nonempty)
-
-        return self.get(key, ok, "a non-empty string" if nonempty else "a string", default)
-
-    def optional_text(self, key: str) -> str | None:
-        return self.get(key, lambda v: v is None or isinstance(v, str), "a string or null", None)
-
-    def flag(self, key: str, default: bool) -> bool:
-        return bool(self.get(key, lambda v: isinstance(v, bool), "true or false", default))
-
-    def whole(self, key: str, default: Any = _MISSING, *, minimum: int = 0) -> Any:
-        return self.get(
-            key, lambda v: _is_int(v) and v >= minimum, f"a whole number >= {minimum}", default
-        )
-
-    def strings(self, key: str, default: Sequence[str], allowed: Sequence[str] = ()) -> tuple:
-        def ok(v: Any) -> bool:
-            if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-                return False
-            return len(set(v)) == len(v) and (not allowed or set(v) <= set(allowed))
-
-        expected = "a list of distinct strings"
-        if allowed:
-            expected += " among " + ", ".join(repr(a) for a in allowed)
-        return tuple(self.get(key, ok, expected, list(default)))
-
-    def unknown_keys(self, known: Iterable[str]) -> None:
-        known = list(known)
-        for key in self.data:
-            if key not in known:
-                path = f"{self.where}.{key}" if self.where else str(key)
-                hint = _did_you_mean(str(key), known)
-                self.problems.append(
-                    Problem(
-                        path,
-                        key,
-                        f"{path} is not a known field{hint or ''}"
-                        + ("" if hint else "; known fields: " + ", ".join(known)),
-                    )
-                )
-
-
 _MODEL_FIELDS = (
-    "name", "label", "family", "aliases", "status", "shutdown_date", "replacement", "notes",
+    "name", "label", "family", "aliases", "status", "release_date", "deprecation_date",
+    "shutdown_date", "shutdown_dates", "replacements", "replacement", "notes",
     "operations", "prompt_max_chars", "size_presets", "size_auto", "custom_size",
     "max_reference_images", "max_image_bytes", "image_formats", "square_png_only",
     "supports_mask", "supports_transparent", "streaming", "response_formats", "pixel_budget",
@@ -154,8 +50,8 @@ _PARAM_FIELDS = (
     "kind", "label", "help", "default", "choices", "minimum", "maximum", "operations", "send",
 )  # fmt: skip
 _PRICING_FIELDS = (
-    "as_of", "text_input", "image_input", "image_output", "text_output", "per_image",
-    "output_tokens",
+    "as_of", "text_input", "image_input", "image_output", "text_output", "cached_text_input",
+    "cached_image_input", "per_image", "per_image_source", "output_tokens",
 )  # fmt: skip
 
 
@@ -166,6 +62,38 @@ def _parse_date(reader: _Reader, key: str) -> datetime.date | None:
     except ValueError:
         reader.fail(key, value, "an ISO date like '2026-12-01' or null")
         return None
+
+
+def _parse_shutdown_dates(reader: _Reader) -> Mapping[str, datetime.date]:
+    """``shutdown_dates``: backend name -> ISO date (the backends' own shutdown dates)."""
+    value = reader.data.get("shutdown_dates") or {}
+    dates: dict[str, datetime.date] = {}
+    expected = "a mapping backend name -> ISO date, like {'azure': '2026-12-16'}"
+    if not isinstance(value, Mapping):
+        reader.fail("shutdown_dates", value, expected)
+        return _frozen({})
+    for backend, raw in value.items():
+        try:
+            date = parse_date(raw)
+        except ValueError:
+            date = None
+        if not isinstance(backend, str) or date is None:
+            reader.fail(f"shutdown_dates.{backend}", raw, expected)
+            continue
+        dates[backend] = date
+    return _frozen(dates)
+
+
+def _parse_replacements(reader: _Reader) -> tuple[str, ...]:
+    """``replacements`` (a list of model names); the older single ``replacement`` (a name or
+    null) is read too, for entries written before the list existed."""
+    if "replacement" in reader.data and "replacements" not in reader.data:
+        value = reader.data["replacement"]
+        if value is None or (isinstance(value, str) and value.strip()):
+            return (value,) if value else ()
+        reader.fail("replacement", value, "a model name or null (or use 'replacements')")
+        return ()
+    return reader.strings("replacements", ())
 
 
 def _parse_custom_size(reader: _Reader) -> CustomSizeRules | None:
@@ -237,6 +165,9 @@ def _parse_pricing(reader: _Reader) -> Pricing | None:
         text_output=rate("text_output"),
         per_image=_parse_price_table(sub, "per_image", integer=False),
         output_tokens=_parse_price_table(sub, "output_tokens", integer=True),
+        cached_text_input=rate("cached_text_input"),
+        cached_image_input=rate("cached_image_input"),
+        per_image_source=sub.optional_text("per_image_source"),
     )
 
 
@@ -415,6 +346,7 @@ def spec_from_dict(
     data: Mapping[str, Any],
     *,
     param_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    bases: Mapping[str, ModelSpec] | None = None,
 ) -> ModelSpec:
     """Build a :class:`ModelSpec` from a dict shaped like a ``models.json`` entry.
 
@@ -425,6 +357,9 @@ def spec_from_dict(
         model's entry (``params`` merge per parameter; a param set to ``None`` is removed).
     param_defaults : Mapping, optional
         Shared ``kind``/``label``/``help`` per param name; defaults to those of ``models.json``.
+    bases : Mapping, optional
+        Where ``"base"`` names are looked up (default: the registry). ``models.json`` itself
+        passes the models parsed before the entry.
 
     Raises
     ------
@@ -441,7 +376,7 @@ def spec_from_dict(
     if param_defaults is None:
         param_defaults = _builtin_param_defaults()
     if "base" in data:
-        data = _lay_over_base(data)
+        data = _lay_over_base(data, bases)
     problems: list[Problem] = []
     name = data.get("name")
     where = name if isinstance(name, str) and name else "model"
@@ -470,11 +405,14 @@ def spec_from_dict(
         label=r.text("label", name or ""),
         family=r.text("family", "gpt-image"),
         aliases=r.strings("aliases", ()),
-        status=r.get(
+        declared_status=r.get(
             "status", lambda v: v in STATUSES, "one of " + ", ".join(map(repr, STATUSES)), "current"
         ),
+        release_date=_parse_date(r, "release_date"),
+        deprecation_date=_parse_date(r, "deprecation_date"),
         shutdown_date=_parse_date(r, "shutdown_date"),
-        replacement=r.optional_text("replacement"),
+        shutdown_dates=_parse_shutdown_dates(r),
+        replacements=_parse_replacements(r),
         notes=r.text("notes", "", nonempty=False),
         operations=ops,
         params=_frozen(params),
@@ -507,13 +445,25 @@ def spec_from_dict(
     return spec
 
 
-def _lay_over_base(data: Mapping[str, Any]) -> dict[str, Any]:
+def _lay_over_base(
+    data: Mapping[str, Any], bases: Mapping[str, ModelSpec] | None = None
+) -> dict[str, Any]:
     """A partial entry with ``"base"`` laid over the base model's full entry."""
-    from .registry import get_model  # the registry imports this module
-
     base_name = data["base"]
     try:
-        base = get_model(base_name).to_dict()
+        if bases is not None:
+            if base_name not in bases:
+                known = ", ".join(bases) or "none"
+                raise ValidationError(
+                    f"base {base_name!r} is not an earlier model of the file (earlier: {known})",
+                    param="base",
+                    value=base_name,
+                )
+            base = bases[base_name].to_dict()
+        else:
+            from .registry import get_model  # the registry imports this module
+
+            base = get_model(base_name).to_dict()
     except ValidationError as exc:
         raise ValidationError(
             [Problem("base", base_name, f"base: {p.message}", p.allowed) for p in exc.problems]
@@ -535,6 +485,8 @@ def _lay_over_base(data: Mapping[str, Any]) -> dict[str, Any]:
             merged["params"] = params
         else:
             merged[key] = value
+    if "replacement" in data and "replacements" not in data:
+        merged.pop("replacements", None)  # the older single name overrides the base's list
     return merged
 
 
@@ -556,9 +508,22 @@ def _builtin_param_defaults() -> Mapping[str, Mapping[str, Any]]:
 def load_builtin_models() -> list[ModelSpec]:
     """The models of ``models.json``, freshly parsed, in file order (registry untouched).
 
+    An entry may derive from an earlier one with ``"base"`` (like :func:`register_model`).
+
     Raises
     ------
     ValidationError
         When ``models.json`` itself is malformed (every problem listed).
     """
-    return [spec_from_dict(entry) for entry in _BUILTIN_DOC["models"]]
+    parsed: dict[str, ModelSpec] = {}
+    for entry in _BUILTIN_DOC["models"]:
+        spec = spec_from_dict(entry, bases=parsed)
+        parsed[spec.name] = spec
+    return list(parsed.values())
+
+
+def unknown_param_hint(name: str) -> str | None:
+    """Why no model takes the parameter ``name`` (``models.json``'s ``unknown_param_hints``,
+    e.g. ``seed``), or None."""
+    hints: Mapping[str, str] = _BUILTIN_DOC.get("unknown_param_hints", {})
+    return hints.get(name)

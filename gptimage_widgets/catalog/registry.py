@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import Problem, ValidationError
-from .loading import _did_you_mean, _type_name, load_builtin_models, spec_from_dict
+from ._reader import _did_you_mean, _type_name
+from .loading import load_builtin_models, spec_from_dict
 from .sizes import parse_size
 from .specs import ModelSpec
 
@@ -92,6 +93,15 @@ class _Registry:
                 )
         return problems
 
+    def restore(self, name: str, previous: ModelSpec | None) -> None:
+        """Put back ``previous`` under ``name`` (None: drop ``name``); for rollbacks."""
+        with self._lock:
+            if previous is None:
+                self._models.pop(name, None)
+            else:
+                self._models[name] = previous
+            self._reindex()
+
     def remove(self, name: str) -> None:
         with self._lock:
             if name not in self._models:
@@ -157,7 +167,10 @@ def get_model(name_or_alias: str | ModelSpec) -> ModelSpec:
         )
     spec = _REGISTRY.find(name_or_alias)
     if spec is None:
+        from .overlay import skipped_reason  # the overlay imports this module
+
         known = _REGISTRY.names()
+        skipped = skipped_reason(name_or_alias)
         raise ValidationError(
             [
                 Problem(
@@ -166,7 +179,8 @@ def get_model(name_or_alias: str | ModelSpec) -> ModelSpec:
                     f"unknown model {name_or_alias!r}"
                     f"{_did_you_mean(name_or_alias, known) or '.'} "
                     f"Known models: {', '.join(known)}. A new model can be added with "
-                    "register_model({'name': ..., 'base': 'gpt-image-2'}).",
+                    "register_model({'name': ..., 'base': 'gpt-image-2'}) or a "
+                    "GPTIMAGE_MODELS file." + (f" Not loaded: {skipped}." if skipped else ""),
                     tuple(known),
                 )
             ]

@@ -30,6 +30,10 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
+def _iso(date: datetime.date | None) -> str | None:
+    return date.isoformat() if date else None
+
+
 # --------------------------------------------------------------------------- dataclasses
 
 
@@ -55,7 +59,7 @@ class ParamSpec:
     operations : tuple of str
         Operations where the parameter applies.
     send : bool
-        False: shown in the form, never sent (``seed``).
+        False: shown in the form, never sent (a client-side note).
     label : str
         Display label.
     """
@@ -151,8 +155,13 @@ class Pricing:
         ISO date of the prices, e.g. ``"2026-11-01"``.
     text_input, image_input, image_output, text_output : float or None
         USD per 1M tokens; None when unknown or not token-priced.
+    cached_text_input, cached_image_input : float or None
+        USD per 1M cached input tokens; None when unknown.
     per_image : Mapping
-        quality -> size -> USD per image (list prices).
+        quality -> size -> USD per image.
+    per_image_source : str or None
+        None: ``per_image`` holds OpenAI's list prices. Otherwise where the numbers come from
+        (e.g. a third-party measurement with its date); estimates then say so.
     output_tokens : Mapping
         quality -> size -> output tokens per image (models before gpt-image-2).
     """
@@ -164,6 +173,9 @@ class Pricing:
     text_output: float | None = None
     per_image: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: _frozen({}))
     output_tokens: Mapping[str, Mapping[str, int]] = field(default_factory=lambda: _frozen({}))
+    cached_text_input: float | None = None
+    cached_image_input: float | None = None
+    per_image_source: str | None = None
 
     def __hash__(self) -> int:
         return hash((self.as_of, self.text_input, self.image_input, self.image_output))
@@ -176,7 +188,10 @@ class Pricing:
             "image_input": self.image_input,
             "image_output": self.image_output,
             "text_output": self.text_output,
+            "cached_text_input": self.cached_text_input,
+            "cached_image_input": self.cached_image_input,
             "per_image": {q: dict(s) for q, s in self.per_image.items()},
+            "per_image_source": self.per_image_source,
             "output_tokens": {q: dict(s) for q, s in self.output_tokens.items()},
         }
 
@@ -191,11 +206,21 @@ class ModelSpec:
         Wire name, display label, ``"gpt-image"`` or ``"dall-e"``.
     aliases : tuple of str
         Other names that resolve to this model (snapshots).
-    status : str
-        ``"preview"``, ``"current"``, ``"deprecated"`` or ``"shutdown"`` (at OpenAI).
+    declared_status : str
+        The ``status`` written in the data: ``"preview"`` or ``"current"`` (older files may
+        say ``"deprecated"`` / ``"shutdown"``). It applies only when no date decides: the
+        live status is the :attr:`status` property.
+    release_date : datetime.date or None
+        When OpenAI released the model (shown, never enforced).
+    deprecation_date : datetime.date or None
+        When OpenAI announced the shutdown (the model is ``"deprecated"`` from then on).
     shutdown_date : datetime.date or None
-    replacement : str or None
-        The model OpenAI names as the successor.
+        OpenAI's shutdown date (``GET /v1/models`` field of the same name).
+    shutdown_dates : Mapping[str, datetime.date]
+        Other backends' own shutdown dates, by backend name (``{"azure": ...}``); a backend
+        not listed follows :attr:`shutdown_date`.
+    replacements : tuple of str
+        The newer model(s) OpenAI names as successors (``replacement``: the first).
     notes : str
     operations : tuple of str
         Supported operations among ``"generate"``, ``"edit"``, ``"variation"``.
@@ -229,9 +254,9 @@ class ModelSpec:
     label: str
     family: str
     aliases: tuple[str, ...]
-    status: str
+    declared_status: str
     shutdown_date: datetime.date | None
-    replacement: str | None
+    replacements: tuple[str, ...]
     notes: str
     operations: tuple[str, ...]
     params: Mapping[str, ParamSpec]
@@ -250,9 +275,12 @@ class ModelSpec:
     pixel_budget: int | None
     pricing: Pricing | None
     unsupported_params: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    release_date: datetime.date | None = None
+    deprecation_date: datetime.date | None = None
+    shutdown_dates: Mapping[str, datetime.date] = field(default_factory=lambda: _frozen({}))
 
     def __hash__(self) -> int:
-        return hash((self.name, self.aliases, self.status, self.operations))
+        return hash((self.name, self.aliases, self.declared_status, self.operations))
 
     def params_for(self, operation: str) -> dict[str, ParamSpec]:
         """The params that apply to ``operation``, in catalog order."""
@@ -267,14 +295,36 @@ class ModelSpec:
         """``"auto"`` (when allowed) followed by the presets."""
         return (("auto",) if self.size_auto else ()) + self.size_presets
 
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def replacement(self) -> str | None:
+        """The first of :attr:`replacements`, or None (kept for single-name callers)."""
+        return self.replacements[0] if self.replacements else None
+
+    def shutdown_date_for(self, backend: str = "openai") -> datetime.date | None:
+        """The shutdown date at ``backend`` (``shutdown_dates`` entry, else OpenAI's)."""
+        return self.shutdown_dates.get(backend, self.shutdown_date)
+
+    def status_on(self, date: datetime.date, backend: str = "openai") -> str:
+        """The status on ``date`` at ``backend``; see :func:`.lifecycle.status_on`."""
+        return lifecycle.status_on(self, date, backend)
+
+    @property
+    def status(self) -> str:
+        """The status at OpenAI today (:func:`.lifecycle.today`): ``"preview"``,
+        ``"current"``, ``"deprecated"`` or ``"shutdown"``. Computed from the dates on every
+        read, so it never goes stale."""
+        return lifecycle.status_on(self, lifecycle.today())
+
     @property
     def deprecated(self) -> bool:
-        """Deprecated at OpenAI, with a shutdown ahead."""
+        """Deprecated at OpenAI today, with a shutdown ahead."""
         return self.status == "deprecated"
 
     @property
     def shut_down(self) -> bool:
-        """Shut down at OpenAI (compatible endpoints may still serve it)."""
+        """Shut down at OpenAI today (compatible endpoints may still serve it)."""
         return self.status == "shutdown"
 
     def status_message(self) -> str | None:
@@ -293,9 +343,12 @@ class ModelSpec:
             "label": self.label,
             "family": self.family,
             "aliases": list(self.aliases),
-            "status": self.status,
-            "shutdown_date": self.shutdown_date.isoformat() if self.shutdown_date else None,
-            "replacement": self.replacement,
+            "status": self.declared_status,
+            "release_date": _iso(self.release_date),
+            "deprecation_date": _iso(self.deprecation_date),
+            "shutdown_date": _iso(self.shutdown_date),
+            "shutdown_dates": {b: d.isoformat() for b, d in self.shutdown_dates.items()},
+            "replacements": list(self.replacements),
             "notes": self.notes,
             "operations": list(self.operations),
             "prompt_max_chars": self.prompt_max_chars,

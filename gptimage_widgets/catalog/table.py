@@ -1,6 +1,8 @@
 """The README's model table, generated from the catalog (a docs tool).
 
-:func:`models_markdown_table` renders the registered models as Markdown;
+:func:`models_markdown_table` renders the registered models as Markdown. The table states
+dates, never a status that depends on the day it is read (``lifecycle_label``: "shutdown
+2026-12-01, announced 2026-06-02"), so README.md stays true without regeneration;
 :func:`replace_readme_block` puts a table between the README's ``models-table`` markers.
 ``python -m gptimage_widgets.catalog --update-readme README.md`` does both
 (``gptimage_widgets/catalog/__main__.py``); ``tests/test_readme_models_table.py`` fails when
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from ..errors import ValidationError
-from .lifecycle import status_label
+from .lifecycle import lifecycle_label
 from .registry import list_models
 from .specs import ModelSpec
 
@@ -52,6 +54,8 @@ def _notable_cell(m: ModelSpec) -> str:
         notes.append("transparent background")
     if "input_fidelity" in m.params:
         notes.append("input_fidelity")
+    if "complexity" in m.params:
+        notes.append("complexity")
     if "style" in m.params:
         notes.append("style")
     if m.response_formats:
@@ -75,7 +79,8 @@ def _price_cell(m: ModelSpec) -> str:
     ]
     if not prices:
         return "unknown"
-    return " / ".join(f"${usd:g} {quality}" for quality, usd in prices)
+    cell = " / ".join(f"${usd:g} {quality}" for quality, usd in prices)
+    return cell if m.pricing.per_image_source is None else f"{cell} (estimate)"
 
 
 def models_markdown_table(models: Iterable[ModelSpec] | None = None) -> str:
@@ -86,7 +91,7 @@ def models_markdown_table(models: Iterable[ModelSpec] | None = None) -> str:
     models : iterable of ModelSpec, optional
         Defaults to :func:`list_models`.
     """
-    header = ("model", "status", "operations", "sizes", "quality", "n", "notable params")
+    header = ("model", "lifecycle", "operations", "sizes", "quality", "n", "notable params")
     rows = [
         "| " + " | ".join(header) + " | USD per 1024² image |",
         "|---" * (len(header) + 1) + "|",
@@ -97,7 +102,7 @@ def models_markdown_table(models: Iterable[ModelSpec] | None = None) -> str:
         quality = m.params.get("quality")
         cells = [
             name,
-            status_label(m),
+            lifecycle_label(m),
             ", ".join(m.operations),
             _sizes_cell(m),
             ", ".join(map(str, quality.choices)) if quality else "",
@@ -107,8 +112,18 @@ def models_markdown_table(models: Iterable[ModelSpec] | None = None) -> str:
         ]
         rows.append("| " + " | ".join(cells) + " |")
     as_of = sorted({m.pricing.as_of for m in models if m.pricing})
-    footer = f"\nPrices are OpenAI list prices as of {', '.join(as_of)}." if as_of else ""
-    return "\n".join(rows) + "\n" + footer + ("\n" if footer else "")
+    footer = ""
+    if as_of:
+        footer = f"\nPrices are OpenAI list prices as of {', '.join(as_of)}"
+        sources = sorted({m.pricing.per_image_source or "" for m in models if m.pricing} - {""})
+        if sources:
+            footer += ", except those marked (estimate): " + "; ".join(sources)
+        footer += "."
+    footer += (
+        "\nLifecycle dates are OpenAI's (other backends in parentheses); a model is shut down "
+        "from its shutdown date on. `gptimage models` shows each model's status today.\n"
+    )
+    return "\n".join(rows) + "\n" + footer
 
 
 def replace_readme_block(readme: str, table: str) -> str:
