@@ -215,7 +215,7 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_generate_sends_json_and_decodes_arrays() -> None:
     recorder = Recorder(ok_json(2, usage=USAGE, size="1024x1024"))
-    result = client_for(recorder).generate("a fox", n=2, quality="low", seed=5)
+    result = client_for(recorder).generate("a fox", n=2, quality="low")
     [request] = recorder.requests
     assert request.method == "POST"
     assert str(request.url) == "https://api.openai.com/v1/images/generations"
@@ -226,7 +226,7 @@ def test_generate_sends_json_and_decodes_arrays() -> None:
     assert result.images[0].shape == (6, 8, 3)  # real size, not the "size" field
     assert result.images[0][0, 0].tolist() == [200, 30, 40]
     assert result.request_id == "req_ok" and result.created == 1_790_000_000
-    assert result.usage == USAGE and result.request["seed"] == 5
+    assert result.usage == USAGE and result.request["quality"] == "low"
     assert result.cost_usd == pytest.approx(pricing.cost_from_usage("gpt-image-2", USAGE))
     assert result.cost_is_estimate is False
     assert set(result.timings) == {"total_s", "first_byte_s", "attempts"}
@@ -1423,3 +1423,10 @@ def test_offline_faults_are_retried_or_typed(
         pytest.raises(StreamError),
     ):
         client.generate("x", partial_images=1)
+
+
+def test_seed_is_refused_before_anything_is_sent() -> None:
+    recorder = Recorder(ok_json(1))
+    with pytest.raises(gptimage_widgets.ValidationError, match="seed") as info:
+        client_for(recorder).generate("a fox", seed=5)
+    assert recorder.requests == [] and info.value.problems[0].param == "seed"
