@@ -18,12 +18,13 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from PIL import Image as PILImage
 
 from ..errors import GPTImageError, ValidationError
 from ..imaging import encode_image, to_array, to_arrays
 from ..results import ImageResult
+from ._display import display_bytes, thumbnail
 
+# display_bytes and thumbnail live in widgets/_display.py; re-exported for compatibility
 __all__ = ["Gallery", "GalleryItem", "display_bytes", "thumbnail"]
 
 THUMB_EDGE = 160
@@ -34,54 +35,6 @@ ImageCallback = Callable[[np.ndarray], Any]
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def thumbnail(image: np.ndarray, max_edge: int) -> np.ndarray:
-    """Downscale an image so that its longest edge is at most ``max_edge`` (never upscale).
-
-    Parameters
-    ----------
-    image : np.ndarray
-        (H, W, 3) or (H, W, 4) uint8.
-    max_edge : int
-        Longest edge of the output, in pixels (> 0).
-
-    Returns
-    -------
-    np.ndarray
-        (h, w, C) uint8 with ``max(h, w) <= max_edge``, aspect ratio kept; ``image`` itself
-        when it is already small enough.
-    """
-    height, width = image.shape[:2]
-    if max(height, width) <= max_edge:
-        return image
-    pil = PILImage.fromarray(image)
-    pil.thumbnail((max_edge, max_edge), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(pil)
-
-
-def display_bytes(image: np.ndarray, max_edge: int, *, quality: int = 85) -> tuple[bytes, str]:
-    """Encode a downscaled copy of ``image`` for an ``ipywidgets.Image``.
-
-    Parameters
-    ----------
-    image : np.ndarray
-        (H, W, 3) or (H, W, 4) uint8.
-    max_edge : int
-        Longest edge sent to the browser.
-    quality : int
-        JPEG quality (1-95) for opaque images.
-
-    Returns
-    -------
-    (bytes, str)
-        The encoded image and its format for the widget's ``format`` trait: ``"jpeg"`` for
-        RGB, ``"png"`` when there is an alpha channel (JPEG would drop it).
-    """
-    small = thumbnail(image, max_edge)
-    if small.ndim == 3 and small.shape[2] == 4:
-        return encode_image(small, "png"), "png"
-    return encode_image(small, "jpeg", quality=quality), "jpeg"
 
 
 def _short(text: str | None, limit: int = 80) -> str:

@@ -26,8 +26,9 @@ from ..client import AsyncImageClient, ImageClient
 from ..errors import GPTImageError, ValidationError
 from ..imaging import to_arrays
 from ..results import ImageResult
+from ._display import display_bytes
 from .form import ParameterForm
-from .gallery import Gallery, display_bytes
+from .gallery import Gallery
 from .painter import MaskPainter
 
 __all__ = ["OFFLINE_BANNER", "ImageStudio", "backend_banner", "studio"]
