@@ -1,9 +1,19 @@
-"""Gallery: thumbnails of results and history entries, a larger preview, and actions.
+"""Gallery: thumbnails of images, a larger preview, Save, Compare and hand-off actions.
 
-The gallery is deliberately thin. It keeps the full-resolution arrays in Python and sends
-only small JPEG/PNG thumbnails (and one downscaled preview) to the browser, so a page of
-4K results costs kilobytes, not megabytes. Actions ("Edit this", "Use as reference") are
-callbacks that the :class:`~gptimage_widgets.widgets.studio.ImageStudio` hooks.
+Owns the :class:`Gallery` widget and its :class:`GalleryItem` records. Images come from
+:class:`~gptimage_widgets.results.ImageResult` objects, from any image input
+(:func:`gptimage_widgets.imaging.to_arrays`), or from a history store
+(:meth:`Gallery.from_history`). The full-resolution arrays stay in the kernel; only small
+thumbnails and one downscaled preview, encoded by ``widgets/_display.py``, reach the browser,
+so a page of 4K results costs kilobytes, not megabytes.
+
+Clicking a thumbnail selects it (the preview and a caption with size, model, revised prompt
+and cost). Save writes through ``ImageResult.save`` (plain arrays: one image file); Compare
+shows the two images ticked "compare" side by side. "Edit this" and "Use as reference" call
+the callbacks registered with :meth:`Gallery.on_send_to_painter` and
+:meth:`Gallery.on_use_as_reference` (the :class:`~gptimage_widgets.widgets.ImageStudio`
+registers its ``edit_image`` and ``add_reference``). A failing action shows its error in the
+status line; a click never raises.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import traitlets
 from ..errors import GPTImageError, ValidationError
 from ..imaging import encode_image, to_array, to_arrays
 from ..results import ImageResult
-from ._display import display_bytes, thumbnail
+from ._display import display_bytes, error_html, thumbnail
 
 # display_bytes and thumbnail live in widgets/_display.py; re-exported for compatibility
 __all__ = ["Gallery", "GalleryItem", "display_bytes", "thumbnail"]
@@ -32,9 +42,6 @@ PREVIEW_EDGE = 768
 COMPARE_EDGE = 512
 
 ImageCallback = Callable[[np.ndarray], Any]
-
-
-# --------------------------------------------------------------------------- pure helpers
 
 
 def _short(text: str | None, limit: int = 80) -> str:
@@ -477,7 +484,7 @@ class Gallery(widgets.VBox):
         try:
             action()
         except (GPTImageError, OSError) as exc:
-            self._set_status(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")
+            self._set_status(error_html(exc))
 
     def _set_status(self, message: str) -> None:
         self._status.value = message
