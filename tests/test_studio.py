@@ -271,6 +271,29 @@ async def test_edit_with_painted_mask_keeps_unmasked_pixels(studio: ImageStudio)
     assert not np.array_equal(edited[mask], image[mask])
 
 
+async def test_strokes_update_has_mask_without_copying_the_mask(
+    studio: ImageStudio, monkeypatch: pytest.MonkeyPatch
+):
+    """Each stroke asks ``MaskDocument.is_empty()``; the full mask is read only to send it."""
+    studio.add_reference(photo(256, 384))
+    painter = studio.painter
+    assert painter is not None and not studio.form.has_mask
+    reads: list[int] = []
+    full_mask = type(painter).mask
+    monkeypatch.setattr(
+        type(painter), "mask", property(lambda self: reads.append(1) or full_mask.fget(self))
+    )
+    width, height = painter.display_size
+    drag_on_canvas(painter.canvas, [(width * 0.2, height * 0.2), (width * 0.8, height * 0.3)])
+    assert studio.form.has_mask
+    painter.undo()
+    assert not studio.form.has_mask
+    painter.redo()
+    assert studio.form.has_mask and reads == []
+    method, kwargs = studio.request_kwargs()
+    assert method == "edit" and kwargs["mask"].any() and reads == [1]
+
+
 async def test_painter_keeps_painting_while_a_generation_is_in_flight(
     make_client: Callable[..., AsyncImageClient],
 ):

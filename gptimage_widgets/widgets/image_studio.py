@@ -411,12 +411,19 @@ class ImageStudio(widgets.VBox):
             )
         return self.references[0]
 
+    def _has_painted_mask(self) -> bool:
+        """Whether a mask is painted on the first reference (cheap: no copy of the mask)."""
+        return (
+            self.painter is not None
+            and bool(self.references)
+            and not self.painter.document.is_empty()
+        )
+
     def _painted_mask(self) -> np.ndarray | None:
         """The painter's mask, (H, W) bool (True = replace), or None when nothing is painted."""
-        if self.painter is None or not self.references:
+        if self.painter is None or not self._has_painted_mask():
             return None
-        mask = np.asarray(self.painter.mask, dtype=bool)
-        return mask if mask.any() else None
+        return self.painter.mask
 
     # ----------------------------------------------------------------- state
 
@@ -540,7 +547,7 @@ class ImageStudio(widgets.VBox):
         self._sync_operation()
 
     def _on_mask_version(self, _change: Any = None) -> None:
-        self.form.has_mask = self.effective_operation == "edit" and self._painted_mask() is not None
+        self.form.has_mask = self.effective_operation == "edit" and self._has_painted_mask()
 
     def _sync_operation(self) -> None:
         """Tell the form the effective operation; show the painter only for edits."""
