@@ -62,6 +62,8 @@ WIDGETS = f"{PACKAGE}.widgets"
 #: Widget modules may import each other's *widgets* (the studio is built from the form, the
 #: painter and the gallery), never each other's helpers: those live in ``widgets/_display.py``.
 SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
+#: A widget's own private parts (split out to keep modules small) and the one module using them.
+PRIVATE_PARTS = {f"{WIDGETS}._controls": f"{WIDGETS}.form"}
 
 
 def _module_name(path: Path) -> str:
@@ -121,6 +123,8 @@ def widget_helper_imports(source: str, module: str, widget_classes: Mapping[str,
     for line, target, name in _imports(source, module, is_package=False):
         if not target.startswith(WIDGETS) or target in (module, *SHARED_WIDGET_MODULES):
             continue
+        if PRIVATE_PARTS.get(target) == module:
+            continue
         allowed = name is not None and widget_classes.get(name) == target.rpartition(".")[2]
         if not allowed:
             what = f"{name} from {target}" if name else target
@@ -174,3 +178,6 @@ def test_the_static_import_checks_catch_what_they_forbid() -> None:
         "from . import Gallery\n"
     )
     assert len(widget_helper_imports(bad, studio, widget_classes)) == 4
+    parts = "from ._controls import make_control\n"
+    assert widget_helper_imports(parts, f"{WIDGETS}.form", widget_classes) == []
+    assert len(widget_helper_imports(parts, studio, widget_classes)) == 1
