@@ -14,7 +14,7 @@ Prints, for the same seeded operations in one run (wall time and CPU time, media
 
 The last line is the headline; the exit status is 1 when it misses the target (< 100 ms
 wall or CPU: the machine is shared, so CPU time is the fairer figure and either may pass;
-CPU time adds up all threads; grow/shrink uses ``maskops.GROW_THREADS``, 1 by default).
+CPU time adds up all threads; grow/shrink runs on one thread).
 Run: ``python benchmarks/bench_mask_raster.py`` (about 10 s).
 """
 
@@ -177,14 +177,14 @@ def cost_by_kind(ops: list[MaskOp]) -> str:
     """CPU milliseconds per kind of op in one from-scratch rasterization (private helpers,
     used only to attribute time)."""
     started = time.process_time()
-    shapes = maskops._stroke_shape_queue(ops)
+    shapes = maskops.raster._stroke_shape_queue(ops)
     totals = {"stroke geometry": time.process_time() - started}
-    canvas = maskops._Canvas.blank(WIDTH, HEIGHT)
+    canvas = maskops.raster._Canvas.blank(WIDTH, HEIGHT)
     for op in ops:
         kind = type(op).__name__ + ("(erase)" if getattr(op, "erase", False) else "")
         shape = next(shapes) if isinstance(op, Stroke) else None
         started = time.process_time()
-        maskops._apply_op(canvas, op, shape)
+        maskops.raster._apply_op(canvas, op, shape)
         totals[kind] = totals.get(kind, 0.0) + time.process_time() - started
     started = time.process_time()
     canvas.mask()

@@ -253,7 +253,8 @@ def apply_model_status(
 
     Each listed model with a ``shutdown_date`` (ISO date string or Unix seconds) that the
     catalog knows (by name or alias) is re-registered with that date and status
-    ``"shutdown"`` (date passed) or ``"deprecated"`` (date ahead).
+    ``"shutdown"`` (date passed) or ``"deprecated"`` (date ahead); see
+    :func:`gptimage_widgets.catalog.apply_shutdown_dates`, which does the work.
 
     Parameters
     ----------
@@ -269,43 +270,4 @@ def apply_model_status(
     """
     from . import catalog
 
-    today = today or _dt.datetime.now(_dt.timezone.utc).date()
-    changed: list[str] = []
-    for item in models_payload.get("data") or ():
-        if not isinstance(item, Mapping):
-            continue
-        date = _parse_date(item.get("shutdown_date"))
-        spec = _known_model(catalog, item.get("id"))
-        if date is None or spec is None:
-            continue
-        status = "shutdown" if date <= today else "deprecated"
-        if spec.shutdown_date == date and spec.status == status:
-            continue
-        entry = spec.to_dict()
-        entry["shutdown_date"] = date.isoformat()
-        entry["status"] = status
-        catalog.register_model(entry, replace=True)
-        changed.append(spec.name)
-    return changed
-
-
-def _known_model(catalog: Any, name: Any) -> Any:
-    if not isinstance(name, str):
-        return None
-    try:
-        return catalog.get_model(name)
-    except ValidationError:
-        return None
-
-
-def _parse_date(value: Any) -> _dt.date | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc).date()
-    if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+    return catalog.apply_shutdown_dates(models_payload.get("data") or (), today=today)

@@ -1,23 +1,34 @@
 """Cost estimates before a request and actual costs from ``usage`` after it.
 
 Prices are data: they live in the catalog (``get_model(name).pricing``, a ``Pricing`` with its
-``as_of`` date). Nothing here knows a model by name.
+``as_of`` date, read from ``gptimage_widgets/models.json``). Nothing here knows a model by
+name. This module is the one home of the billing assumptions that are not prices:
+:data:`PARTIAL_IMAGE_TOKENS` (output tokens per streamed partial image) and the
+reference-image token guesses.
 
-How an estimate is made, per image, first rule that applies:
+:func:`estimate_cost` -- size and quality default to the model's
+(:func:`gptimage_widgets.catalog.resolve_params`; the operation does not change the price).
+Each image is priced at the first rule that applies:
 
 1. the list price per image for that (quality, size), when the model's table has it;
 2. output tokens for that (quality, size) x the image-output rate (models before gpt-image-2);
-3. the 1024x1024 price (or token count) of that quality scaled by pixel count.
+3. the 1024x1024 price (or token count) of that quality scaled by pixel count
+   (custom sizes, parsed with :func:`gptimage_widgets.catalog.parse_size`).
 
-Then, once per request: prompt text ~ ``len(prompt) / 4`` tokens at the text-input rate, and
-each reference image at :data:`REFERENCE_IMAGE_TOKENS` image-input tokens; per image, each
-partial image adds :data:`PARTIAL_IMAGE_TOKENS` image-output tokens. ``quality="auto"`` gives
-the range low..high with medium as the point estimate. ``size="auto"`` is priced as 1024x1024.
+``size="auto"`` is priced as 1024x1024. ``quality="auto"`` prices low, medium and high: the
+range is low..high and medium the point estimate; a model with one priced quality and no
+default uses it; otherwise the estimate is None. Per image, each partial image adds
+:data:`PARTIAL_IMAGE_TOKENS` image-output tokens. Once per request: prompt text at
+``ceil(len(prompt) / 4)`` text-input tokens, and each reference image at
+:data:`REFERENCE_IMAGE_TOKENS` image-input tokens (:data:`REFERENCE_IMAGE_TOKENS_LOW` for the
+low end of the range).
+
+:func:`cost_from_usage` -- the actual cost from OpenAI's ``usage`` object: input and output
+tokens split into text and image by their ``*_details``, each at its rate.
 
 Arithmetic is done in :class:`decimal.Decimal` so that list prices times ``n`` and token
-counts times rates come out exact before the final conversion to float.
-
-This module is core: it imports only the standard library and the catalog.
+counts times rates come out exact before the final conversion to float. Core module: stdlib
+and the catalog only.
 """
 
 from __future__ import annotations
@@ -28,9 +39,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .catalog import ModelSpec, Pricing, get_model
+from .catalog import ModelSpec, Pricing, get_model, parse_size, resolve_params
 from .errors import ValidationError
-from .validation import parse_size
 
 __all__ = [
     "PARTIAL_IMAGE_TOKENS",
@@ -126,8 +136,7 @@ def estimate_cost(
     pricing = spec.pricing
     if pricing is None:
         return None
-    size = _resolve_param(spec, "size", size)
-    quality = _resolve_param(spec, "quality", quality)
+    size, quality = _size_and_quality(spec, size, quality)
     notes: list[str] = []
     if size in (None, "auto"):
         size = _BASE_SIZE
@@ -167,13 +176,17 @@ def _check_counts(**counts: Any) -> None:
             )
 
 
-def _resolve_param(spec: ModelSpec, name: str, value: str | None) -> str | None:
-    """The given value, else the model's default for that parameter."""
-    if value is not None:
-        return str(value)
-    param = spec.params.get(name)
-    default = getattr(param, "default", None)
-    return None if default is None else str(default)
+def _size_and_quality(
+    spec: ModelSpec, size: str | None, quality: str | None
+) -> tuple[str | None, str | None]:
+    """The given size and quality, else the model's defaults (any operation: the operation
+    does not change the price)."""
+    resolved = resolve_params(spec, None, {"size": size, "quality": quality})
+    return _text(resolved.get("size")), _text(resolved.get("quality"))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _quality_range(spec: ModelSpec, pricing: Pricing, quality: str | None) -> list[str] | None:

@@ -1,7 +1,8 @@
 """Build the exact wire form of an image request (pure: no I/O, no httpx).
 
 :func:`build_request` validates the parameters against the catalog, then produces an
-:class:`ImageRequest` following MODELS.md "Wire format":
+:class:`ImageRequest` in OpenAI's wire format
+(https://platform.openai.com/docs/api-reference/images):
 
 - generations: a JSON body;
 - edits: multipart, one file as ``image`` or several as repeated ``image[]``, plus ``mask``
@@ -10,7 +11,9 @@
   ``application/octet-stream``); non-file form fields are strings (``"true"``, ``"3"``);
 - ``model`` is always sent; parameters with ``send: false`` (``seed``) and parameters the
   model does not take are never sent; defaults are left to the server, except
-  ``response_format="b64_json"`` for models that have it (so results arrive inline).
+  ``response_format="b64_json"`` for models that have it (so results arrive inline);
+- ``ImageRequest.params`` records what was asked for with the catalog's defaults filled in
+  (:func:`gptimage_widgets.catalog.resolve_params`).
 
 Client-only options (never sent): ``upload_format`` (``"png"`` default, ``"jpeg"`` or
 ``"webp"`` where the model accepts them), ``downscale`` (default True: inputs above the
@@ -233,11 +236,7 @@ def _effective_params(
     params: dict[str, Any] = {"model": model_name}
     if "prompt" in given:
         params["prompt"] = given["prompt"]
-    for name, param in spec.params_for(operation).items():
-        value = given.get(name, param.default)
-        if value is not None:
-            params[name] = value
-    for name, value in given.items():
+    for name, value in catalog.resolve_params(spec, operation, given).items():
         if name not in params and name not in _FILE_PARAMS:
             params[name] = value
     if uploads.image_sizes:

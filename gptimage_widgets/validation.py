@@ -5,6 +5,11 @@
 (``"size"``, ``"images[1]"``, ``"mask"``), the value and what is allowed. All rules come from
 the catalog: nothing here branches on a model's name. ``None`` means "not given".
 
+Here: the model, the operation, each param's value (sizes against the model's presets and
+``custom_size`` rules from ``models.json``), rules between params (after
+:func:`gptimage_widgets.catalog.resolve_params` fills the defaults) and the prompt. The input
+images and mask are checked by :mod:`gptimage_widgets.input_checks`.
+
 Pure module: numpy, Pillow (through ``imaging``) and the standard library only.
 """
 
@@ -12,16 +17,23 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import os
-import reprlib
-import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .catalog import OPERATIONS, ModelSpec, ParamSpec, get_model, list_models
+from ._messages import short_repr
+from .catalog import (
+    OPERATIONS,
+    ModelSpec,
+    ParamSpec,
+    get_model,
+    list_models,
+    parse_size,
+    resolve_params,
+)
 from .errors import Problem, ValidationError
+from .input_checks import count_problems, input_problems, mask_count_problems
 
 __all__ = [
     "COMPRESSED_FORMATS",
@@ -37,24 +49,10 @@ TRANSPARENT_FORMATS: tuple[str, ...] = ("png", "webp")
 #: Output formats that ``output_compression`` applies to (every model).
 COMPRESSED_FORMATS: tuple[str, ...] = ("jpeg", "webp")
 _INPUTS = ("prompt", "images", "mask")
-_HEADER_BYTES = 16
-
-_repr = reprlib.Repr()
-_repr.maxstring = 60
-_repr.maxother = 60
-_repr.maxlist = 6
-
-
-def _short(value: Any) -> str:
-    """A short repr for messages (never an image's pixels)."""
-    try:
-        return _repr.repr(value)
-    except Exception:
-        return f"<{type(value).__name__} object>"
 
 
 def _quoted(values: Iterable[Any]) -> str:
-    return ", ".join(_short(v) for v in values)
+    return ", ".join(short_repr(v) for v in values)
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
@@ -84,36 +82,6 @@ def _few(names: Sequence[str], limit: int = 3) -> str:
 
 
 # --------------------------------------------------------------------------- sizes
-
-
-def parse_size(size: str) -> tuple[int, int] | None:
-    """``"1024x1536"`` -> ``(1024, 1536)``; ``"auto"`` -> None.
-
-    Parameters
-    ----------
-    size : str
-        ``"auto"`` or ``"WIDTHxHEIGHT"`` with positive whole numbers and a lowercase ``x``.
-
-    Raises
-    ------
-    ValidationError
-        For anything else, with an example of the expected form.
-    """
-    if isinstance(size, str) and size == "auto":
-        return None
-    if isinstance(size, str):
-        width, sep, height = size.partition("x")
-        if sep and _is_positive_decimal(width) and _is_positive_decimal(height):
-            return int(width), int(height)
-    raise ValidationError(
-        f"size {_short(size)} is not a size; write 'auto' or WIDTHxHEIGHT like '1024x1536'",
-        param="size",
-        value=size,
-    )
-
-
-def _is_positive_decimal(text: str) -> bool:
-    return text.isascii() and text.isdigit() and not text.startswith("0") and len(text) <= 9
 
 
 def _custom_size_messages(spec: ModelSpec, width: int, height: int) -> list[str]:
@@ -155,9 +123,10 @@ def _rounded_hint(spec: ModelSpec, width: int, height: int) -> str:
 def size_problems(spec: ModelSpec | str, size: Any) -> list[Problem]:
     """Every problem with ``size`` for the model ``spec`` (``[]`` when it is fine).
 
-    Presets and ``"auto"`` come from the catalog; custom ``WxH`` follows
-    ``spec.custom_size``: edges multiples of 16, longest edge <= 3840, ratio <= 3:1,
-    655,360..8,294,400 pixels (inclusive) for gpt-image-2.
+    Presets and ``"auto"`` come from the catalog; a custom ``WxH`` (parsed by
+    :func:`gptimage_widgets.catalog.parse_size`) must meet ``spec.custom_size`` from
+    ``models.json``: both edges multiples of ``multiple_of``, longest edge <= ``max_edge``,
+    ratio <= ``max_ratio``, ``min_pixels`` <= pixels <= ``max_pixels`` (inclusive).
     """
     spec = get_model(spec)
     choices = spec.size_choices
@@ -168,7 +137,7 @@ def size_problems(spec: ModelSpec | str, size: Any) -> list[Problem]:
             Problem(
                 "size",
                 size,
-                f"size must be a string like '1024x1536', got {_short(size)} "
+                f"size must be a string like '1024x1536', got {short_repr(size)} "
                 f"({type(size).__name__}); {allowed}",
                 choices,
             )
@@ -206,9 +175,8 @@ def _enum_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
         return []
     allowed = p.allowed_text()
     if all(isinstance(c, str) for c in p.choices) and not isinstance(value, str):
-        message = (
-            f"{p.name} must be a string, {allowed}; got {_short(value)} ({type(value).__name__})"
-        )
+        got = f"{short_repr(value)} ({type(value).__name__})"
+        message = f"{p.name} must be a string, {allowed}; got {got}"
         return [Problem(p.name, value, message, p.choices)]
     if p.name == "background" and value == "transparent" and not spec.supports_transparent:
         takers = [m.name for m in list_models() if m.supports_transparent]
@@ -217,14 +185,14 @@ def _enum_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
         )
         return [Problem(p.name, value, message, p.choices)]
     hint = _did_you_mean(value, [str(c) for c in p.choices]) if isinstance(value, str) else ""
-    message = f"{p.name} {_short(value)} is not accepted by {spec.name}{hint}; use {allowed}"
+    message = f"{p.name} {short_repr(value)} is not accepted by {spec.name}{hint}; use {allowed}"
     return [Problem(p.name, value, message, p.choices)]
 
 
 def _int_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
     allowed = p.allowed_text()
     if not _is_whole(value):
-        message = f"{p.name} must be {allowed}, got {_short(value)} ({type(value).__name__})"
+        message = f"{p.name} must be {allowed}, got {short_repr(value)} ({type(value).__name__})"
         return [Problem(p.name, value, message)]
     low = p.minimum if p.minimum is not None else value
     high = p.maximum if p.maximum is not None else value
@@ -237,7 +205,7 @@ def _int_problems(spec: ModelSpec, p: ParamSpec, value: Any) -> list[Problem]:
 def _typed_problems(p: ParamSpec, value: Any, expected: type, wanted: str) -> list[Problem]:
     if isinstance(value, expected):
         return []
-    message = f"{p.name} must be {wanted}, got {_short(value)} ({type(value).__name__})"
+    message = f"{p.name} must be {wanted}, got {short_repr(value)} ({type(value).__name__})"
     return [Problem(p.name, value, message)]
 
 
@@ -286,17 +254,12 @@ def _param_problems(spec: ModelSpec, operation: str | None, name: str, value: An
     return _value_problems(spec, p, value)
 
 
-def _effective(spec: ModelSpec, given: dict[str, Any], name: str) -> Any:
-    if name in given:
-        return given[name]
-    p = spec.params.get(name)
-    return p.default if p else None
-
-
-def _combination_problems(spec: ModelSpec, given: dict[str, Any]) -> list[Problem]:
+def _combination_problems(
+    spec: ModelSpec, operation: str | None, given: dict[str, Any]
+) -> list[Problem]:
     """Rules between params: transparent needs png/webp; compression needs jpeg/webp."""
     problems: list[Problem] = []
-    fmt = _effective(spec, given, "output_format")
+    fmt = resolve_params(spec, operation, given, fill=("output_format",)).get("output_format")
     if fmt is not None and not isinstance(fmt, str):
         return problems  # a bad output_format is reported on its own
     shown = repr(fmt) if fmt is not None else "not set"
@@ -340,7 +303,7 @@ def _unknown_operation(operation: Any, allowed: tuple[str, ...]) -> Problem | No
     if isinstance(operation, str) and operation in allowed:
         return None
     hint = _did_you_mean(operation, allowed) if isinstance(operation, str) else ""
-    message = f"operation {_short(operation)} is unknown{hint}; use one of {_quoted(allowed)}"
+    message = f"operation {short_repr(operation)} is unknown{hint}; use one of {_quoted(allowed)}"
     return Problem("operation", operation, message, allowed)
 
 
@@ -384,7 +347,7 @@ def _prompt_problems(spec: ModelSpec, operation: str, prompt: Any) -> list[Probl
         message = f"prompt is required for {operation}; describe the image you want"
         return [Problem("prompt", None, message)]
     if not isinstance(prompt, str):
-        message = f"prompt must be a string, got {_short(prompt)} ({type(prompt).__name__})"
+        message = f"prompt must be a string, got {short_repr(prompt)} ({type(prompt).__name__})"
         return [Problem("prompt", prompt, message)]
     if not prompt.strip():
         message = "prompt is empty; describe the image you want"
@@ -396,211 +359,6 @@ def _prompt_problems(spec: ModelSpec, operation: str, prompt: Any) -> list[Probl
         )
         return [Problem("prompt", prompt, message)]
     return []
-
-
-# --------------------------------------------------------------------------- images and mask
-
-
-def _describe(x: Any) -> str:
-    """A short description of an image input for ``Problem.value`` (never pixels)."""
-    if isinstance(x, np.ndarray):
-        return f"ndarray {x.shape} {x.dtype}"
-    if isinstance(x, (bytes, bytearray, memoryview)):
-        return f"{type(x).__name__} ({len(x):,} bytes)"
-    if isinstance(x, (str, os.PathLike)):
-        return f"path {_short(os.fspath(x))}"
-    return type(x).__name__
-
-
-def _image_items(images: Any) -> list[Any]:
-    """The input images one by one: a list, a ``(B, H, W, C)`` batch, an ImageResult, one."""
-    if images is None:
-        return []
-    if isinstance(images, (list, tuple)):
-        return list(images)
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        return list(images)
-    results = getattr(images, "images", None) if not isinstance(images, str) else None
-    if isinstance(results, (list, tuple)):
-        return list(results)
-    return [images]
-
-
-def _imaging_problem(param: str, x: Any, action: Callable[[], Any]) -> tuple[Any, list[Problem]]:
-    """Run ``action`` (an imaging call); its failure becomes a Problem for ``param``."""
-    try:
-        return action(), []
-    except ValidationError as exc:
-        return None, [Problem(param, _describe(x), p.message) for p in exc.problems]
-    except Exception as exc:  # a broken input must never escape as anything else
-        message = f"{param} could not be read ({type(exc).__name__}: {exc}); pass a valid image"
-        return None, [Problem(param, _describe(x), message)]
-
-
-def _file_facts(x: Any) -> tuple[int | None, bytes]:
-    """``(byte count, first bytes)`` of encoded bytes or a regular file; ``(None, b"")`` else."""
-    if isinstance(x, (bytes, bytearray, memoryview)):
-        return len(x), bytes(x[:_HEADER_BYTES])
-    if isinstance(x, (str, os.PathLike)) and not str(x).startswith(("data:", "http")):
-        try:
-            info = os.stat(x)
-            if not stat.S_ISREG(info.st_mode):
-                return None, b""
-            with open(x, "rb") as f:
-                return info.st_size, f.read(_HEADER_BYTES)
-        except (OSError, ValueError, TypeError):
-            return None, b""  # image_size names the path problem
-    return None, b""
-
-
-def _file_problems(spec: ModelSpec, param: str, x: Any) -> list[Problem]:
-    """Byte limit and upload format of bytes and files (arrays are encoded later)."""
-    from .imaging import sniff_format
-
-    count, head = _file_facts(x)
-    if count is None:
-        return []
-    problems = []
-    if count > spec.max_image_bytes:
-        problems.append(
-            Problem(
-                param,
-                _describe(x),
-                f"{param} is {count:,} bytes; {spec.name} accepts files up to "
-                f"{spec.max_image_bytes:,} bytes; downscale or compress it",
-            )
-        )
-    fmt = sniff_format(head)
-    if fmt is not None and fmt not in spec.image_formats:
-        allowed = ", ".join(f.upper() for f in spec.image_formats)
-        problems.append(
-            Problem(
-                param,
-                _describe(x),
-                f"{param} is {fmt.upper()}; {spec.name} accepts only {allowed} files; pass the "
-                "image as an array (the kit encodes it) or convert it",
-                spec.image_formats,
-            )
-        )
-    return problems
-
-
-def _special_file_problem(param: str, x: Any) -> list[Problem]:
-    """A problem when ``x`` names an existing path that is not a regular file (a directory,
-    a device or a pipe, which must not be opened)."""
-    if not isinstance(x, (str, os.PathLike)) or str(x).startswith(("data:", "http")):
-        return []
-    try:
-        mode = os.stat(x).st_mode
-    except (OSError, ValueError, TypeError):
-        return []  # missing or unnamable: image_size says so
-    if stat.S_ISREG(mode):
-        return []
-    what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-    message = f"{param} {_short(os.fspath(x))} is {what}; pass the path of an image file"
-    return [Problem(param, _describe(x), message)]
-
-
-def _one_image_problems(
-    spec: ModelSpec, param: str, x: Any
-) -> tuple[tuple[int, int] | None, list[Problem]]:
-    """``(width, height)`` of one input image (None when unreadable) and its problems."""
-    from .imaging import image_size
-
-    special = _special_file_problem(param, x)
-    if special:
-        return None, special
-    problems = _file_problems(spec, param, x)
-    size, unreadable = _imaging_problem(param, x, lambda: image_size(x, param=param))
-    problems += unreadable
-    if size is not None and spec.square_png_only and size[0] != size[1]:
-        problems.append(
-            Problem(
-                param,
-                _describe(x),
-                f"{param} is {size[0]}x{size[1]}; {spec.name} needs square images; crop it "
-                "square first",
-            )
-        )
-    return size, problems
-
-
-def _count_problems(spec: ModelSpec, operation: str, count: int) -> list[Problem]:
-    if operation == "variation" and count != 1:
-        message = f"variation needs exactly one input image, got {count}"
-        return [Problem("images", count, message)]
-    if operation == "edit" and count < 1:
-        message = "edit needs at least one input image; pass images=[...]"
-        return [Problem("images", count, message)]
-    if count > spec.max_reference_images:
-        message = (
-            f"{spec.name} takes at most {spec.max_reference_images} input image(s) for "
-            f"{operation}, got {count}; drop {count - spec.max_reference_images}"
-        )
-        return [Problem("images", count, message)]
-    return []
-
-
-def _mask_count_problems(
-    spec: ModelSpec, operation: str, count: int | None, shown: Any
-) -> list[Problem]:
-    """Mask rules that need only the number of input images (None: not known yet)."""
-    if operation != "edit":
-        return [Problem("mask", shown, f"{operation} takes no mask; use operation='edit'")]
-    if not spec.supports_mask:
-        return [Problem("mask", shown, f"{spec.name} takes no mask; remove it")]
-    if count == 0:
-        return [Problem("mask", shown, "a mask needs an input image; pass images=[image]")]
-    if count is not None and count > 1:
-        message = (
-            f"a mask can only be used with one input image, got {count}; pass the image to "
-            "edit alone, or drop the mask"
-        )
-        return [Problem("mask", shown, message)]
-    return []
-
-
-def _mask_problems(
-    spec: ModelSpec, operation: str, mask: Any, count: int, first: tuple[int, int] | None
-) -> list[Problem]:
-    from .imaging import image_size
-
-    shown = _describe(mask)
-    counted = _mask_count_problems(spec, operation, count, shown)
-    if counted:
-        return counted
-    special = _special_file_problem("mask", mask)
-    if special:
-        return special
-    size, problems = _imaging_problem("mask", mask, lambda: image_size(mask, param="mask"))
-    if size is not None and first is not None and size != first:
-        message = (
-            f"mask is {size[0]}x{size[1]} but images[0] is {first[0]}x{first[1]}; "
-            "they must be the same size (paint the mask on that image, or resize it)"
-        )
-        problems.append(Problem("mask", shown, message))
-    return problems
-
-
-def _input_problems(spec: ModelSpec, operation: str, images: Any, mask: Any) -> list[Problem]:
-    items = _image_items(images)
-    if operation == "generate":
-        problems = []
-        if items:
-            message = "generate takes no input images; use operation='edit' to work from images"
-            problems.append(Problem("images", len(items), message))
-        if mask is not None:
-            problems.append(Problem("mask", _describe(mask), "generate takes no mask; remove it"))
-        return problems
-    problems = _count_problems(spec, operation, len(items))
-    sizes = []
-    for i, item in enumerate(items):
-        size, found = _one_image_problems(spec, f"images[{i}]", item)
-        sizes.append(size)
-        problems += found
-    if mask is not None:
-        problems += _mask_problems(spec, operation, mask, len(items), sizes[0] if sizes else None)
-    return problems
 
 
 # --------------------------------------------------------------------------- entry points
@@ -633,9 +391,9 @@ def input_count_problems(
     if problems or spec is None or not spec.supports(operation):
         return problems  # an unknown model or operation is check()'s to report
     if operation != "generate" and images is not None:
-        problems += _count_problems(spec, operation, images)
+        problems += count_problems(spec, operation, images)
     if has_mask:
-        problems += _mask_count_problems(spec, operation, images, True)
+        problems += mask_count_problems(spec, operation, images, True)
     return problems
 
 
@@ -666,11 +424,13 @@ def check(model: str | ModelSpec, operation: str = "generate", **params: Any) ->
     given = {k: v for k, v in params.items() if v is not None and k not in _INPUTS}
     for name, value in given.items():
         problems += _param_problems(spec, known_op, name, value)
-    problems += _combination_problems(spec, given)
+    problems += _combination_problems(
+        spec, known_op if known_op is not None and spec.supports(known_op) else None, given
+    )
     if known_op is not None:
         problems += _prompt_problems(spec, known_op, params.get("prompt"))
     if known_op is not None and spec.supports(known_op):
-        problems += _input_problems(spec, known_op, params.get("images"), params.get("mask"))
+        problems += input_problems(spec, known_op, params.get("images"), params.get("mask"))
     return problems
 
 

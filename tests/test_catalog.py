@@ -1,4 +1,5 @@
-"""The catalog: models.json as MODELS.md states it, the registry, and the docs table."""
+"""The catalog: models.json as OpenAI's docs state it, the registry, its rule homes
+(sizes, defaults, lifecycle) and the docs table."""
 
 from __future__ import annotations
 
@@ -17,19 +18,26 @@ import pytest
 import gptimage_widgets as giw
 from gptimage_widgets.catalog import (
     ModelSpec,
+    apply_shutdown_dates,
     get_model,
+    largest_output_pixels,
     list_models,
     load_builtin_models,
     models_markdown_table,
+    parse_date,
+    parse_size,
     register_model,
     replace_readme_block,
+    resolve_params,
     spec_from_dict,
+    status_banner,
+    status_label,
     unregister_model,
 )
 from gptimage_widgets.errors import ValidationError
 
 D = datetime.date
-# Lifecycle, transcribed from MODELS.md "Lifecycle (as of 2026-11)".
+# Lifecycle as of 2026-11 (https://platform.openai.com/docs/deprecations).
 LIFECYCLE = {
     "gpt-image-2.5-flare": ("preview", None, None),
     "gpt-image-2.5-sunburst": ("preview", None, None),
@@ -40,7 +48,7 @@ LIFECYCLE = {
     "dall-e-3": ("shutdown", D(2026, 5, 12), "gpt-image-2"),
     "dall-e-2": ("shutdown", D(2026, 5, 12), "gpt-image-2"),
 }
-# Prices, transcribed from MODELS.md "Prices": (text in, image in, image out, text out),
+# Prices (https://openai.com/api/pricing/): (text in, image in, image out, text out),
 # per image at 1024x1024 by quality.
 TOKEN_RATES = {
     "gpt-image-2": (5, 8, 30, None),
@@ -410,3 +418,101 @@ def test_cli_updates_only_the_readme_block(tmp_path: Path) -> None:
 def test_replace_readme_block_needs_the_markers() -> None:
     with pytest.raises(ValidationError, match="models-table:start"):
         replace_readme_block("no markers", "table")
+
+
+# --------------------------------------------------------------------------- one home per rule
+
+
+def test_parse_size_is_the_one_parser() -> None:
+    from gptimage_widgets import validation
+
+    assert parse_size("1024x1536") == (1024, 1536)
+    assert parse_size("auto") is None
+    assert validation.parse_size is parse_size
+    for bad in ("1024X1536", "0x5", "01x5", "1x", "x1", "1024x1²", "1234567890x1", 1024, None):
+        with pytest.raises(ValidationError) as info:
+            parse_size(bad)  # type: ignore[arg-type]
+        assert info.value.problems[0].param == "size"
+
+
+def test_size_presets_are_checked_with_parse_size(cleanup: list[str]) -> None:
+    cleanup.append("bad-presets")
+    with pytest.raises(ValidationError, match=r"bad-presets\.size_presets"):
+        register_model({"name": "bad-presets", "base": "gpt-image-2", "size_presets": ["auto"]})
+
+
+def test_custom_size_true_takes_the_limits_of_models_json(cleanup: list[str]) -> None:
+    cleanup.append("custom-true")
+    spec = register_model({"name": "custom-true", "base": "dall-e-2", "custom_size": True})
+    assert spec.custom_size == get_model("gpt-image-2").custom_size
+    cleanup.append("custom-partial")
+    spec = register_model(
+        {"name": "custom-partial", "base": "gpt-image-2", "custom_size": {"max_edge": 2048}}
+    )
+    assert spec.custom_size is not None and spec.custom_size.max_edge == 2048
+    assert spec.custom_size.max_pixels == get_model("gpt-image-2").custom_size.max_pixels  # type: ignore[union-attr]
+
+
+def test_largest_output_pixels_follows_the_registry(cleanup: list[str]) -> None:
+    builtin = max(
+        max(m.custom_size.max_pixels if m.custom_size else 0, m.pixel_budget or 0)
+        for m in load_builtin_models()
+    )
+    assert largest_output_pixels() == builtin
+    cleanup.append("huge")
+    register_model(
+        {"name": "huge", "base": "gpt-image-2", "custom_size": {"max_pixels": builtin * 2}}
+    )
+    assert largest_output_pixels() == builtin * 2
+
+
+def test_resolve_params_fills_applicable_defaults() -> None:
+    spec = get_model("gpt-image-2")
+    resolved = resolve_params(spec, "edit", {"prompt": "a fox", "quality": "high", "n": None})
+    assert resolved["quality"] == "high" and resolved["n"] == spec.params["n"].default
+    assert resolved["size"] == spec.params["size"].default and resolved["prompt"] == "a fox"
+    assert "moderation" not in resolved  # generate only
+    assert "seed" not in resolved and "output_compression" not in resolved  # default None
+    assert list(resolved)[-1] == "prompt"  # catalog params first, in catalog order
+    assert "moderation" in resolve_params(spec, None, {})
+
+
+def test_resolve_params_fill_limits_the_defaults() -> None:
+    spec = get_model("dall-e-2")
+    resolved = resolve_params(spec, "edit", {"n": 2}, fill=("quality",))
+    assert "size" not in resolved and resolved["n"] == 2
+    assert resolved["quality"] == spec.params["quality"].default
+
+
+def test_parse_date_is_the_one_date_parser() -> None:
+    assert parse_date("2026-12-01") == D(2026, 12, 1)
+    assert parse_date("2026-12-01T00:00:00Z") == D(2026, 12, 1)
+    assert parse_date(0) == D(1970, 1, 1)
+    assert parse_date(None) is None and parse_date(D(2026, 1, 2)) == D(2026, 1, 2)
+    for bad in (True, "12/01/2026", [], 1e300):
+        with pytest.raises(ValueError):
+            parse_date(bad)
+
+
+def test_apply_shutdown_dates_reregisters_known_models() -> None:
+    original = get_model("gpt-image-2")
+    try:
+        items = [
+            {"id": "gpt-image-2", "shutdown_date": "2999-01-01"},
+            {"id": "nope", "shutdown_date": "2020-01-01"},
+            {"id": "dall-e-2", "shutdown_date": "garbage"},
+            "not a mapping",
+        ]
+        assert apply_shutdown_dates(items, today=D(2026, 1, 1)) == ["gpt-image-2"]
+        spec = get_model("gpt-image-2")
+        assert (spec.status, spec.shutdown_date) == ("deprecated", D(2999, 1, 1))
+        assert apply_shutdown_dates(items, today=D(2026, 1, 1)) == []
+    finally:
+        register_model(original, replace=True)
+
+
+def test_lifecycle_wording() -> None:
+    assert status_banner(get_model("gpt-image-2")) == ("", "")
+    text, status = status_banner(get_model("dall-e-3"))
+    assert status == "shutdown" and "2026-05-12" in text and "gpt-image-2" in text
+    assert status_label(get_model("gpt-image-1.5")) == "deprecated, shuts down 2026-12-01"

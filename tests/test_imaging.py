@@ -18,16 +18,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, TiffImagePlugin
 
-from gptimage_widgets import imaging
+from gptimage_widgets import imaging, masks
 from gptimage_widgets.errors import ResponseDecodeError, ValidationError
 from gptimage_widgets.imaging import (
     decode_b64_image,
     decode_image,
     downscale_to_budget,
-    encode_b64_image,
     encode_image,
     image_size,
-    mask_into_alpha,
     mask_to_array,
     mask_to_openai_png,
     sniff_format,
@@ -36,6 +34,12 @@ from gptimage_widgets.imaging import (
     to_comfy_batch,
     to_pil,
 )
+
+
+def b64_png(image) -> str:
+    """``image`` as base64 PNG text, as in a ``b64_json`` response."""
+    return base64.b64encode(encode_image(image)).decode("ascii")
+
 
 settings.register_profile(
     "imaging", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -78,7 +82,7 @@ def test_uint8_round_trips_exactly_through_every_form(source, form, tmp_path):
         (tmp_path / "x.png").write_bytes(encoded)
         value = str(tmp_path / "x.png") if form == "path" else tmp_path / "x.png"
     elif form == "b64":
-        value = decode_b64_image(encode_b64_image(source))
+        value = decode_b64_image(b64_png(source))
     else:
         value = "data:image/png;base64," + base64.b64encode(encoded).decode()
     out = to_array(value)
@@ -367,6 +371,38 @@ def test_silencing_pillow_leaves_the_warning_filters_as_they_were():
         warnings.warn("still reported", UserWarning, stacklevel=1)
 
 
+@pytest.mark.filterwarnings("error")
+def test_warnings_from_other_code_are_not_muted_during_a_decode():
+    """A decode ignores Pillow's warnings only: another thread's (or this one's) warnings
+    keep the process's filters, also while an image is being decoded."""
+    with imaging.decode._pillow_quietly(), pytest.raises(UserWarning, match="still an error"):
+        warnings.warn("still an error", UserWarning, stacklevel=1)
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
+    idat = struct.pack(">I", 0) + b"IDAT" + struct.pack(">I", zlib.crc32(b"IDAT"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", zlib.crc32(chunk[4:])) + idat
+
+
+@pytest.mark.filterwarnings("error")  # Pillow's DecompressionBombWarning must not escape
+def test_our_own_size_check_refuses_images_pillow_would_only_warn_about(monkeypatch):
+    """Between Pillow's limit and twice it, Pillow only warns; this package refuses from the
+    header by its own check, whatever Pillow's global limit is set to."""
+    width, height = 10_000, 9_000  # 90,000,000 px: over MAX_DECODE_PIXELS, under 2x
+    assert imaging.decode.MAX_DECODE_PIXELS < width * height < 2 * Image.MAX_IMAGE_PIXELS
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a user switched Pillow's off
+    for data in (png_header_claiming(width, height), png_header_claiming(height, width)):
+        for func in (to_array, image_size, mask_to_array):
+            with pytest.raises(ValidationError, match=r"too large to decode safely.*downscale"):
+                func(data)
+    with pytest.raises(ValidationError, match=r"90,000,000 pixels, more than 89,478,485"):
+        to_array(Image.new("1", (width, height)))
+    with pytest.raises(ResponseDecodeError, match=r"too large to decode safely"):
+        decode_image(png_header_claiming(width, height))
+
+
 def test_decompression_bombs_are_refused_from_the_header():
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr
@@ -445,11 +481,11 @@ def test_user_file_failures_keep_the_advice_for_files():
 
 
 def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkeypatch):
-    text = encode_b64_image(RGBA)
+    text = b64_png(RGBA)
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     for variant in (text, text.encode(), wrapped, "data:image/png;base64," + text):
         np.testing.assert_array_equal(decode_b64_image(variant), RGBA)
-    monkeypatch.setattr(imaging, "_pybase64", None)  # stdlib fallback
+    monkeypatch.setattr(imaging.b64, "_pybase64", None)  # stdlib fallback
     np.testing.assert_array_equal(decode_b64_image(text), RGBA)
     with pytest.raises(ResponseDecodeError, match=r"invalid base64"):
         decode_b64_image(text[:-3] + "*==")
@@ -459,12 +495,12 @@ def test_b64_decoding_is_strict_but_tolerates_wrapped_lines_and_data_urls(monkey
 def test_b64_text_is_decoded_without_an_encoded_copy(monkeypatch, use_pybase64):
     """A 4K image's base64 is ~20 MB: decoding str must not first copy it into bytes."""
     if not use_pybase64:
-        monkeypatch.setattr(imaging, "_pybase64", None)
+        monkeypatch.setattr(imaging.b64, "_pybase64", None)
     payload = np.random.default_rng(5).bytes(3_000_000)
     text = base64.b64encode(payload).decode("ascii")  # 4 MB of text
     tracemalloc.start()
     try:
-        decoded = imaging._b64decode(text, imaging._undecodable)
+        decoded = imaging.b64._b64decode(text, imaging.messages._undecodable)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -474,7 +510,7 @@ def test_b64_text_is_decoded_without_an_encoded_copy(monkeypatch, use_pybase64):
 
 
 def test_b64_decoding_accepts_every_text_type():
-    text = encode_b64_image(RGB)
+    text = b64_png(RGB)
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
     for variant in (bytearray(text.encode()), memoryview(wrapped.encode()), f"data:,{wrapped}"):
         np.testing.assert_array_equal(decode_b64_image(variant), RGB)
@@ -564,6 +600,38 @@ def test_installed_pillow_applies_the_strategy_to_png():
     default, plain_level_1 = encode_image(photo), pillow_png(photo, compress_level=1)
     assert len(default) < 0.95 * len(plain_level_1)
     assert len(default) <= 1.01 * len(pillow_png(photo))  # about Pillow's default (level 6)
+
+
+def test_png_falls_back_to_documented_options_when_pillow_ignores_the_strategy(monkeypatch):
+    """Without the undocumented ``compress_type``, level 1 is plain zlib level 1: the same
+    pixels, saved with Pillow's documented options only."""
+    assert imaging.encode._png_strategy_honoured()  # this Pillow takes the fast path
+    photo = noisy_photo(64, 48)
+    fast = encode_image(photo)
+    monkeypatch.setattr(imaging.encode, "_png_strategy_honoured", lambda: False)
+    plain = encode_image(photo)
+    assert plain == pillow_png(photo, compress_level=1, optimize=False) != fast
+    np.testing.assert_array_equal(decode_image(plain), decode_image(fast))
+    np.testing.assert_array_equal(decode_image(plain), photo)
+
+
+def test_png_strategy_probe_says_no_when_pillow_ignores_or_refuses_it(monkeypatch):
+    probe = imaging.encode._png_strategy_honoured.__wrapped__
+    real_save = Image.Image.save
+
+    def ignoring(self, fp, format=None, **options):
+        options.pop("compress_type", None)
+        return real_save(self, fp, format, **options)
+
+    def refusing(self, fp, format=None, **options):
+        if "compress_type" in options:
+            raise TypeError("unexpected keyword 'compress_type'")
+        return real_save(self, fp, format, **options)
+
+    assert probe()
+    for fake in (ignoring, refusing):
+        monkeypatch.setattr(Image.Image, "save", fake)
+        assert not probe()
 
 
 @pytest.mark.parametrize("level", [0, 2, 6, 9])
@@ -684,14 +752,23 @@ def test_bad_masks_raise_validation_errors(value, pattern):
         mask_to_array(value)
 
 
-def test_mask_into_alpha_puts_the_mask_in_alpha_and_keeps_rgb():
-    out = mask_into_alpha(RGBA, MASK)
-    assert out.shape == (9, 13, 4)
-    np.testing.assert_array_equal(out[:, :, :3], RGBA[:, :, :3])
-    np.testing.assert_array_equal(out[:, :, 3], np.where(MASK, 0, 255))
-    np.testing.assert_array_equal(mask_to_array(out), MASK)
-    with pytest.raises(ValidationError, match=r"mask is 13x9 but the image is 9x13"):
-        mask_into_alpha(np.rot90(RGB), MASK)
+def test_the_mask_convention_module_converts_both_ways():
+    """masks.py: ComfyUI (True = replace) <-> OpenAI (alpha 0 = edit)."""
+    alpha = masks.alpha_from_mask(MASK)
+    assert alpha.dtype == np.uint8 and alpha.shape == (9, 13)
+    np.testing.assert_array_equal(alpha, np.where(MASK, 0, 255))
+    np.testing.assert_array_equal(masks.mask_from_alpha(alpha), MASK)
+    rgba = masks.openai_mask_rgba(MASK)
+    assert rgba.shape == (9, 13, 4)
+    np.testing.assert_array_equal(masks.mask_from_rgba(rgba), MASK)
+    np.testing.assert_array_equal(masks.mask_from_pixels(rgba[:, :, :3].copy()), MASK)  # white
+    np.testing.assert_array_equal(mask_to_array(rgba), MASK)
+    np.testing.assert_array_equal(masks.mask_from_plane(MASK.astype(np.float32)), MASK)
+    np.testing.assert_array_equal(masks.mask_from_plane(MASK.astype(np.int16) * 7), MASK)
+    with pytest.raises(ValueError, match=r"\(H, W, 4\) RGBA"):
+        masks.mask_from_rgba(rgba[:, :, :3])
+    with pytest.raises(TypeError, match="not a mask dtype"):
+        masks.mask_from_plane(MASK.astype(complex))
 
 
 # ----------------------------------------------------------------------------- downscale
@@ -742,7 +819,7 @@ def shaped(h: int, w: int, c: int) -> tuple[int, ...]:
 def test_property_uint8_png_and_b64_round_trips_are_exact(arr):
     expected = to_array(arr)
     np.testing.assert_array_equal(decode_image(encode_image(arr)), expected)
-    np.testing.assert_array_equal(decode_b64_image(encode_b64_image(arr)), expected)
+    np.testing.assert_array_equal(decode_b64_image(b64_png(arr)), expected)
     np.testing.assert_array_equal(to_array(Image.fromarray(expected)), expected)
 
 
@@ -763,9 +840,10 @@ def test_property_floats_map_to_rounded_uint8(arr):
 def test_property_masks_round_trip_in_both_conventions(mask):
     np.testing.assert_array_equal(mask_to_array(mask_to_openai_png(mask)), mask)
     np.testing.assert_array_equal(mask_to_array(encode_image(comfy_style(mask))), mask)
-    rgb = np.zeros((*mask.shape, 3), np.uint8)
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[:, :, 3] = masks.alpha_from_mask(mask)
     if mask.any():  # an all-opaque alpha reads as empty under OpenAI's convention
-        np.testing.assert_array_equal(mask_to_array(mask_into_alpha(rgb, mask)), mask)
+        np.testing.assert_array_equal(mask_to_array(rgba), mask)
 
 
 ANY_ARRAY = hnp.arrays(

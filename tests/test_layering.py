@@ -21,6 +21,7 @@ CORE = [
     "errors",
     "catalog",
     "validation",
+    "input_checks",
     "request",
     "imaging",
     "maskops",

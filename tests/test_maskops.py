@@ -268,19 +268,17 @@ def test_grow_and_shrink_across_64_pixel_words(width) -> None:
         assert np.array_equal(grow_mask(~mask, -radius), ~shifted_or_grow(mask, radius))
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_grow_in_parallel_row_tiles_equals_the_reference(monkeypatch, threads) -> None:
-    """Large rasters are grown in row tiles on threads, each with ``radius`` rows of
-    context, written into the output (a document's own raster) in place: the seams between
-    tiles must not show."""
-    monkeypatch.setattr(maskops, "GROW_THREADS", threads)
-    monkeypatch.setattr(maskops, "_GROW_TILE_WORDS", 30)  # 10 rows of 3 words
-    monkeypatch.setattr(maskops, "_POOL", None)
-    rng = np.random.default_rng(threads)
+@pytest.mark.parametrize("tile_words", [30, 45])
+def test_grow_in_row_tiles_equals_the_reference(monkeypatch, tile_words) -> None:
+    """Large rasters are grown in row tiles, each with ``radius`` rows of context, written
+    into the output (a document's own raster) in place: the seams between tiles must not
+    show."""
+    monkeypatch.setattr(maskops.grow, "_GROW_TILE_WORDS", tile_words)  # 10 or 15 rows of 3 words
+    rng = np.random.default_rng(tile_words)
     mask = rng.random((97, 130)) < 0.03
     mask[40:60, 20:90] = True  # a block across the band seams
     for radius in (1, 4, 7):
-        tiles = maskops._row_tiles(97, 3, radius)
+        tiles = maskops.grow._row_tiles(97, 3, radius)
         assert len(tiles) > 1 and tiles[0][0] == 0 and tiles[-1][1] == 97
         assert all(a[1] == b[0] for a, b in itertools.pairwise(tiles))
         assert np.array_equal(grow_mask(mask, radius), shifted_or_grow(mask, radius))
@@ -288,7 +286,6 @@ def test_grow_in_parallel_row_tiles_equals_the_reference(monkeypatch, threads) -
     doc = MaskDocument(130, 97, [LoadMask(mask), Grow(5), Invert(), Grow(-2)])
     # invert, then shrink: ~grow(~~grow(mask, 5), 2)
     assert np.array_equal(doc.mask, ~shifted_or_grow(shifted_or_grow(mask, 5), 2))
-    maskops._POOL.shutdown()
 
 
 def exact_op_model(mask: np.ndarray, op) -> np.ndarray:
@@ -347,12 +344,99 @@ def test_an_inverted_raster_reports_emptiness_and_its_image_correctly() -> None:
     assert np.asarray(doc.mask_image()).sum() == 4 * 255
 
 
+def test_is_empty_after_undo_redo_invert_clear_and_erase() -> None:
+    doc = MaskDocument(20, 10)
+    assert doc.is_empty()
+    doc.apply(Stroke([(3, 3), (8, 4)], 2))
+    assert not doc.is_empty()
+    doc.apply(Stroke([(3, 3), (8, 4)], 4, erase=True))  # erases every pixel of the stroke
+    assert doc.is_empty() and not doc.mask.any()
+    doc.undo()
+    assert not doc.is_empty()
+    doc.redo()
+    assert doc.is_empty()
+    doc.invert()
+    assert not doc.is_empty() and doc.mask.all()
+    doc.apply(Rect(-5, -5, 30, 30, erase=True))
+    assert doc.is_empty()
+    doc.undo()
+    doc.clear()
+    assert doc.is_empty()
+    doc.undo()
+    assert not doc.is_empty()
+    doc.apply(Rect(100, 100, 200, 200))  # outside the image: selects nothing
+    doc.clear()
+    doc.apply(Rect(100, 100, 200, 200))
+    assert doc.is_empty()
+    doc.apply(Grow(-3))
+    doc.apply(Grow(3))
+    assert doc.is_empty()
+    doc.load(np.eye(10, 20, dtype=bool))
+    assert not doc.is_empty()
+    doc.apply(Grow(-1))  # shrinking a one-pixel line removes it
+    assert doc.is_empty() and not doc.mask.any()
+    doc.fill()
+    doc.apply(Lasso([(-9, -9), (40, -9), (40, 40), (-9, 40)], erase=True))
+    assert doc.is_empty()
+
+
+def test_is_empty_reads_no_pixels_when_the_operations_decide(monkeypatch) -> None:
+    """Brush strokes on a non-empty mask, growing, undo and redo answer without reading the raster
+    (no rasterizing, no copy of the mask); an eraser stroke reads it once."""
+    reads: list = []
+    real = maskops.document._raster_is_empty
+    monkeypatch.setattr(maskops.document, "_raster_is_empty", lambda c: reads.append(1) or real(c))
+    monkeypatch.setattr(maskops.raster._Canvas, "mask", lambda self: pytest.fail("mask copied"))
+    doc = MaskDocument(64, 48)
+    doc.apply(Rect(2, 2, 5, 5))
+    for i in range(20):
+        doc.apply(Stroke([(i, 3), (i + 9, 30)], 3))
+        assert not doc.is_empty()
+    doc.undo()
+    doc.redo()
+    doc.grow(2)
+    assert not doc.is_empty() and reads == []
+    doc.apply(Stroke([(0, 0), (60, 40)], 2, erase=True))
+    assert not doc.is_empty() and not doc.is_empty() and reads == [1]
+
+
+def test_strokes_drawn_with_imagedraws_public_methods_match_the_c_object(monkeypatch) -> None:
+    """When Pillow's undocumented C drawing object is unavailable, strokes fall back to
+    ImageDraw's documented polygon/point/ellipse: the same pixels."""
+    rng = np.random.default_rng(11)
+    ops = [
+        Stroke(rng.uniform(-5, 70, (int(rng.integers(1, 12)), 2)), radius, erase=erase)
+        for radius in (0.6, 1.5, 2.0, 3.5, 9.0)
+        for erase in (False, True)
+        for _ in range(4)
+    ]
+    ops.insert(len(ops) // 2, Invert())
+    assert maskops.raster._CORE_DRAW  # this Pillow has it
+    fast = rasterize_ops(64, 48, ops)
+    monkeypatch.setattr(maskops.raster, "_CORE_DRAW", False)
+    assert np.array_equal(rasterize_ops(64, 48, ops), fast)
+    assert np.array_equal(MaskDocument(64, 48, ops).mask, fast)
+
+
+def test_the_c_drawing_probe_says_no_when_the_object_is_missing_or_differs(monkeypatch) -> None:
+    def missing(canvas, op, shape):
+        raise AttributeError("'ImageDraw' object has no attribute 'draw'")
+
+    def different(canvas, op, shape):
+        canvas.pixels[0, 0] = 255
+
+    assert maskops.raster._core_draw_works()
+    for fake in (missing, different):
+        monkeypatch.setattr(maskops.raster, "_draw_stroke_core", fake)
+        assert not maskops.raster._core_draw_works()
+
+
 def test_documents_work_when_pillow_copies_numpy_buffers(monkeypatch) -> None:
     """Another Pillow may copy a wrapped buffer before drawing: the canvas then reads the
     image instead of the buffer (maskops probes this once at import)."""
     ops = [Rect(2, 2, 30, 20), Stroke([(5, 5), (40, 30)], 4, erase=True), Invert(), Grow(2)]
     shared = rasterize_ops(48, 36, ops)
-    monkeypatch.setattr(maskops, "_SHARED", False)
+    monkeypatch.setattr(maskops.raster, "_SHARED", False)
     doc = MaskDocument(48, 36, ops)
     assert np.array_equal(doc.mask, shared)
     doc.undo()
@@ -406,8 +490,8 @@ def random_op(rng: np.random.Generator, width: int, height: int):
 @pytest.mark.parametrize("checkpoint_every", [3, 1000])
 def test_random_edit_sessions_undo_and_redo_exactly(monkeypatch, checkpoint_every) -> None:
     """Compare against a reference model: the mask always equals its ops rasterized afresh."""
-    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", checkpoint_every)
-    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_EVERY_OPS", checkpoint_every)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_BUDGET_S", 1e9)
     rng = np.random.default_rng(7)
     width, height = 45, 36  # not a multiple of 8: checkpoints pack bits with padding
     doc = MaskDocument(width, height)
@@ -433,23 +517,25 @@ def test_random_edit_sessions_undo_and_redo_exactly(monkeypatch, checkpoint_ever
             if undone:
                 applied.append(undone.pop())
         assert doc.ops == tuple(applied)
-        assert np.array_equal(doc.mask, rasterize_ops(width, height, applied))
+        expected = rasterize_ops(width, height, applied)
+        assert np.array_equal(doc.mask, expected)
+        assert doc.is_empty() == (not expected.any())
     assert np.array_equal(doc.rasterize(), doc.mask)
 
 
 def test_appending_rasterizes_only_the_new_op_and_undo_replays_from_a_checkpoint(
     monkeypatch,
 ) -> None:
-    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 8)
-    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_EVERY_OPS", 8)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_BUDGET_S", 1e9)
     calls: list = []
-    real = maskops._apply_op
+    real = maskops.document._apply_op
 
     def counting(canvas, op, shape=None):
         calls.append(op)
         return real(canvas, op, shape)
 
-    monkeypatch.setattr(maskops, "_apply_op", counting)
+    monkeypatch.setattr(maskops.document, "_apply_op", counting)
     doc = MaskDocument(64, 64)
     strokes = [Stroke([(i, i), (i + 5, 60 - i)], 2) for i in range(20)]
     for stroke in strokes:
@@ -474,14 +560,14 @@ def test_undoing_an_op_that_was_never_rasterized_costs_nothing(monkeypatch) -> N
     first = doc.mask
     doc.apply(Stroke([(20, 20)], 4))
     calls: list = []
-    monkeypatch.setattr(maskops, "_apply_op", lambda *args: calls.append(args))
+    monkeypatch.setattr(maskops.document, "_apply_op", lambda *args: calls.append(args))
     doc.undo()
     assert np.array_equal(doc.mask, first) and calls == []
 
 
 def test_replay_starts_at_the_last_reset_op(monkeypatch) -> None:
-    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 1000)
-    monkeypatch.setattr(maskops, "CHECKPOINT_BUDGET_S", 1e9)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_EVERY_OPS", 1000)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_BUDGET_S", 1e9)
     doc = MaskDocument(32, 32, [Stroke([(i, 5)], 2) for i in range(10)])
     doc.apply(Clear())
     tail = [Rect(1, 1, 5, 5), Rect(8, 8, 12, 12)]
@@ -489,9 +575,9 @@ def test_replay_starts_at_the_last_reset_op(monkeypatch) -> None:
         doc.apply(op)
     doc.mask  # noqa: B018 - rasterize everything before counting
     calls: list = []
-    real = maskops._apply_op
+    real = maskops.document._apply_op
     monkeypatch.setattr(
-        maskops,
+        maskops.document,
         "_apply_op",
         lambda canvas, op, shape=None: calls.append(op) or real(canvas, op, shape),
     )
@@ -501,7 +587,7 @@ def test_replay_starts_at_the_last_reset_op(monkeypatch) -> None:
 
 
 def test_new_op_after_undo_drops_redo_and_stale_checkpoints(monkeypatch) -> None:
-    monkeypatch.setattr(maskops, "CHECKPOINT_EVERY_OPS", 2)
+    monkeypatch.setattr(maskops.document, "CHECKPOINT_EVERY_OPS", 2)
     doc = MaskDocument(30, 30)
     for i in range(6):
         doc.apply(Rect(i * 4, 0, i * 4 + 2, 29))

@@ -1,4 +1,5 @@
-"""Cost estimates and actual costs against the prices in MODELS.md."""
+"""Cost estimates and actual costs against OpenAI's list prices
+(https://openai.com/api/pricing/)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,20 @@ from gptimage_widgets.pricing import (
     estimate_cost,
 )
 
-# MODELS.md, "Prices": per image at 1024x1024, low / medium / high.
+# OpenAI list prices: per image at 1024x1024, low / medium / high.
 PER_IMAGE_1024 = {
     "gpt-image-2": (0.006, 0.053, 0.211),
     "gpt-image-1.5": (0.009, 0.034, 0.133),
     "gpt-image-1": (0.011, 0.042, 0.167),
     "gpt-image-1-mini": (0.005, 0.011, 0.036),
 }
-# MODELS.md: output tokens before gpt-image-2, and image-out USD per 1M tokens.
+# OpenAI's image guide: output tokens before gpt-image-2, and image-out USD per 1M tokens.
 OUTPUT_TOKENS = {
     "1024x1536": {"low": 408, "medium": 1584, "high": 6240},
     "1536x1024": {"low": 400, "medium": 1568, "high": 6208},
 }
 IMAGE_OUT_RATE = {"gpt-image-1.5": 32, "gpt-image-1": 40, "gpt-image-1-mini": 8}
-# MODELS.md: per 1M tokens, text in / image in / image out (/ text out).
+# OpenAI list prices: per 1M tokens, text in / image in / image out (/ text out).
 RATES: dict[str, tuple[Fraction, Fraction, Fraction, Fraction | None]] = {
     "gpt-image-2": (Fraction(5), Fraction(8), Fraction(30), None),
     "gpt-image-1.5": (Fraction(5), Fraction(8), Fraction(32), Fraction(10)),

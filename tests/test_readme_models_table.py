@@ -7,9 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gptimage_widgets.catalog import load_builtin_models, models_markdown_table, readme_block
+from gptimage_widgets.catalog import load_builtin_models, models_markdown_table
+from gptimage_widgets.catalog.table import README_END, README_START
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_block(readme: str) -> str:
+    """The text between the models-table markers (stripped), or ``""`` without markers."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        return ""
+    return readme[start + len(README_START) : end].strip()
 
 
 def test_readme_table_matches_the_catalog() -> None:

@@ -1,4 +1,5 @@
-"""build_request: validation first, then the exact wire form of MODELS.md."""
+"""build_request: validation first, then the exact wire form of OpenAI's API
+(https://platform.openai.com/docs/api-reference/images)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Validation against the catalog AND against a table transcribed by hand from MODELS.md.
+"""Validation against the catalog AND against a table transcribed by hand from OpenAI's API
+reference (https://platform.openai.com/docs/api-reference/images).
 
 The hand table (``EXPECTED``) is independent of ``models.json``: a wrong catalog entry fails
 ``test_catalog_matches_models_md`` even when validation agrees with the catalog.
@@ -25,7 +26,7 @@ from gptimage_widgets.validation import check, parse_size, size_problems, valida
 
 settings.register_profile("validation-fuzz", max_examples=300, deadline=None)
 
-# --------------------------------------------------------------------------- MODELS.md by hand
+# ------------------------------------------------------------- the API reference, by hand
 
 GPT2_PRESETS = {
     "1024x1024", "1024x1536", "1536x1024", "2048x2048", "2048x1152", "1152x2048",
@@ -217,7 +218,7 @@ def test_every_allowed_value_is_accepted(model: str, operation: str) -> None:
 
 
 def rejected_values(model: str, name: str) -> list[Any]:
-    """Values of ``name`` that ``model`` must refuse (from MODELS.md, not the catalog)."""
+    """Values of ``name`` that ``model`` must refuse (from the API reference, not the catalog)."""
     want = EXPECTED[model].get(name)
     if name == "seed":
         return [-1, "42"]
