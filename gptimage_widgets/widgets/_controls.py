@@ -14,8 +14,9 @@ request). :func:`make_control` picks the control by the parameter's ``kind``:
 
 Controls know what their widget can *show* (choices, int ranges, the custom-size box from the
 catalog's ``CustomSizeRules``); whether a value is *valid* is asked of
-:mod:`gptimage_widgets.validation` (sizes through ``parse_size`` and ``size_problems``). The
-form logic (model switching, live validation, cost) is in ``widgets/form.py``.
+:mod:`gptimage_widgets.validation` (``size_problems``), and "WxH" text is read by the
+catalog's one parser, ``catalog.parse_size``. The form logic (model switching, live
+validation, cost) is in ``widgets/form.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import validation
+from .. import catalog, validation
 from ..catalog import CustomSizeRules, ModelSpec, ParamSpec
 from ..errors import ValidationError
 
@@ -291,7 +292,7 @@ class SizeControl(Control):
 
     def _show_custom_box(self, change: Any) -> None:
         if change["new"] == CUSTOM and change["old"] not in (CUSTOM, UNSET):
-            parsed = validation.parse_size(str(change["old"]))
+            parsed = catalog.parse_size(str(change["old"]))
             if parsed is not None:
                 width, height = self._edges()
                 width.value, height.value = parsed
@@ -310,7 +311,7 @@ class SizeControl(Control):
         if self.rules is None or not isinstance(value, str) or value in self.choices:
             return None
         try:
-            parsed = validation.parse_size(value)
+            parsed = catalog.parse_size(value)
         except ValidationError:
             return None
         if parsed is None:

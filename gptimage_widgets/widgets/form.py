@@ -46,34 +46,6 @@ STATUS_MARKS = {"deprecated": " (deprecated)", "shutdown": " (shut down)", "prev
 # --------------------------------------------------------------------------- pure helpers
 
 
-def lifecycle_banner(spec: ModelSpec) -> tuple[str, str]:
-    """The banner text and its status key for a model, or ``("", "")`` for current models.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-
-    Returns
-    -------
-    (text, status) : tuple of str
-        Plain text (not HTML) and ``"deprecated"``, ``"shutdown"``, ``"preview"`` or ``""``.
-    """
-    use = f" Use {spec.replacement} instead." if spec.replacement else ""
-    when = f" on {spec.shutdown_date.isoformat()}" if spec.shutdown_date else ""
-    if spec.status == "shutdown":
-        text = (
-            f"{spec.name} was shut down by OpenAI{when}: api.openai.com no longer serves it. "
-            f"It still works against compatible endpoints (the offline server, proxies).{use}"
-        )
-    elif spec.status == "deprecated":
-        text = f"{spec.name} is deprecated: OpenAI shuts it down{when}.{use}"
-    elif spec.status == "preview":
-        text = f"{spec.name} is a preview model: its parameters may still change."
-    else:
-        return "", ""
-    return text, spec.status
-
-
 def cost_text(estimate: CostEstimate | None, params: Mapping[str, Any]) -> str:
     """The cost label, e.g. ``"~$0.053 (medium, 1024x1024 x1)"``, or ``"price unknown"``.
 
@@ -373,7 +345,7 @@ class ParameterForm(widgets.VBox):
         self.model_picker.value = spec.name
         self.operation_picker.options = _operation_options(spec, self.operation)
         self.operation_picker.value = self.operation
-        text, status = lifecycle_banner(spec)
+        text, status = catalog.status_banner(spec)
         style = BANNER_STYLES.get(status, "")
         self.banner.value = (
             f'<div style="{style};padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
