@@ -144,7 +144,7 @@ def test_nothing_inside_the_package_imports_the_package_init() -> None:
         if module != PACKAGE
         for problem in package_init_imports(path.read_text(), module, path.name == "__init__.py")
     ]
-    assert found == []
+    assert found == [], "\n".join(found)
 
 
 def test_widget_modules_share_helpers_only_through_display() -> None:
@@ -156,7 +156,7 @@ def test_widget_modules_share_helpers_only_through_display() -> None:
         if module.startswith(f"{WIDGETS}.")
         for problem in widget_helper_imports(path.read_text(), module, _LAZY)
     ]
-    assert found == []
+    assert found == [], "\n".join(found)
 
 
 def test_the_static_import_checks_catch_what_they_forbid() -> None:
