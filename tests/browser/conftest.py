@@ -2,10 +2,10 @@
 
 The browser is Debian's ``/usr/bin/chromium`` launched through Playwright's ``executable_path``
 (no ``playwright install``); ``GIW_CHROMIUM=/path/to/chromium`` picks another one (and
-``GIW_CHROMIUM=none`` pretends there is none). Before any test starts a server, the autouse
-fixture :func:`browser_requirements` checks the three pieces: JupyterLab (and Notebook 7) and
-Playwright, from the ``lab``/``browser`` extras, and Chromium. With only ``.[test]`` installed
-every browser test is skipped with one line naming what is missing; with
+``GIW_CHROMIUM=none`` pretends there is none). Before any fixture of a test marked ``browser``
+starts a server, the hook :func:`pytest_runtest_setup` checks the three pieces: JupyterLab (and
+Notebook 7) and Playwright, from the ``lab``/``browser`` extras, and Chromium. With only
+``.[test]`` installed every browser test is skipped with one line naming what is missing; with
 ``GIW_REQUIRE_BROWSER=1`` (set by ``.ci/run``) they fail instead.
 
 The tests assert on what the *kernel* received: :class:`KernelProbe` connects a second
@@ -243,16 +243,24 @@ class KernelProbe:
         self.client.stop_channels()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def browser_requirements() -> None:
-    """Skip (or, with ``GIW_REQUIRE_BROWSER=1``, fail) every browser test when a piece is missing.
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, with ``GIW_REQUIRE_BROWSER=1``, fail) a browser test when a piece is missing.
 
-    Runs before any fixture starts JupyterLab or Chromium, so a machine with only ``.[test]``
-    installed gets one clear line instead of "JupyterLab exited with 1".
+    Runs before the test's fixtures (even session-scoped ones) start JupyterLab or Chromium,
+    so a machine with only ``.[test]`` installed gets one clear line instead of "JupyterLab
+    exited with 1". Tests not marked ``browser`` (the harness's own checks) always run.
     """
+    if item.get_closest_marker("browser") is None:
+        return
     missing = missing_pieces()
     if missing:
         _unavailable(", ".join(missing))
+
+
+@pytest.fixture
+def browser_harness() -> Any:
+    """This module, for the tests of the harness itself (``test_requirements.py``)."""
+    return sys.modules[__name__]
 
 
 @pytest.fixture(scope="session")
