@@ -40,7 +40,7 @@ def looks_like_key(value: Any) -> bool:
 
 
 def is_secret_name(name: Any) -> bool:
-    """True for a header or field name that carries a credential (``api-key``, ``Authorization``)."""
+    """True for a header or field name that carries a credential (``api-key``, ``Cookie``)."""
     return _SECRET_NAME.search(str(name)) is not None
 
 

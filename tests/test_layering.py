@@ -22,6 +22,7 @@ CORE = [
     "catalog",
     "validation",
     "input_checks",
+    "_messages",
     "request",
     "imaging",
     "maskops",
