@@ -23,11 +23,14 @@ def test_missing_pieces_are_named_with_how_to_get_them(
 ) -> None:
     real_find_spec = browser_harness.importlib.util.find_spec
     absent = {"jupyterlab", "playwright"}
-    monkeypatch.setattr(
-        browser_harness.importlib.util,
-        "find_spec",
-        lambda name, *args: None if name in absent else real_find_spec(name, *args),
-    )
+
+    def find_spec(name: str, *args: Any) -> Any:
+        """The browser modules: absent or present as the test says; others: the real answer."""
+        if name in browser_harness.BROWSER_MODULES:
+            return None if name in absent else object()
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(browser_harness.importlib.util, "find_spec", find_spec)
     monkeypatch.setenv("GIW_CHROMIUM", "none")
     assert browser_harness.missing_pieces() == [
         f"jupyterlab, playwright {PIP_HINT}",
