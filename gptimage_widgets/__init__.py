@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
@@ -27,13 +28,12 @@ from .errors import (
     Problem,
     QuotaError,
     RateLimitError,
+    RedirectError,
     ResponseDecodeError,
     StreamError,
     UnprocessableEntityError,
     ValidationError,
 )
-
-__version__ = "0.1.0"
 
 # name -> submodule that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {
@@ -41,8 +41,10 @@ _LAZY: dict[str, str] = {
     "Gallery": "widgets",
     "HistoryStore": "history",
     "ImageClient": "client",
+    "ImageInput": "_types",
     "ImageResult": "results",
     "ImageStudio": "widgets",
+    "MaskInput": "_types",
     "MaskPainter": "widgets",
     "ModelSpec": "catalog",
     "OfflineServer": "offline",
@@ -74,9 +76,11 @@ __all__ = [
     "Gallery",
     "HistoryStore",
     "ImageClient",
+    "ImageInput",
     "ImageResult",
     "ImageStudio",
     "InternalServerError",
+    "MaskInput",
     "MaskPainter",
     "ModelSpec",
     "ModerationError",
@@ -88,6 +92,7 @@ __all__ = [
     "Problem",
     "QuotaError",
     "RateLimitError",
+    "RedirectError",
     "ResponseDecodeError",
     "StreamError",
     "UnprocessableEntityError",
@@ -123,6 +128,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._types import ImageInput, MaskInput
     from .catalog import ModelSpec, ParamSpec, get_model, list_models, register_model
     from .client import AsyncImageClient, ImageClient
     from .history import HistoryStore

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import GPTImageError, ValidationError
+from .redact import redact
 
 if TYPE_CHECKING:  # imported lazily so that `gptimage --help` stays instant
     from .client import ImageClient
@@ -148,17 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _scrub(text: str) -> str:
-    """``text`` with any API key from the environment replaced by ``***``."""
-    for name in _SECRET_VARIABLES:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
-
-
 def _out(text: str, stream: TextIO | None = None) -> None:
-    print(_scrub(text), file=stream or sys.stdout, flush=True)
+    """Print `text` without secrets (the keys in the environment, anything key-like)."""
+    secrets = [os.environ.get(name) for name in _SECRET_VARIABLES]
+    print(redact(text, secrets), file=stream or sys.stdout, flush=True)
 
 
 def _err(text: str) -> None:

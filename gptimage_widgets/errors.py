@@ -2,7 +2,8 @@
 
 Every error a user can see is a :class:`GPTImageError`. Transport and parsing errors
 (httpx, ``KeyError``, ``binascii.Error``, ``json.JSONDecodeError``) are translated into
-this family at one boundary in the client, with ``raise ... from`` so the cause is kept.
+this family at one boundary, :func:`gptimage_widgets.http_errors.translate`, with
+``raise ... from`` so the cause is kept.
 
 This module is pure: it imports neither httpx nor ipywidgets, so the core, the client,
 the offline server and the widgets can all share it.
@@ -31,6 +32,7 @@ __all__ = [
     "Problem",
     "QuotaError",
     "RateLimitError",
+    "RedirectError",
     "ResponseDecodeError",
     "StreamError",
     "UnprocessableEntityError",
@@ -220,6 +222,24 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     status_code = 500
+
+
+class RedirectError(APIStatusError):
+    """The server answered an API call with a redirect (3xx); it was not followed.
+
+    OpenAI's API never redirects, and following one would send the API key (``Authorization``
+    or Azure's ``api-key``) to whatever host the answer names. Result downloads (DALL·E URLs)
+    carry no credentials and do follow redirects.
+
+    Attributes
+    ----------
+    location : str or None
+        The ``Location`` the server pointed to (secrets redacted), when it gave one.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class QuotaError(RateLimitError):

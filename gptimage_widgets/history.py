@@ -11,12 +11,13 @@ Layout::
 
 Files are the source of truth. Every file is written atomically (temp file in the same folder,
 fsync, ``os.replace``), images first and ``meta.json`` last, so a crash leaves either a complete
-entry or a folder without ``meta.json`` that every reader ignores. The SQLite index uses WAL
-and a busy timeout and opens one connection per call, so several threads and several processes
-can save into one folder at once.
+entry or a folder without ``meta.json`` that every reader ignores. The SQLite index
+(:mod:`gptimage_widgets.history_index`) uses WAL and a busy timeout and opens one connection
+per call, so several threads and several processes can save into one folder at once.
 
-Nothing secret is written: parameters named like ``api_key``/``authorization`` are dropped and
-strings that look like an API key are removed or redacted.
+Nothing secret is written: every ``meta.json`` passes through
+:func:`gptimage_widgets.redact.redact_tree` (parameters named like ``api_key``/``authorization``
+are dropped, strings that look like an API key are removed or redacted).
 
 This module is core: it imports only numpy, pillow (through ``imaging``) and the standard library.
 """
@@ -33,7 +34,6 @@ import re
 import secrets
 import sqlite3
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -43,6 +43,8 @@ import numpy as np
 
 from . import imaging
 from .errors import ValidationError
+from .history_index import index_row, insert, move_aside, open_index, search_query
+from .redact import redact_tree
 from .results import ImageResult
 
 __all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "scrub_secrets"]
@@ -53,32 +55,8 @@ META_NAME = "meta.json"
 META_VERSION = 1
 
 _PNG_COMPRESS_LEVEL = 1  # fast: history is written before the result is shown
-_BUSY_TIMEOUT_S = 30.0
 _ENTRY_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{8}$")
 _DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SECRET_KEY_NAME = re.compile(
-    r"(api[_-]?key|authorization|secret|password|passwd|access[_-]?token|bearer)", re.IGNORECASE
-)
-_SECRET_VALUE = re.compile(
-    r"(?:\bsk-[A-Za-z0-9_\-]{6,}|\bBearer\s+[A-Za-z0-9._\-]{8,}|\beyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-.]+)"
-)
-_REDACTED = "[REDACTED]"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    entry_id   TEXT PRIMARY KEY,
-    created    REAL NOT NULL,
-    model      TEXT NOT NULL,
-    operation  TEXT NOT NULL,
-    prompt     TEXT NOT NULL,
-    entry_dir  TEXT NOT NULL,
-    files      TEXT NOT NULL,
-    cost_usd   REAL,
-    request_id TEXT
-);
-CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
-CREATE INDEX IF NOT EXISTS entries_model ON entries (model, created);
-"""
 
 
 @dataclass(frozen=True)
@@ -173,7 +151,7 @@ class HistoryStore:
         """Insert one entry; the files are already safe, so failure here only warns."""
         try:
             with self._connect() as conn:
-                _insert(conn, _index_row(meta, self._relative(entry_dir)))
+                insert(conn, index_row(meta, self._relative(entry_dir)))
         except sqlite3.Error as exc:
             warnings.warn(
                 f"history entry {meta['entry_id']} was saved to {entry_dir} but could not be "
@@ -203,7 +181,7 @@ class HistoryStore:
                 conn.execute("DELETE FROM entries")
                 count = 0
                 for meta, entry_dir in self._scan_entries():
-                    _insert(conn, _index_row(meta, self._relative(entry_dir)))
+                    insert(conn, index_row(meta, self._relative(entry_dir)))
                     count += 1
                 conn.execute("COMMIT")
             except BaseException:
@@ -231,18 +209,18 @@ class HistoryStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         is_new = not self.index_path.exists()
         try:
-            conn = _open_index(self.index_path)
+            conn = open_index(self.index_path)
         except sqlite3.OperationalError:
             raise
         except sqlite3.DatabaseError as exc:  # not a database: the files still are the truth
-            _move_aside(self.index_path, exc)
+            move_aside(self.index_path, exc)
             is_new = True
-            conn = _open_index(self.index_path)
+            conn = open_index(self.index_path)
         try:
             if is_new and rebuild_if_new and any(self.folder.glob(f"*/*/{META_NAME}")):
                 conn.close()
                 self.rebuild_index()
-                conn = _open_index(self.index_path)
+                conn = open_index(self.index_path)
             yield conn
         finally:
             conn.close()
@@ -278,7 +256,7 @@ class HistoryStore:
         """
         if not self._has_index_or_entries():
             return []
-        sql, args = _search_query(text, model, since, until, limit)
+        sql, args = search_query(text, model, since, until, limit)
         with self._connect() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [self._entry_from_row(row) for row in rows]
@@ -421,28 +399,13 @@ def result_from_meta(meta: Mapping[str, Any], entry_dir: pathlib.Path) -> ImageR
 
 
 def scrub_secrets(value: Any) -> Any:
-    """A copy of ``value`` without secrets.
+    """A copy of ``value`` without secrets: :func:`gptimage_widgets.redact.redact_tree`.
 
-    Mapping keys named like ``api_key``, ``api-key``, ``authorization``, ``secret``,
-    ``password`` or ``access_token`` are dropped, and so are mapping values that are an API
-    key; in lists such values and key-like substrings of longer strings (``sk-...``,
-    ``Bearer ...``) become ``[REDACTED]``.
+    Mapping keys named like a credential (``api_key``, ``authorization``...) are dropped, and
+    so are mapping values that are an API key; in lists such values and key-like substrings
+    of longer strings become ``[redacted]``.
     """
-    if isinstance(value, Mapping):
-        return {
-            key: scrub_secrets(item)
-            for key, item in value.items()
-            if not _SECRET_KEY_NAME.search(str(key)) and not _is_secret_string(item)
-        }
-    if isinstance(value, (list, tuple)):  # redact, not drop: lists align with images
-        return [_REDACTED if _is_secret_string(item) else scrub_secrets(item) for item in value]
-    if isinstance(value, str):
-        return _SECRET_VALUE.sub(_REDACTED, value)
-    return value
-
-
-def _is_secret_string(value: Any) -> bool:
-    return isinstance(value, str) and _SECRET_VALUE.fullmatch(value.strip()) is not None
+    return redact_tree(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -521,133 +484,3 @@ def _fsync_dir(folder: pathlib.Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------------- sqlite
-
-
-def _open_index(path: pathlib.Path) -> sqlite3.Connection:
-    """Open (and if needed create) the index: WAL, busy timeout, autocommit mode."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
-    while True:
-        conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.create_function("casefold", 1, _casefold, deterministic=True)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            return conn
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def _move_aside(index_path: pathlib.Path, exc: Exception) -> None:
-    """Rename a corrupt index (and its WAL files) so a fresh one can be rebuilt from the files."""
-    corrupt = index_path.with_name(f"{index_path.name}.corrupt-{secrets.token_hex(4)}")
-    warnings.warn(
-        f"history index {index_path} is unreadable ({exc}); moved it to {corrupt.name} and "
-        "rebuilding it from the entry files",
-        RuntimeWarning,
-        stacklevel=4,
-    )
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(index_path, corrupt)
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{index_path}{suffix}")
-
-
-def _casefold(text: Any) -> str:
-    return str(text or "").casefold()
-
-
-def _index_row(meta: Mapping[str, Any], entry_dir: str) -> tuple[Any, ...]:
-    files = [str(item.get("file")) for item in meta.get("images", []) if isinstance(item, dict)]
-    cost = meta.get("cost_usd")
-    return (
-        str(meta["entry_id"]),
-        float(meta["created_ts"]),
-        str(meta.get("model") or ""),
-        str(meta.get("operation") or ""),
-        str(meta.get("prompt") or ""),
-        entry_dir,
-        json.dumps(files),
-        float(cost) if isinstance(cost, (int, float)) else None,
-        meta.get("request_id") if isinstance(meta.get("request_id"), str) else None,
-    )
-
-
-def _insert(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-    """Insert or replace one row (autocommit unless inside an explicit BEGIN)."""
-    conn.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-
-
-def _search_query(
-    text: str | None,
-    model: str | None,
-    since: dt.date | dt.datetime | str | None,
-    until: dt.date | dt.datetime | str | None,
-    limit: int | None,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if text:
-        clauses.append("instr(casefold(prompt), ?) > 0")
-        args.append(str(text).casefold())
-    if model:
-        clauses.append("model = ?")
-        args.append(str(model))
-    if since is not None:
-        clauses.append("created >= ?")
-        args.append(_to_timestamp(since, "since", end_of_day=False))
-    if until is not None:
-        clauses.append("created <= ?")
-        args.append(_to_timestamp(until, "until", end_of_day=True))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT * FROM entries{where} ORDER BY created DESC, entry_id DESC"
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(
-                f"limit={limit!r} is not valid; give a positive integer or None for all",
-                param="limit",
-                value=limit,
-            )
-        sql += " LIMIT ?"
-        args.append(limit)
-    return sql, args
-
-
-def _to_timestamp(value: dt.date | dt.datetime | str, name: str, *, end_of_day: bool) -> float:
-    """Unix time of a date/datetime/ISO string; naive = local time; dates span the whole day."""
-    if isinstance(value, str):
-        value = _parse_iso(value, name)
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
-    if isinstance(value, dt.date):
-        start = dt.datetime.combine(value, dt.time.min)
-        if end_of_day:
-            return (start + dt.timedelta(days=1)).timestamp() - 1e-6
-        return start.timestamp()
-    raise ValidationError(
-        f"{name}={value!r} is not a date; give a datetime.date, datetime.datetime or an ISO "
-        "string like '2026-11-22' or '2026-11-22T14:30'",
-        param=name,
-        value=value,
-    )
-
-
-def _parse_iso(text: str, name: str) -> dt.date | dt.datetime:
-    try:
-        if len(text.strip()) == 10:
-            return dt.date.fromisoformat(text.strip())
-        return dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(
-            f"{name}={text!r} is not an ISO date; use e.g. '2026-11-22' or '2026-11-22T14:30'",
-            param=name,
-            value=text,
-        ) from None

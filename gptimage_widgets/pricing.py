@@ -49,6 +49,8 @@ __all__ = [
     "CostEstimate",
     "cost_from_usage",
     "estimate_cost",
+    "output_image_tokens",
+    "prompt_tokens",
 ]
 
 #: Image-output tokens billed for each streamed partial image (OpenAI's image guide).
@@ -150,7 +152,7 @@ def estimate_cost(
     per_image = [out[0] for out in outputs if out is not None]
     bases = [out[1] for out in outputs if out is not None]
     partial = _tokens_usd(PARTIAL_IMAGE_TOKENS * partial_images, pricing.image_output)
-    text = _tokens_usd(math.ceil(len(prompt or "") / 4), pricing.text_input)
+    text = _tokens_usd(prompt_tokens(prompt), pricing.text_input)
     ref_low = _tokens_usd(REFERENCE_IMAGE_TOKENS_LOW * reference_images, pricing.image_input)
     ref = _tokens_usd(REFERENCE_IMAGE_TOKENS * reference_images, pricing.image_input)
     fixed_low, fixed = text + ref_low, text + ref
@@ -216,6 +218,27 @@ def _output_cost(pricing: Pricing, quality: str, size: str) -> tuple[Decimal, st
         usd = _tokens_usd(tokens[_BASE_SIZE], pricing.image_output) * scale
         return usd, "1024x1024 output tokens scaled by pixel count"
     return None
+
+
+def prompt_tokens(prompt: str | None) -> int:
+    """Text tokens of ``prompt``, counted as ``len(prompt) / 4`` rounded up (0 for None)."""
+    return math.ceil(len(prompt or "") / 4)
+
+
+def output_image_tokens(spec: ModelSpec, quality: str, size: str) -> int | None:
+    """Image-output tokens of one image of ``quality`` and ``size`` ("WxH").
+
+    The same rules as the estimate (table, list price, 1024x1024 scaled by pixel count), turned
+    into tokens at the model's image-output rate, so that :func:`cost_from_usage` of a usage with
+    this count gives back the estimate's price. None when the model has no such price or rate.
+    """
+    pricing = spec.pricing
+    if pricing is None or pricing.image_output is None:
+        return None
+    found = _output_cost(pricing, quality, size)
+    if found is None:
+        return None
+    return round(found[0] * _MILLION / _dec(pricing.image_output))
 
 
 def _pixel_scale(size: str) -> Decimal | None:

@@ -27,7 +27,8 @@ _KEY_LIKE = re.compile(
 )
 #: Names of mapping keys and headers whose values are secrets.
 _SECRET_NAME = re.compile(
-    r"api[_-]?key|authorization|secret|password|passwd|access[_-]?token|bearer|cookie",
+    r"api[_-]?key|authorization|secret|password|passwd|access[_-]?token|bearer|cookie"
+    r"|(?:^|[-_])(?:auth|token|key)(?:[-_]|$)",
     re.IGNORECASE,
 )
 #: Explicit secrets shorter than this are not searched for (they would match ordinary text).

@@ -59,7 +59,9 @@ class ImageResult:
     created : int or None
         The server's ``created`` Unix time.
     timings : dict
-        Seconds, e.g. ``{"total_s": 12.3, "first_byte_s": 0.4}``.
+        Seconds, e.g. ``{"total_s": 12.3, "first_byte_s": 0.4}``, and ``attempts``: how many
+        times the API call was sent (1 = no retry; retries are also logged on the
+        ``gptimage_widgets`` logger).
     paths : list of pathlib.Path
         Where the history store saved each image (filled by ``HistoryStore.save``).
     entry_id : str or None

@@ -1,4 +1,7 @@
-"""Retry policy for the image endpoints (MODELS.md, "Errors").
+"""Retry policy for the image endpoints: the one home of what is retried and how long to wait.
+
+It follows OpenAI's guidance (https://platform.openai.com/docs/guides/error-codes and the
+official SDK's retry rules, https://github.com/openai/openai-python#retries).
 
 Retried: HTTP 408, 409, 429 and every 5xx, plus connection errors and timeouts.
 Never retried: 400, 401, 403 and the error codes that retrying cannot fix
@@ -11,9 +14,12 @@ an HTTP date) is honoured when it is at most 120 s; a longer one means "not now"
 error is raised at once instead of blocking the caller for minutes (the OpenAI SDK does
 the same).
 
-The decision is a pure function (:meth:`RetryPolicy.next_delay`); the client's sync and
-async loops only differ in how they sleep. Tests patch the module attributes
-:data:`sleep` / :data:`async_sleep` (or pass their own functions) so nothing waits.
+The decision is a pure function (:meth:`RetryPolicy.next_delay`); the sending layer
+(:mod:`gptimage_widgets.transport`) asks it after each failed attempt, logs every retry on
+the ``gptimage_widgets.transport`` logger (attempt, status or exception, wait) and counts
+the attempts into ``ImageResult.timings["attempts"]``; its sync and async loops only differ
+in how they sleep. Tests patch the module attributes :data:`sleep` / :data:`async_sleep`
+(or pass their own functions) so nothing waits.
 """
 
 from __future__ import annotations
@@ -65,12 +71,12 @@ _NEVER_RETRIED = (BadRequestError, AuthenticationError, PermissionDeniedError)
 
 
 def is_retryable(error: GPTImageError) -> bool:
-    """Whether an already-translated error may be retried under the MODELS.md policy.
+    """Whether an already-translated error may be retried under this module's policy.
 
     Parameters
     ----------
     error : GPTImageError
-        The error the attempt ended with (see ``client._translate``).
+        The error the attempt ended with (see ``http_errors.translate``).
 
     Returns
     -------

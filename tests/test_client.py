@@ -12,11 +12,13 @@ import email.policy
 import email.utils
 import gzip
 import http.server
+import inspect
 import io
 import json
 import socket
 import threading
 import tracemalloc
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,8 +28,7 @@ import pytest
 from PIL import Image
 
 import gptimage_widgets
-from gptimage_widgets import backends, catalog, imaging, pricing, retry
-from gptimage_widgets import client as client_module
+from gptimage_widgets import backends, catalog, imaging, pricing, responses, retry
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -228,7 +229,7 @@ def test_generate_sends_json_and_decodes_arrays() -> None:
     assert result.usage == USAGE and result.request["seed"] == 5
     assert result.cost_usd == pytest.approx(pricing.cost_from_usage("gpt-image-2", USAGE))
     assert result.cost_is_estimate is False
-    assert set(result.timings) == {"total_s", "first_byte_s"}
+    assert set(result.timings) == {"total_s", "first_byte_s", "attempts"}
 
 
 def test_without_usage_the_cost_is_the_estimate() -> None:
@@ -883,10 +884,10 @@ def test_utf8_bom_is_accepted_and_invalid_utf8_is_a_decode_error() -> None:
 
 def test_each_b64_json_is_released_once_decoded() -> None:
     b64s = photo_b64s(2)
-    received = client_module._BodyBuffer()
+    received = responses.BodyBuffer()
     received.add(images_json(b64s))
-    payload = client_module._parse_payload(received, "req_1", None)
-    images = client_module._decode_items(payload, {})
+    payload = responses.parse_payload(received, "req_1")
+    images = responses.decode_items(payload, {}).images
     assert [sorted(item) for item in payload.items] == [["revised_prompt"]] * 2
     for got, want in zip(images, expected_arrays(b64s), strict=True):
         np.testing.assert_array_equal(got, want)
@@ -1211,6 +1212,26 @@ def test_public_names() -> None:
 
 
 # --------------------------------------------------------------------------- async
+
+
+def test_async_methods_are_real_coroutines() -> None:
+    for name in ("generate", "edit", "variations", "refresh_model_status", "map", "sweep"):
+        assert inspect.iscoroutinefunction(getattr(AsyncImageClient, name)), name
+    for name in ("stream_generate", "stream_edit"):
+        assert inspect.isasyncgenfunction(getattr(AsyncImageClient, name)), name
+
+
+@pytest.mark.parametrize("cls", [ImageClient, AsyncImageClient])
+def test_public_signatures_name_their_input_types(cls: type) -> None:
+    def annotation(method: str, param: str) -> Any:
+        return inspect.signature(getattr(cls, method)).parameters[param].annotation
+
+    assert annotation("edit", "images") == "ImageInputs"
+    assert annotation("stream_edit", "images") == "ImageInputs"
+    assert annotation("edit", "mask") == "MaskInput | None"
+    assert annotation("variations", "image") == "ImageInput"
+    hints = typing.get_type_hints(cls.edit)
+    assert hints["mask"] == gptimage_widgets.MaskInput | None
 
 
 async def test_async_generate_edit_variations() -> None:

@@ -294,9 +294,9 @@ def test_secrets_never_written(tmp_path: Path) -> None:
     meta = json.loads((result.paths[0].parent / "meta.json").read_text())
     assert meta["params"]["size"] == "1024x1024"
     assert meta["params"]["headers"] == {"X-Trace": "1"}
-    assert meta["params"]["extra"] == ["[REDACTED]", "keep me"]
+    assert meta["params"]["extra"] == ["[redacted]", "keep me"]
     assert "api_key" not in meta["params"] and "user" not in meta["params"]
-    assert meta["prompt"] == "a cat; my key is [REDACTED] oops"
+    assert meta["prompt"] == "a cat; my key is [redacted] oops"
 
 
 def test_scrub_secrets_keeps_ordinary_values() -> None:

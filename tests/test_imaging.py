@@ -398,7 +398,7 @@ def test_our_own_size_check_refuses_images_pillow_would_only_warn_about(monkeypa
             with pytest.raises(ValidationError, match=r"too large to decode safely.*downscale"):
                 func(data)
     with pytest.raises(ValidationError, match=r"90,000,000 pixels, more than 89,478,485"):
-        to_array(Image.new("1", (width, height)))
+        to_array(Image.open(io.BytesIO(png_header_claiming(width, height))))  # not yet decoded
     with pytest.raises(ResponseDecodeError, match=r"too large to decode safely"):
         decode_image(png_header_claiming(width, height))
 
@@ -772,6 +772,12 @@ def test_the_mask_convention_module_converts_both_ways():
 
 
 # ----------------------------------------------------------------------------- downscale
+
+
+def test_the_default_budget_is_the_catalogs_largest_output():
+    from gptimage_widgets import catalog
+
+    assert imaging.DEFAULT_MAX_PIXELS == catalog.largest_output_pixels() == 3840 * 2160
 
 
 def test_downscale_never_upscales_and_returns_inputs_untouched():

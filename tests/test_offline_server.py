@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gptimage_widgets import imaging
+from gptimage_widgets import imaging, pricing, validation
 from gptimage_widgets.errors import GPTImageError
-from gptimage_widgets.offline import KINDS, Fault, OfflineServer, synth
+from gptimage_widgets.offline import KINDS, Fault, OfflineServer, parsing, synth
 from gptimage_widgets.offline import server as server_module
 from gptimage_widgets.offline.app import OfflineApp
 from gptimage_widgets.offline.faults import parse_fault_header
@@ -272,6 +272,66 @@ def test_unknown_model_is_404(api: httpx.Client) -> None:
     error = error_of(response)
     assert (error["code"], error["param"]) == ("model_not_found", "model")
     assert "gpt-image-99" in error["message"]
+
+
+def test_a_400_carries_the_first_validation_problem(api: httpx.Client) -> None:
+    body = {"quality": "ultra", "n": 99, "size": "7x7"}
+    response = generate(api, **body)
+    first = validation.check("gpt-image-2", "generate", prompt="a lighthouse at dusk", **body)[0]
+    error = error_of(response)
+    assert (error["message"], error["param"], error["code"]) == (
+        first.message,
+        first.param,
+        "invalid_value",
+    )
+
+
+@pytest.mark.parametrize("field", ["seed", "operation", "style", "nonsense"])
+def test_fields_the_model_does_not_take_on_the_wire_are_unknown(
+    api: httpx.Client, field: str
+) -> None:
+    response = generate(api, **{field: 1})
+    assert response.status_code == 400
+    assert (error_of(response)["param"], error_of(response)["code"]) == (field, "unknown_parameter")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [
+        ("int", "2", 2),
+        ("int", " -3 ", -3),
+        ("int", "two", "two"),
+        ("int", "9" * 40, "9" * 40),
+        ("bool", "true", True),
+        ("bool", "0", False),
+        ("bool", "yes", "yes"),
+        ("enum", "2", "2"),
+        ("size", "1024x1024", "1024x1024"),
+    ],
+)
+def test_multipart_text_is_typed_by_the_param_kind(kind: str, text: str, value: Any) -> None:
+    assert parsing.wire_value(kind, text) == value
+
+
+def test_multipart_numbers_and_flags_arrive_typed(api: httpx.Client) -> None:
+    fields = {"model": "gpt-image-1.5", "prompt": "a boat", "n": "2", "stream": "true"}
+    fields["partial_images"] = "1"
+    files = {"image": ("a.png", png(photo(64, 64)), "image/png")}
+    response = api.post("/images/edits", data=fields, files=files)
+    assert response.status_code == 200, response.text
+    kinds = [event for event, _ in sse_events(response.text)]
+    assert kinds == ["image_edit.partial_image", "image_edit.completed"] * 2
+    bad = api.post("/images/edits", data={**fields, "n": "two"}, files=files)
+    assert bad.status_code == 400 and error_of(bad)["param"] == "n"
+
+
+@pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-1.5"])
+def test_offline_usage_prices_like_the_estimate(api: httpx.Client, model: str) -> None:
+    body = generate(api, model=model, quality="high", size="1024x1536").json()
+    spent = dict(body["usage"], input_tokens=0, input_tokens_details={})
+    estimate = pricing.estimate_cost(model, quality="high", size="1024x1536", prompt="")
+    assert estimate is not None
+    assert pricing.cost_from_usage(model, spent) == pytest.approx(estimate.usd, rel=1e-6)
 
 
 def test_operation_the_model_lacks_is_400(api: httpx.Client) -> None:

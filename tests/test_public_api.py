@@ -1,14 +1,16 @@
-"""The public namespace matches the contract in DESIGN.md and loads lazily."""
+"""The public namespace matches the design's public API contract and loads lazily."""
 
 from __future__ import annotations
 
 import importlib
+import pathlib
+import re
 import subprocess
 import sys
 
 import gptimage_widgets as giw
 
-# The names DESIGN.md's "Public API contract" promises (tests and docs rely on them).
+# The names the design's "Public API contract" promises (tests and docs rely on them).
 DESIGN_CONTRACT = {
     "list_models",
     "get_model",
@@ -100,3 +102,35 @@ def test_studio_function_is_not_shadowed_by_a_module() -> None:
         "assert callable(giw.studio) and callable(w.studio), (giw.studio, w.studio)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version_has_one_home() -> None:
+    """``_version.py`` holds the version; the package and pyproject.toml take it from there."""
+    from gptimage_widgets import _version
+
+    assert giw.__version__ == _version.__version__
+    root = pathlib.Path(__file__).resolve().parents[1]
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    project = pyproject.split("[project]", 1)[1].split("\n[", 1)[0]
+    static = re.search(r'^version\s*=\s*"([^"]+)"', project, re.MULTILINE)
+    if static:  # a static version must say the same
+        assert static.group(1) == _version.__version__
+    else:
+        assert re.search(r'^dynamic\s*=\s*\[[^]]*"version"', project, re.MULTILINE)
+        assert 'attr = "gptimage_widgets._version.__version__"' in pyproject
+
+
+def test_no_module_of_the_package_imports_the_package_init() -> None:
+    """Imports point down: ``from . import __version__`` (or any name of ``__init__``) is banned."""
+    package = pathlib.Path(giw.__file__).parent
+    init_names = {n for n in giw.__all__ if n[0].isupper() or n.startswith("__")}
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent == package:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"^\s*from (\.|gptimage_widgets) import ([^\n(]+)", text, re.M):
+            names = {name.strip().split(" as ")[0] for name in match.group(2).split(",")}
+            if names & init_names:
+                offenders.append(f"{path.relative_to(package)}: {match.group(0).strip()}")
+    assert offenders == []

@@ -1,16 +1,23 @@
-"""The retry policy of MODELS.md as a pure function: what is retried, how long we wait."""
+"""The retry policy (gptimage_widgets/retry.py) as a pure function, and visible retries:
+what is retried, how long we wait, the log line per retry and the attempt count."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
+import io
+import logging
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from gptimage_widgets import retry
+from gptimage_widgets.client import AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
     APIStatusError,
@@ -29,6 +36,9 @@ from gptimage_widgets.errors import (
     status_error_class,
 )
 from gptimage_widgets.retry import RetryPolicy, is_retryable, parse_retry_after
+
+KEY = "sk-" + "test-FAKE-retry-0123456789"  # split so leak scanners see no key
+SECRET_HEADER = "hdr-" + "secret-0123456789"
 
 
 def status_error(status: int, code: str | None = None) -> APIStatusError:
@@ -165,3 +175,90 @@ def test_parse_retry_after_accepts_httpx_headers_case_insensitively() -> None:
 def test_sleep_functions_are_patchable_module_attributes() -> None:
     assert callable(retry.sleep)
     assert callable(retry.async_sleep)
+
+
+# --------------------------------------------------------------------------- visible retries
+
+
+def _flaky(*statuses: int) -> Any:
+    """A MockTransport handler answering `statuses` in turn, then 200 with one image."""
+    seen: list[httpx.Request] = []
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    ok = {"data": [{"b64_json": base64.b64encode(png.getvalue()).decode()}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) <= len(statuses):
+            return httpx.Response(statuses[len(seen) - 1], json={"error": {"message": "busy"}})
+        return httpx.Response(200, json=ok)
+
+    handler.seen = seen  # type: ignore[attr-defined]
+    return handler
+
+
+@pytest.fixture
+def no_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waits: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(retry, "sleep", waits.append)
+    monkeypatch.setattr(retry, "async_sleep", async_sleep)
+    return waits
+
+
+def _retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("gptimage_widgets") and "retrying" in r.getMessage()
+    ]
+
+
+def test_a_retry_is_logged_and_the_result_counts_the_attempts(
+    caplog: pytest.LogCaptureFixture, no_wait: list[float]
+) -> None:
+    handler = _flaky(500)
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    client = ImageClient(api_key=KEY, http_client=http, history=False)
+    with caplog.at_level(logging.INFO, logger="gptimage_widgets"):
+        result = client.generate("x", extra_headers={"X-Api-Key": SECRET_HEADER})
+    [line] = _retry_lines(caplog)
+    assert "attempt 1 of 3 failed" in line and "HTTP 500" in line
+    assert f"retrying in {no_wait[0]:.2f} s" in line
+    assert "POST https://api.openai.com/v1/images/generations" in line
+    assert result.timings["attempts"] == 2
+    assert SECRET_HEADER not in caplog.text and KEY not in caplog.text
+
+
+async def test_async_retries_of_connection_errors_are_logged_and_counted(
+    caplog: pytest.LogCaptureFixture, no_wait: list[float]
+) -> None:
+    answers = _flaky(503)
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return answers(request)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = AsyncImageClient(api_key=KEY, http_client=http, history=False)
+    with caplog.at_level(logging.INFO, logger="gptimage_widgets"):
+        result = await client.generate("x")
+    first, second = _retry_lines(caplog)
+    assert "attempt 1 of 3" in first and "ConnectError" in first
+    assert "attempt 2 of 3" in second and "HTTP 503" in second
+    assert result.timings["attempts"] == 3 and len(no_wait) == 2
+
+
+def test_no_retry_no_log_and_one_attempt(caplog: pytest.LogCaptureFixture) -> None:
+    http = httpx.Client(transport=httpx.MockTransport(_flaky()))
+    client = ImageClient(api_key=KEY, http_client=http, history=False)
+    with caplog.at_level(logging.INFO, logger="gptimage_widgets"):
+        result = client.generate("x")
+    assert _retry_lines(caplog) == [] and result.timings["attempts"] == 1

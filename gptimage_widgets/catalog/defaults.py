@@ -51,7 +51,7 @@ def resolve_params(
     Edits get the size default like any other param: ``"auto"`` for GPT image models (the
     output follows the input image) and ``"1024x1024"`` for dall-e-2 (the API's default).
     A server that sizes an edit's output from its input when the request sends no size
-    (the offline server, ``gptimage_widgets/offline/app.py``) leaves ``"size"`` out of
+    (the offline server, ``gptimage_widgets/offline/rendering.py``) leaves ``"size"`` out of
     ``fill`` for edits.
     """
     resolved: dict[str, Any] = {}

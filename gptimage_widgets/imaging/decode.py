@@ -97,6 +97,7 @@ _pillow_quietly = _PILLOW_WARNINGS.section
 
 
 def _pil_has_alpha(img: Image.Image) -> bool:
+    """Whether a PIL image has an alpha channel or transparency (alpha is kept)."""
     if img.mode in _ALPHA_MODES:
         return True
     if img.mode == "P":
@@ -176,7 +177,8 @@ def _load(img: Image.Image, error: ErrorFactory, source: Any) -> Image.Image:
 
     ``source`` is what the user passed (bytes, path, PIL image), named in the message.
     """
-    _check_decode_size(img, error, source)
+    if getattr(img, "fp", None) is not None:  # still reading a file: not decoded yet
+        _check_decode_size(img, error, source)
     try:
         with _pillow_quietly():
             img.load()
@@ -195,6 +197,7 @@ def _exif_upright(img: Image.Image) -> Image.Image:
 
 
 def _exif_orientation(img: Image.Image) -> int | None:
+    """The EXIF orientation tag (1-8), or None when absent or unreadable."""
     try:
         with _pillow_quietly():
             value = img.getexif().get(_EXIF_ORIENTATION)
@@ -303,6 +306,7 @@ def _open_source(x: Any, error: ErrorFactory) -> Image.Image | None:
 
 
 def _header_size(img: Image.Image) -> tuple[int, int]:
+    """``(width, height)`` of an opened image from its header, EXIF-upright."""
     width, height = img.size
     # A PNG's EXIF may sit after the pixel data, and Pillow's getexif() then decodes the
     # whole image; an eXIf chunk before IDAT (where the spec puts it) is already in info.

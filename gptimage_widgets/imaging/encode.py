@@ -34,6 +34,7 @@ DEFAULT_WEBP_QUALITY: Final = 90
 
 
 def _normalize_format(fmt: Any) -> str:
+    """``"png"``, ``"jpeg"`` or ``"webp"`` from a format name (``jpg``, ``.PNG``...)."""
     name = str(fmt).lower().lstrip(".")
     name = "jpeg" if name == "jpg" else name
     if name not in ("png", "jpeg", "webp"):
@@ -46,6 +47,7 @@ def _normalize_format(fmt: Any) -> str:
 
 
 def _check_int_option(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in ``[low, high]``, else a ValidationError naming ``name``."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, np.integer))
@@ -60,6 +62,7 @@ def _check_int_option(name: str, value: Any, low: int, high: int) -> int:
 
 
 def _reject_option(name: str, value: Any, fmt: str, use: str) -> None:
+    """Raise when an option that does not apply to ``fmt`` was given."""
     if value is not None:
         raise ValidationError(
             f"{name}: {value!r} does not apply to {fmt}; {use}", param=name, value=value

@@ -41,6 +41,7 @@ ACCEPTED_MASK_FORMS: Final = (
 
 
 def _looks_like_result(x: Any) -> bool:
+    """Whether ``x`` is an ImageResult-like object (an ``.images`` list or tuple)."""
     return isinstance(getattr(x, "images", None), (list, tuple))
 
 
@@ -103,6 +104,7 @@ def to_array(x: Any, *, param: str = "image") -> ImageArray:
 
 
 def _single_from_result(result: Any, param: str, error: ErrorFactory) -> ImageArray:
+    """The one image of a result as ``(H, W, 3|4)`` uint8; more or fewer is an error."""
     images = to_arrays(result, param=param)
     if len(images) != 1:
         raise error(
@@ -123,6 +125,7 @@ def _batch_to_arrays(batch: np.ndarray, param: str) -> list[ImageArray]:
 
 
 def _one_input_to_arrays(x: Any, param: str) -> list[ImageArray]:
+    """One input (an image, a ``(B, H, W, C)`` batch or a result) -> its images."""
     error = _invalid(param, x)
     arr = _as_ndarray(x, error)
     if arr is not None and arr.ndim == 4:
@@ -216,6 +219,7 @@ def image_size(x: Any, *, param: str = "image") -> tuple[int, int]:
 
 
 def _array_size(arr: np.ndarray, error: ErrorFactory) -> tuple[int, int]:
+    """``(width, height)`` of an image array or the first image of a batch (checked)."""
     image = arr[0] if arr.ndim == 4 and arr.shape[0] >= 1 else arr
     _check_image_shape(image, error)
     _check_image_dtype(image, error)
@@ -253,6 +257,7 @@ def _unbatch_mask(arr: np.ndarray, error: ErrorFactory) -> np.ndarray:
 
 
 def _mask_from_ndarray(arr: np.ndarray, error: ErrorFactory) -> MaskArray:
+    """A mask array (2-D, ``(H, W, 1|3|4)`` or batched by 1) -> ``(H, W)`` bool."""
     arr = _unbatch_mask(arr, error)
     _check_image_shape(arr, error)
     if arr.ndim == 2 or arr.shape[2] == 1:
@@ -261,12 +266,14 @@ def _mask_from_ndarray(arr: np.ndarray, error: ErrorFactory) -> MaskArray:
 
 
 def _mask_from_pil(img: Image.Image, error: ErrorFactory) -> MaskArray:
+    """A loaded PIL image -> ``(H, W)`` bool: L/1 white = replace, else as pixels."""
     if img.mode in ("L", "1"):
         return masks.mask_from_luminance(np.asarray(img.convert("L")))
     return masks.mask_from_pixels(_pil_to_array(img, error))
 
 
 def _check_mask_size(mask: MaskArray, size: Any, param: str) -> None:
+    """Raise unless ``mask`` is (height, width) of ``size`` = ``(width, height)``."""
     if size is None:
         return
     width, height = (int(v) for v in size)
@@ -315,6 +322,7 @@ def mask_to_array(
 
 
 def _mask_input_to_array(mask: Any, error: ErrorFactory) -> MaskArray:
+    """Any accepted mask input -> ``(H, W)`` bool, True = replace."""
     arr = _as_ndarray(mask, error)
     if arr is not None:
         return _mask_from_ndarray(arr, error)

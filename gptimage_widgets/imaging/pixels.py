@@ -47,6 +47,7 @@ def _float_to_uint8(arr: np.ndarray, error: ErrorFactory) -> ImageArray:
 
 
 def _int_to_uint8(arr: np.ndarray, error: ErrorFactory) -> ImageArray:
+    """Integers in ``[0, 255]`` -> ``uint8`` (same shape); others are an error."""
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or hi > 255:
         raise error(
@@ -93,6 +94,7 @@ def _check_image_shape(arr: np.ndarray, error: ErrorFactory) -> None:
 
 
 def _check_image_dtype(arr: np.ndarray, error: ErrorFactory) -> None:
+    """Raise unless ``arr``'s dtype is bool, integer or float."""
     if arr.dtype.kind not in "biuf":
         _pixels_to_uint8(arr, error)  # raises the dtype message
 
@@ -119,6 +121,7 @@ def _single_from_batch(arr: np.ndarray, error: ErrorFactory) -> np.ndarray:
 
 
 def _image_from_ndarray(arr: np.ndarray, error: ErrorFactory) -> ImageArray:
+    """An image array (or a batch of 1) -> ``(H, W, 3|4)`` uint8, C-contiguous."""
     arr = _single_from_batch(arr, error)
     _check_image_shape(arr, error)
     return _gray_or_color_to_rgb(_pixels_to_uint8(arr, error))

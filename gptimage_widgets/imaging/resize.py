@@ -12,12 +12,15 @@ import numpy as np
 from PIL import Image
 
 from .. import masks
+from ..catalog import largest_output_pixels
 from .encode import _check_int_option
 from .inputs import mask_to_array, to_array
 from .messages import ImageArray, MaskArray
 
-#: gpt-image-2's largest output (3840x2160); the default budget of ``downscale_to_budget``.
-DEFAULT_MAX_PIXELS: Final = 8_294_400
+#: The default budget of ``downscale_to_budget``: the largest output image of the built-in
+#: models (gpt-image-2's 3840x2160), from ``gptimage_widgets/models.json`` through
+#: :func:`gptimage_widgets.catalog.largest_output_pixels`, read when this module is imported.
+DEFAULT_MAX_PIXELS: Final = largest_output_pixels()
 
 
 # ----------------------------------------------------------------------------- resizing

@@ -97,10 +97,12 @@ class MaskDocument:
 
     @property
     def can_undo(self) -> bool:
+        """Whether :meth:`undo` has an operation to undo."""
         return bool(self._ops)
 
     @property
     def can_redo(self) -> bool:
+        """Whether :meth:`redo` has an undone operation to re-apply."""
         return bool(self._redo)
 
     @property
@@ -157,12 +159,15 @@ class MaskDocument:
         return op
 
     def clear(self) -> None:
+        """Clear the whole mask (undoable)."""
         self.apply(Clear())
 
     def fill(self) -> None:
+        """Select the whole image (undoable)."""
         self.apply(Fill())
 
     def invert(self) -> None:
+        """Swap selected and unselected pixels (undoable)."""
         self.apply(Invert())
 
     def grow(self, pixels: int) -> None:
@@ -180,6 +185,7 @@ class MaskDocument:
     # ------------------------------------------------------------------ internals
 
     def _push(self, op: MaskOp) -> None:
+        """Append ``op`` with the emptiness it leaves (when the ops decide it)."""
         self._empty.append(_emptiness_after(self._empty[-1], op, self.width, self.height))
         self._ops.append(op)
         self._changed()
@@ -201,6 +207,7 @@ class MaskDocument:
         return self._canvas
 
     def _rasterize_pending(self) -> None:
+        """Rasterize the ops not yet on the canvas, stroke geometry in one batch."""
         started = time.perf_counter()
         pending = self._ops[self._rasterized :]
         shapes = _stroke_shape_queue(pending)
@@ -213,6 +220,7 @@ class MaskDocument:
             self._maybe_checkpoint(op)
 
     def _maybe_checkpoint(self, op: MaskOp) -> None:
+        """Store a packed canvas after ``op`` when replay since the last one got costly."""
         count = self._rasterized
         if count in self._checkpoints or isinstance(op, _RESETS):
             self._cost_since_checkpoint = 0.0  # replay can start at a reset op itself

@@ -25,6 +25,7 @@ Point: TypeAlias = tuple[float, float]
 
 
 def _finite_number(value: Any, name: str) -> float:
+    """``value`` as a finite float, else a ValidationError naming ``name``."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -188,6 +189,7 @@ _RESETS = (Fill, Clear, LoadMask)
 
 
 def _check_op(op: Any, width: int, height: int) -> MaskOp:
+    """``op`` when it is a mask operation fitting a (``height``, ``width``) mask; else raise."""
     if not isinstance(op, _OP_TYPES):
         names = ", ".join(t.__name__ for t in _OP_TYPES)
         raise ValidationError(

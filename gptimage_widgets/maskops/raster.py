@@ -64,6 +64,7 @@ class _Canvas:
 
     @classmethod
     def blank(cls, width: int, height: int) -> _Canvas:
+        """An empty (H, W) = (``height``, ``width``) canvas."""
         return cls(np.zeros((height, width), dtype=np.uint8))
 
     def replace(self, pixels: np.ndarray, inverted: bool) -> None:
@@ -80,6 +81,7 @@ class _Canvas:
 
     @property
     def draw(self) -> ImageDraw.ImageDraw:
+        """The ImageDraw drawing into :attr:`image` (made on first use)."""
         if self._draw is None:
             self._draw = ImageDraw.Draw(self.image)
         return self._draw
@@ -98,11 +100,13 @@ class _Canvas:
 
     @classmethod
     def unpack(cls, packed: tuple[np.ndarray, bool], width: int) -> _Canvas:
+        """A canvas from :meth:`packed`'s output, ``width`` pixels wide."""
         bits, inverted = packed
         return cls(_pixels_from_packed(bits, width), inverted)
 
 
 def _draw_rect(canvas: _Canvas, op: Rect) -> None:
+    """Fill the pixels whose centres lie in ``op``'s rectangle (clipped to the image)."""
     left, right = math.ceil(min(op.x0, op.x1)), math.floor(max(op.x0, op.x1))
     top, bottom = math.ceil(min(op.y0, op.y1)), math.floor(max(op.y0, op.y1))
     if left > right or top > bottom:
@@ -111,11 +115,13 @@ def _draw_rect(canvas: _Canvas, op: Rect) -> None:
 
 
 def _draw_lasso(canvas: _Canvas, op: Lasso) -> None:
+    """Fill ``op``'s polygon, vertices rounded to the nearest pixel centre."""
     corners = np.asarray(op.points).view(complex).ravel()
     canvas.draw.polygon(_pillow_coordinates(corners).tolist(), fill=canvas.ink(op.erase))
 
 
 def _draw_stroke(canvas: _Canvas, op: Stroke, shape: _Shape) -> None:
+    """Draw a stroke's precomputed polygons and discs (``geometry._stroke_shapes``)."""
     if _CORE_DRAW:
         _draw_stroke_core(canvas, op, shape)
     else:

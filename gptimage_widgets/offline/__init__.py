@@ -9,8 +9,8 @@ exactly what the client accepts. Stdlib HTTP, numpy and Pillow only.
 
 from __future__ import annotations
 
-from .app import FileInfo, RequestRecord
 from .faults import FAULT_HEADER, KINDS, Fault
+from .responses import FileInfo, RequestRecord
 from .server import OfflineServer
 
 __all__ = ["FAULT_HEADER", "KINDS", "Fault", "FileInfo", "OfflineServer", "RequestRecord"]

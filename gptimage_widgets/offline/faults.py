@@ -26,20 +26,37 @@ names another path. Kinds (see :data:`KINDS`):
 ``moderation``       400 ``moderation_blocked`` with ``moderation_details``
 ``quota``            429 ``insufficient_quota`` (retrying will not help)
 ``org_verification`` 403 "organization must be verified"
+
+This module owns the rules (:class:`Fault`, :class:`FaultPlan`, the header) and what each kind
+does to an answer (:func:`fault_response`, :func:`apply_output_fault`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
+from email.utils import formatdate
 
 from ..errors import ValidationError
+from .responses import HTTPResponse, error_body, json_bytes, json_response
 
-__all__ = ["FAULT_HEADER", "KINDS", "Fault", "FaultPlan", "parse_fault_header"]
+__all__ = [
+    "FAULT_HEADER",
+    "KINDS",
+    "Fault",
+    "FaultPlan",
+    "apply_output_fault",
+    "fault_response",
+    "parse_fault_header",
+]
 
 FAULT_HEADER = "x-offline-fault"
+#: Body bytes a ``drop`` fault lets through on a streamed answer before closing.
+STREAM_DROP_BYTES = 64
 
 KINDS: tuple[str, ...] = (
     "429",
@@ -215,3 +232,123 @@ def _convert_option(key: str, raw: str, header: str) -> object:
             param=FAULT_HEADER,
             value=header,
         ) from None
+
+
+# --------------------------------------------------------------------------- answers
+
+
+_SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+_ORG_VERIFICATION = (
+    "Your organization must be verified to use the model `{model}`. Please go to: "
+    "https://platform.openai.com/settings/organization/general and click on Verify "
+    "Organization. If you just verified, it can take up to 15 minutes for access to propagate."
+)
+
+
+def _retry_after_headers(fault: Fault, default_seconds: float | None) -> list[tuple[str, str]]:
+    headers = []
+    seconds = fault.retry_after if fault.retry_after is not None else default_seconds
+    if seconds is not None:
+        value = (
+            formatdate(time.time() + seconds, usegmt=True)
+            if fault.retry_after_date
+            else f"{seconds:g}"
+        )
+        headers.append(("retry-after", value))
+    if fault.retry_after_ms is not None:
+        headers.append(("retry-after-ms", str(fault.retry_after_ms)))
+    return headers
+
+
+def fault_response(fault: Fault) -> HTTPResponse | None:
+    """The whole answer for faults that replace the response; None for the others."""
+    kind = fault.kind
+    if kind == "429":
+        response = json_response(
+            fault.status or 429,
+            error_body(
+                "Rate limit reached for images per minute. Please try again in a moment.",
+                type="requests",
+                code="rate_limit_exceeded",
+            ),
+        )
+        response.headers += _retry_after_headers(fault, 0)
+        return response
+    if kind in ("500", "502", "503"):
+        response = json_response(
+            fault.status or int(kind), error_body(_SERVER_ERROR, type="server_error")
+        )
+        response.headers += _retry_after_headers(fault, None)
+        return response
+    if kind == "html_error":
+        return HTTPResponse(fault.status or 502, [("content-type", "text/html")], _HTML_502)
+    if kind == "moderation":
+        return json_response(
+            fault.status or 400,
+            error_body(
+                "Your request was rejected by the safety system. safety_violations=[violence].",
+                type="image_generation_user_error",
+                code="moderation_blocked",
+                moderation_details={"stage": "input", "categories": ["violence"]},
+            ),
+        )
+    if kind == "quota":
+        return json_response(
+            fault.status or 429,
+            error_body(
+                "You exceeded your current quota, please check your plan and billing details.",
+                type="insufficient_quota",
+                code="insufficient_quota",
+            ),
+        )
+    if kind == "org_verification":
+        return json_response(
+            fault.status or 403,
+            error_body(_ORG_VERIFICATION.format(model="gpt-image-2"), type="invalid_request_error"),
+        )
+    return None
+
+
+def apply_output_fault(fault: Fault, response: HTTPResponse) -> None:
+    """Spoil a successful ``response`` in place as ``fault`` says."""
+    if fault.kind == "drop":
+        response.drop_after = (
+            STREAM_DROP_BYTES if response.chunks is not None else max(1, len(response.body) // 2)
+        )
+    elif fault.kind == "malformed_json":
+        if response.chunks is not None:
+            response.chunks = _malformed_stream(response.chunks)
+        else:
+            response.body = response.body[: max(1, len(response.body) // 2)]
+    elif fault.kind == "bad_base64":
+        if response.chunks is not None:
+            response.chunks = _bad_base64_stream(response.chunks)
+        else:
+            response.body = _spoil_b64(response.body)
+
+
+def _spoil_b64(body: bytes) -> bytes:
+    payload = json.loads(body)
+    for item in payload.get("data", []):
+        if "b64_json" in item:
+            item["b64_json"] = "!!not-base64@@" + item["b64_json"][:16]
+    return json_bytes(payload)
+
+
+def _malformed_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, None)
+    if first is not None:
+        yield first[: max(8, len(first) // 2)] + b"\n\n"
+
+
+def _bad_base64_stream(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        head, _, data = chunk.partition(b"data: ")
+        payload = json.loads(data)
+        payload["b64_json"] = "!!not-base64@@"
+        yield head + b"data: " + json_bytes(payload) + b"\n\n"

@@ -27,8 +27,10 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import GPTImageError
-from .app import MAX_BODY_BYTES, HTTPRequest, HTTPResponse, OfflineApp, RequestRecord, error_body
+from .app import OfflineApp
 from .faults import Fault
+from .parsing import MAX_BODY_BYTES
+from .responses import HTTPRequest, HTTPResponse, RequestRecord, error_body
 
 __all__ = ["OfflineServer"]
 

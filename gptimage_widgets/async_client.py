@@ -1,0 +1,438 @@
+"""The asynchronous client, :class:`AsyncImageClient`: the sync client's methods as
+coroutines, plus concurrency (:meth:`~AsyncImageClient.map`, :meth:`~AsyncImageClient.sweep`).
+
+Owns: what only the async client has: the per-event-loop concurrency limit
+(``max_concurrency``), running many requests, progress reporting, and awaiting I/O. Request
+building, budget and results are shared with the sync client in
+:mod:`gptimage_widgets.client_base`; sending in :mod:`gptimage_widgets.transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import sys
+import time
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from typing import Any
+
+import httpx
+
+from ._types import ImageInput, ImageInputs, MaskInput
+from .backends import apply_model_status
+from .client_base import (
+    DEFAULT_MODEL,
+    DEFAULT_VARIATION_MODEL,
+    Call,
+    ClientBase,
+    PartialCallback,
+    call_arguments,
+)
+from .errors import GPTImageError, ValidationError
+from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
+from .results import ImageResult
+from .sse import StreamEvent
+from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
+from .validation import require_operation
+
+__all__ = ["AsyncImageClient"]
+
+Progress = Callable[[int, int, Any], Any]
+
+
+class AsyncImageClient(ClientBase[AsyncTransport]):
+    """Asynchronous client: :class:`~gptimage_widgets.client.ImageClient`'s methods as
+    coroutines, plus concurrency.
+
+    Takes :class:`~gptimage_widgets.client.ImageClient`'s parameters (``http_client`` is an
+    ``httpx.AsyncClient``) and `max_concurrency`, the most requests in flight at once
+    (default 8). ``await client.generate(...)``; ``async for event in
+    client.stream_generate(...)``; ``await client.map([...])`` and ``await
+    client.sweep(prompts, grid={...})`` run many.
+    """
+
+    transport_class = AsyncTransport
+
+    def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValidationError(
+                f"max_concurrency must be an integer >= 1, got {max_concurrency!r}",
+                param="max_concurrency",
+                value=max_concurrency,
+            )
+        super().__init__(*args, **kwargs)
+        self.max_concurrency = max_concurrency
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
+
+    async def close(self) -> None:
+        """Close the connection pool (unless it was passed in as `http_client`)."""
+        await self._transport.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncImageClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def refresh_model_status(self) -> list[str]:
+        """Async :meth:`ImageClient.refresh_model_status`."""
+        response, _ = await self._transport.send(
+            self._transport.models_request, stream=False, model=None
+        )
+        return apply_model_status(json_body(response, self._transport.secrets))
+
+    # ------------------------------------------------------------------ public methods
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_MODEL,
+        n: int = 1,
+        size: str | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        moderation: str | None = None,
+        style: str | None = None,
+        partial_images: int = 0,
+        on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **extra: Any,
+    ) -> ImageResult:
+        """:meth:`ImageClient.generate`, awaited; `on_partial` may be a coroutine function."""
+        return await self._execute(*call_arguments("generate", locals()))
+
+    async def edit(
+        self,
+        prompt: str,
+        images: ImageInputs,
+        *,
+        mask: MaskInput | None = None,
+        model: str = DEFAULT_MODEL,
+        n: int = 1,
+        size: str | None = None,
+        quality: str | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        output_compression: int | None = None,
+        input_fidelity: str | None = None,
+        partial_images: int = 0,
+        on_partial: PartialCallback | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **extra: Any,
+    ) -> ImageResult:
+        """:meth:`ImageClient.edit`, awaited."""
+        return await self._execute(*call_arguments("edit", locals()))
+
+    async def variations(
+        self,
+        image: ImageInput,
+        *,
+        model: str = DEFAULT_VARIATION_MODEL,
+        n: int = 1,
+        size: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **extra: Any,
+    ) -> ImageResult:
+        """:meth:`ImageClient.variations`, awaited."""
+        return await self._execute(*call_arguments("variation", locals()))
+
+    async def stream_generate(
+        self,
+        prompt: str,
+        *,
+        model: str = DEFAULT_MODEL,
+        partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """:meth:`ImageClient.stream_generate` as an async iterator (``async for``).
+
+        Validation errors surface on the first step, like every other error.
+        """
+        events = self._prepared_stream(*call_arguments("generate", locals()))
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def stream_edit(
+        self,
+        prompt: str,
+        images: ImageInputs,
+        *,
+        model: str = DEFAULT_MODEL,
+        partial_images: int = 2,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """:meth:`ImageClient.stream_edit` as an async iterator (``async for``)."""
+        events = self._prepared_stream(*call_arguments("edit", locals()))
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    # ------------------------------------------------------------------ many requests
+
+    async def map(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        return_exceptions: bool = True,
+        progress: bool | Progress | None = None,
+    ) -> list[Any]:
+        """Run many requests concurrently (at most `max_concurrency` at once).
+
+        Parameters
+        ----------
+        requests : iterable of Mapping
+            Each ``{"operation": "generate"|"edit"|"variation" (default generate),
+            "prompt": ..., "images": ..., "model": ..., **params}``; every keyword of the
+            matching method is accepted.
+        return_exceptions : bool
+            True (default): a failed item's :class:`GPTImageError` takes its place in the
+            list. False: the first failure cancels the rest and is raised.
+        progress : bool or callable, optional
+            True prints ``done/total`` to stderr; a callable gets ``(done, total, item)``.
+
+        Returns
+        -------
+        list
+            ``ImageResult`` (or the error) per request, in input order.
+        """
+        items = [dict(item) for item in requests]
+        report = _progress_reporter(progress, len(items))
+
+        async def run_one(item: dict[str, Any]) -> Any:
+            try:
+                outcome: Any = await self._call_from_mapping(item)
+            except GPTImageError as exc:
+                if not return_exceptions:
+                    raise
+                outcome = exc
+            report(outcome)
+            return outcome
+
+        tasks = [asyncio.ensure_future(run_one(item)) for item in items]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def sweep(
+        self,
+        prompts: str | Sequence[str],
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        operation: str = "generate",
+        progress: bool | Progress | None = True,
+        return_exceptions: bool = True,
+        **common: Any,
+    ) -> list[Any]:
+        """Every prompt x every combination of `grid` values, concurrently.
+
+        Parameters
+        ----------
+        prompts : str or sequence of str
+        grid : Mapping of str to sequence, optional
+            E.g. ``{"quality": ["low", "high"], "size": ["1024x1024", "1536x1024"]}``.
+        operation : str
+            ``"generate"`` (default) or ``"edit"`` (pass ``images=`` in `common`).
+        progress, return_exceptions
+            As for :meth:`map`.
+        **common
+            Parameters shared by every request (``model=``, ``n=``, ``extra_body=``...).
+
+        Returns
+        -------
+        list
+            Results in order: prompts outer, grid combinations inner (``itertools.product``
+            over the grid's keys in the order given). Each result's ``.request`` holds its
+            parameters.
+        """
+        prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
+        grid = dict(grid or {})
+        combos = [
+            dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())
+        ]
+        requests = [
+            {**common, "operation": operation, "prompt": prompt, **combo}
+            for prompt in prompt_list
+            for combo in combos
+        ]
+        return await self.map(requests, return_exceptions=return_exceptions, progress=progress)
+
+    async def _call_from_mapping(self, item: dict[str, Any]) -> ImageResult:
+        operation = require_operation(item.pop("operation", "generate"), also=("variations",))
+        if operation == "generate":
+            return await self.generate(**item)
+        if operation == "edit":
+            return await self.edit(**item)
+        return await self.variations(item.pop("images", item.pop("image", None)), **item)
+
+    # ------------------------------------------------------------------ async I/O
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+        return semaphore
+
+    async def _execute(
+        self,
+        operation: str,
+        model: str,
+        params: dict[str, Any],
+        on_partial: PartialCallback | None,
+        options: RequestOptions,
+    ) -> ImageResult:
+        call = self._prepare(operation, model, params, on_partial, options)
+        result: ImageResult | None = None
+        try:
+            if call.request.stream:
+                result = await self._collect(self._stream(call), on_partial)
+            else:
+                async with self._semaphore():
+                    result = await self._fetch(call)
+            return result
+        finally:
+            self._settle(call, result)
+
+    async def _fetch(self, call: Call) -> ImageResult:
+        body = BodyBuffer()
+        response, call.attempts = await self._transport.send(
+            lambda: self._transport.api_request(call.request, call.options),
+            stream=False,
+            model=call.request.model,
+            body=body,
+            secrets=call.secrets,
+        )
+        call.first_byte = time.perf_counter()
+        payload = parse_payload(body, request_id_of(response), call.secrets)
+        urls = payload.urls()
+        contents = await asyncio.gather(
+            *(self._download(url, call.options) for url in urls.values())
+        )
+        decoded = decode_items(payload, dict(zip(urls, contents, strict=True)))
+        return await asyncio.to_thread(self._save_now, self._make_result(call, decoded))
+
+    async def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
+        """Async :meth:`ImageClient._download` (no credentials; redirects followed)."""
+        body = BodyBuffer()
+        await self._transport.send(
+            lambda: self._transport.download_request(url, options),
+            stream=False,
+            model=None,
+            body=body,
+            follow_redirects=True,
+        )
+        return body.take_bytes()
+
+    @staticmethod
+    async def _collect(
+        events: AsyncIterator[StreamEvent], on_partial: PartialCallback | None
+    ) -> ImageResult:
+        result = None
+        async for event in events:
+            if event.is_partial and on_partial is not None and event.image is not None:
+                outcome = on_partial(event.index, event.image)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            elif event.is_completed:
+                result = event.result
+        assert result is not None  # _stream raises StreamError otherwise
+        return result
+
+    async def _stream(self, call: Call) -> AsyncIterator[StreamEvent]:
+        async with self._semaphore():
+            response, call.attempts = await self._transport.send(
+                lambda: self._transport.api_request(call.request, call.options),
+                stream=True,
+                model=call.request.model,
+                secrets=call.secrets,
+            )
+            call.first_byte = time.perf_counter()
+            run = StreamRun(call.request.operation, response, call.secrets)
+            try:
+                try:
+                    async for chunk in response.aiter_bytes():
+                        for event in run.feed(chunk):
+                            yield event
+                except httpx.HTTPError as exc:
+                    raise run.broken(exc) from exc
+                decoded = run.finish()
+            finally:
+                await response.aclose()
+        result = await asyncio.to_thread(self._save_now, self._make_result(call, decoded))
+        for event in run.completed_events(result):
+            yield event
+
+    async def _prepared_stream(
+        self,
+        operation: str,
+        model: str,
+        params: dict[str, Any],
+        on_partial: PartialCallback | None,
+        options: RequestOptions,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        # validation errors surface on the first step of `async for`, like every other error
+        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
+        completed: ImageResult | None = None
+        try:
+            async for event in self._stream(call):
+                completed = event.result if event.is_completed else completed
+                yield event
+        finally:
+            self._settle(call, completed)
+
+
+def _progress_reporter(progress: bool | Progress | None, total: int) -> Callable[[Any], None]:
+    """A callback counting finished items: prints to stderr (True) or calls `progress`."""
+    done = 0
+    failed = 0
+
+    def report(item: Any) -> None:
+        nonlocal done, failed
+        done += 1
+        failed += isinstance(item, BaseException)
+        if callable(progress):
+            progress(done, total, item)
+        elif progress:
+            tail = f", {failed} failed" if failed else ""
+            end = "\n" if done == total else ""
+            print(f"\r{done}/{total} done{tail}", end=end, file=sys.stderr, flush=True)
+
+    return report

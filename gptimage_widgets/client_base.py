@@ -1,0 +1,327 @@
+"""What the sync and async clients share: configuration, the budget, and turning a decoded
+response into a saved :class:`~gptimage_widgets.results.ImageResult`.
+
+Owns: the constructor arguments and their checks, the session budget (reserve before
+sending, settle after), building a request (:func:`gptimage_widgets.request.build_request`
+validates it), cost from usage or the estimate, the result's timings and notes, and saving
+to the history store before a result is returned. Nothing here sends bytes: that is
+:mod:`gptimage_widgets.transport`; reading answers is :mod:`gptimage_widgets.responses`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import httpx
+import numpy as np
+
+from . import pricing, retry
+from .backends import Backend, resolve_backend
+from .errors import BudgetExceededError, GPTImageError, ValidationError
+from .history import HistoryStore
+from .redact import redact_tree
+from .request import ImageRequest, build_request
+from .responses import Decoded
+from .results import ImageResult
+from .transport import NO_OPTIONS, RequestOptions, Transport, resolve_timeout
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_VARIATION_MODEL", "PartialCallback"]
+
+DEFAULT_MODEL = "gpt-image-2"
+DEFAULT_VARIATION_MODEL = "dall-e-2"
+
+#: ``on_partial(index, image)``: a preview, ``image`` ``(H, W, 3|4)`` uint8.
+PartialCallback = Callable[[int, np.ndarray], Any]
+TransportT = TypeVar("TransportT", bound=Transport)
+
+#: The SDK-style escape hatches every public method takes (see ``RequestOptions``).
+_ESCAPE_HATCHES = ("extra_headers", "extra_query", "extra_body", "timeout")
+#: Public-method arguments that are not request parameters.
+_NOT_PARAMS = ("self", "model", "on_partial", "extra", "params", "__class__", *_ESCAPE_HATCHES)
+
+
+@dataclasses.dataclass
+class Call:
+    """One request on its way: what was built, what was reserved, when it started."""
+
+    request: ImageRequest
+    estimate: pricing.CostEstimate | None
+    reserved_usd: float
+    on_partial: PartialCallback | None
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    first_byte: float | None = None
+    attempts: int = 1
+    options: RequestOptions = NO_OPTIONS
+    secrets: tuple[str | None, ...] = ()
+
+
+def call_arguments(
+    operation: str, named: Mapping[str, Any]
+) -> tuple[str, str, dict[str, Any], PartialCallback | None, RequestOptions]:
+    """A public method's ``locals()`` -> ``(operation, model, params, on_partial, options)``.
+
+    Every public method (``generate``, ``edit``, ``variations`` and their streaming forms,
+    sync and async) hands its arguments here, so the rules live once: ``None`` means "not
+    given", ``n=1`` and ``partial_images=0`` are the defaults and are not sent, ``image``
+    (variations) is the ``images`` parameter, ``**extra``/``**params`` join the rest, and
+    the escape hatches (``extra_headers``, ``extra_query``, ``extra_body``, ``timeout``)
+    become :class:`~gptimage_widgets.transport.RequestOptions`.
+    """
+    options = RequestOptions.of(**{name: named.get(name) for name in _ESCAPE_HATCHES})
+    extra = {**named.get("extra", {}), **named.get("params", {})}
+    given = {name: value for name, value in named.items() if name not in _NOT_PARAMS}
+    if given.get("n") == 1:
+        given["n"] = None
+    if "partial_images" in given and not given["partial_images"]:
+        given["partial_images"] = None
+    if "image" in given:
+        given["images"] = given.pop("image")
+    params = {name: value for name, value in {**given, **extra}.items() if value is not None}
+    return operation, named["model"], params, named.get("on_partial"), options
+
+
+def _history_store(history: Any) -> HistoryStore | None:
+    if history is False:
+        return None
+    if history is None or history is True:
+        return HistoryStore()
+    if isinstance(history, HistoryStore):
+        return history
+    if isinstance(history, (str, os.PathLike)):
+        return HistoryStore(history)
+    raise ValidationError(
+        f"history={history!r} is not accepted; pass None (./gptimage-outputs), False (off), "
+        "a folder path or a HistoryStore",
+        param="history",
+        value=repr(history),
+    )
+
+
+def _check_settings(max_retries: Any, budget_usd: Any) -> None:
+    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+        raise ValidationError(
+            f"max_retries must be an integer >= 0, got {max_retries!r}",
+            param="max_retries",
+            value=max_retries,
+        )
+    if budget_usd is not None and (
+        isinstance(budget_usd, bool)
+        or not isinstance(budget_usd, (int, float))
+        or not budget_usd >= 0
+    ):
+        raise ValidationError(
+            f"budget_usd must be a number >= 0 (USD), got {budget_usd!r}",
+            param="budget_usd",
+            value=budget_usd,
+        )
+
+
+class ClientBase(Generic[TransportT]):
+    """Configuration and the pure steps shared by the sync and async clients.
+
+    Subclasses set :attr:`transport_class` (how bytes are sent) and write the public
+    methods; the constructor's parameters are documented on
+    :class:`~gptimage_widgets.client.ImageClient`.
+    """
+
+    transport_class: type[TransportT]
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        backend: str = "auto",
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        history: Any = None,
+        organization: str | None = None,
+        project: str | None = None,
+        azure_endpoint: str | None = None,
+        azure_deployment: str | None = None,
+        api_version: str | None = None,
+        budget_usd: float | None = None,
+        http_client: Any = None,
+    ) -> None:
+        _check_settings(max_retries, budget_usd)
+        self._backend: Backend = resolve_backend(
+            backend,
+            api_key,
+            base_url,
+            organization=organization,
+            project=project,
+            azure_endpoint=azure_endpoint,
+            azure_deployment=azure_deployment,
+            api_version=api_version,
+        )
+        self.retry_policy = retry.RetryPolicy(max_retries=max_retries)
+        self.history = _history_store(history)
+        self.budget_usd = budget_usd
+        self._spent_usd = 0.0
+        self._reserved_usd = 0.0
+        self._budget_lock = threading.Lock()
+        injected = http_client is not None
+        self._transport: TransportT = self.transport_class(
+            backend=self._backend,
+            http=http_client if injected else self.transport_class.new_http(),
+            timeout=resolve_timeout(timeout, injected=injected),
+            policy=self.retry_policy,
+            owns_http=not injected,
+        )
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def backend(self) -> str:
+        """``"openai"``, ``"compatible"``, ``"azure"`` or ``"offline"``."""
+        return self._backend.name
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to (Azure: the resource endpoint)."""
+        return self._backend.base_url
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
+
+    @property
+    def spent_usd(self) -> float:
+        """What this client's requests cost so far (actual where usage was reported)."""
+        return self._spent_usd
+
+    @property
+    def _http(self) -> Any:
+        """The httpx client requests go through (owned or injected)."""
+        return self._transport.http
+
+    def __repr__(self) -> str:
+        key = "set" if self._backend.has_key else "not set"
+        return (
+            f"{type(self).__name__}(backend={self.backend!r}, base_url={self.base_url!r}, "
+            f"api_key={key}, max_retries={self.max_retries}, history={self.history!r})"
+        )
+
+    # ------------------------------------------------------------------ before sending
+
+    def _prepare(
+        self,
+        operation: str,
+        model: str,
+        params: dict[str, Any],
+        on_partial: PartialCallback | None = None,
+        options: RequestOptions = NO_OPTIONS,
+    ) -> Call:
+        """Validate and build the request and reserve its estimated cost (nothing sent).
+
+        The known parameters are validated; `options` (extra body fields...) go as given.
+        """
+        request = build_request(model, operation, **params)
+        estimate = self._estimate(request)
+        reserved = self._reserve(request, estimate)
+        return Call(
+            request=request,
+            estimate=estimate,
+            reserved_usd=reserved,
+            on_partial=on_partial,
+            options=options,
+            secrets=(*self._transport.secrets, *options.secrets),
+        )
+
+    def _estimate(self, request: ImageRequest) -> pricing.CostEstimate | None:
+        p = request.params
+        try:
+            return pricing.estimate_cost(
+                request.model,
+                request.operation,
+                size=p.get("size"),
+                quality=p.get("quality"),
+                n=int(p.get("n") or 1),
+                prompt=str(p.get("prompt") or ""),
+                reference_images=len(p.get("image_sizes") or ()),
+                partial_images=request.partial_images,
+            )
+        except GPTImageError:
+            return None
+
+    def _reserve(self, request: ImageRequest, estimate: pricing.CostEstimate | None) -> float:
+        if self.budget_usd is None or self.backend == "offline":
+            return 0.0
+        amount = estimate.high_usd if estimate is not None else 0.0
+        with self._budget_lock:
+            committed = self._spent_usd + self._reserved_usd
+            if committed + amount > self.budget_usd + 1e-12:
+                raise BudgetExceededError(
+                    f"not sent: this {request.model} request may cost up to ${amount:.3f}, and "
+                    f"${committed:.3f} of the ${self.budget_usd:.2f} budget is spent or in "
+                    "flight; raise budget_usd= or lower n, quality or size"
+                )
+            self._reserved_usd += amount
+        return amount
+
+    def _settle(self, call: Call, result: ImageResult | None) -> None:
+        with self._budget_lock:
+            self._reserved_usd = max(0.0, self._reserved_usd - call.reserved_usd)
+            if result is not None and result.cost_usd:
+                self._spent_usd += result.cost_usd
+
+    # ------------------------------------------------------------------ after receiving
+
+    def _make_result(self, call: Call, decoded: Decoded) -> ImageResult:
+        request = call.request
+        cost, is_estimate = self._cost(call, decoded.usage)
+        timings = {"total_s": time.perf_counter() - call.started}
+        if call.first_byte is not None:
+            timings["first_byte_s"] = call.first_byte - call.started
+        timings["attempts"] = call.attempts
+        notes = list(request.notes)
+        if self.backend == "offline":
+            notes.append("offline backend: synthetic images, no cost")
+        return ImageResult(
+            images=decoded.images,
+            model=request.model,
+            operation=request.operation,
+            request={**request.params, **redact_tree(call.options.body)},
+            usage=decoded.usage,
+            cost_usd=cost,
+            cost_is_estimate=is_estimate,
+            revised_prompts=decoded.revised,
+            request_id=decoded.request_id,
+            created=decoded.created if isinstance(decoded.created, int) else None,
+            timings=timings,
+            notes=notes,
+        )
+
+    def _cost(self, call: Call, usage: Mapping[str, Any] | None) -> tuple[float | None, bool]:
+        if self.backend == "offline":
+            return 0.0, False
+        if usage:
+            try:
+                actual = pricing.cost_from_usage(call.request.model, usage)
+            except GPTImageError:
+                actual = None
+            if actual is not None:
+                return actual, False
+        return (call.estimate.usd if call.estimate else None), True
+
+    def _save_now(self, result: ImageResult) -> ImageResult:
+        """Write the result to the history store; a failing disk warns, never loses it."""
+        if self.history is None:
+            return result
+        try:
+            self.history.save(result)
+        except (OSError, GPTImageError) as exc:
+            result.notes.append(f"not saved to history: {exc}")
+            warnings.warn(
+                f"the images were NOT saved to {self.history!r} ({exc}); save them with "
+                "result.save(folder)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return result

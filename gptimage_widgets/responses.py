@@ -1,0 +1,289 @@
+"""Response decoding: a successful answer's bytes -> images and their metadata.
+
+Owns: reading a body into one buffer (:class:`BodyBuffer`), parsing an images response
+(:func:`parse_payload`, :func:`decode_items`), and the state of one streamed response
+(:class:`StreamRun`, built on :mod:`gptimage_widgets.sse`). Both produce a :class:`Decoded`,
+from which the client builds its :class:`~gptimage_widgets.results.ImageResult`.
+
+Pure except for the bytes handed in: shared by the sync and async clients (only how chunks
+are awaited differs). Every problem is raised through
+:func:`gptimage_widgets.http_errors.translate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+
+from . import imaging
+from .errors import GPTImageError, ResponseDecodeError, StreamError
+from .http_errors import DECODE_PROBLEMS, str_or_none, stream_error_event, translate
+from .redact import redact
+from .sse import ImageEventStream, StreamEvent
+
+__all__ = [
+    "BodyBuffer",
+    "Decoded",
+    "Payload",
+    "StreamRun",
+    "decode_items",
+    "json_body",
+    "parse_payload",
+    "request_id_of",
+]
+
+#: Largest ``Content-Length`` trusted for preallocating a body (a lying header must not
+#: allocate gigabytes); larger bodies grow past it as they arrive.
+MAX_PREALLOCATED_BODY = 512 * 1024 * 1024
+
+
+class BodyBuffer:
+    """A successful response body, read into one ``bytearray`` sized from Content-Length.
+
+    ``httpx.Response.read()`` keeps every chunk and then joins them: twice the body at its
+    peak. Here each chunk is copied into place and dropped, and :meth:`take_text` hands the
+    body over as text and releases the bytes, so ``json.loads`` never sees a second copy.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._size = 0
+
+    def start(self, response: httpx.Response) -> None:
+        """Start (or restart, on a retry) the body of `response`."""
+        self._buffer = bytearray(_announced_length(response))
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Append one decoded chunk (in place while it fits; the buffer grows past that)."""
+        end = self._size + len(chunk)
+        self._buffer[self._size : end] = chunk
+        self._size = end
+
+    def take_bytes(self) -> bytearray:
+        """The body as it arrived (no copy: the buffer itself, trimmed); the buffer is released."""
+        buffer, self._buffer = self._buffer, bytearray()
+        del buffer[self._size :]
+        return buffer
+
+    def take_text(self) -> str:
+        """The body decoded as UTF-8 (a BOM is dropped); the buffer is released."""
+        return self.take_bytes().decode("utf-8-sig")
+
+
+def _announced_length(response: httpx.Response) -> int:
+    """Content-Length when it gives the decoded size (no content-encoding), else 0."""
+    if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return 0
+    raw = response.headers.get("content-length", "").strip()
+    return min(int(raw), MAX_PREALLOCATED_BODY) if raw.isdigit() else 0
+
+
+def request_id_of(response: httpx.Response | None) -> str | None:
+    """The ``x-request-id`` of `response` (None without a response or header)."""
+    return None if response is None else response.headers.get("x-request-id")
+
+
+def json_body(response: httpx.Response, secrets: Sequence[str | None] = ()) -> Any:
+    """The decoded JSON of a small, already read response (``GET /models``)."""
+    try:
+        return response.json()
+    except DECODE_PROBLEMS as exc:
+        raise translate(exc, secrets=secrets, request_id=request_id_of(response)) from exc
+
+
+# --------------------------------------------------------------------------- images responses
+
+
+@dataclasses.dataclass
+class Decoded:
+    """What a response said, before the client adds cost, timings and notes.
+
+    Attributes
+    ----------
+    images : list of np.ndarray
+        ``(H, W, 3|4)`` uint8, one per image, in order.
+    usage : dict or None
+        OpenAI's ``usage`` object.
+    revised : list of (str or None)
+        ``revised_prompt`` per image.
+    created : Any
+        The server's creation time (kept only when it is an int).
+    request_id : str or None
+    """
+
+    images: list[np.ndarray]
+    usage: dict[str, Any] | None
+    revised: list[str | None]
+    created: Any
+    request_id: str | None
+
+
+@dataclasses.dataclass
+class Payload:
+    """The decoded JSON of a non-streamed images response."""
+
+    items: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    created: int | None
+    request_id: str | None
+
+    def urls(self) -> dict[int, str]:
+        """Index -> URL of the items that came as URLs (DALL·E)."""
+        return {i: str(item["url"]) for i, item in enumerate(self.items) if not _b64(item)}
+
+
+def _b64(item: Mapping[str, Any]) -> str | None:
+    value = item.get("b64_json")
+    return value if isinstance(value, str) and value else None
+
+
+def parse_payload(
+    received: BodyBuffer, request_id: str | None, secrets: Sequence[str | None] = ()
+) -> Payload:
+    """The JSON body of an images response -> its items, usage and creation time.
+
+    The body is taken out of `received` as text and that text is released as soon as
+    ``json.loads`` returns, before any image is decoded.
+    """
+    try:
+        body = json.loads(received.take_text())
+        items = body["data"]
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TypeError("'data' is not a list of objects")
+        for item in items:
+            if not _b64(item) and not isinstance(item.get("url"), str):
+                raise KeyError("an item of 'data' has neither 'b64_json' nor 'url'")
+        usage = body.get("usage")
+        created = body.get("created")
+    except DECODE_PROBLEMS as exc:
+        raise translate(exc, secrets=secrets, request_id=request_id) from exc
+    if not items:
+        raise ResponseDecodeError(
+            "the server answered without any image ('data' is empty); retry, or rephrase the "
+            "prompt if this repeats",
+            request_id=request_id,
+        )
+    return Payload(
+        items=items,
+        usage=dict(usage) if isinstance(usage, Mapping) else None,
+        created=created if isinstance(created, int) else None,
+        request_id=request_id,
+    )
+
+
+def decode_items(payload: Payload, downloads: Mapping[int, bytes | bytearray]) -> Decoded:
+    """Decode every item: base64 inline, or the downloaded bytes of its URL.
+
+    Each ``b64_json`` string is popped from its item as it is decoded, so the strings
+    already turned into arrays are freed while the next ones decode (a 4K image's base64
+    is ~20 MB). The payload's items keep everything else.
+    """
+    images = []
+    for index, item in enumerate(payload.items):
+        b64 = _b64(item)
+        item.pop("b64_json", None)
+        try:
+            image = imaging.decode_b64_image(b64) if b64 else imaging.decode_image(downloads[index])
+        except (GPTImageError, *DECODE_PROBLEMS) as exc:
+            raise translate(exc, request_id=payload.request_id) from exc
+        del b64
+        images.append(image)
+    return Decoded(
+        images=images,
+        usage=payload.usage,
+        revised=[str_or_none(item.get("revised_prompt")) for item in payload.items],
+        created=payload.created,
+        request_id=payload.request_id,
+    )
+
+
+# --------------------------------------------------------------------------- streams
+
+
+class StreamRun:
+    """The state of one streamed response: partial images out, completed ones held.
+
+    Parameters
+    ----------
+    operation : str
+        ``"generate"`` or ``"edit"`` (the event names differ).
+    response : httpx.Response
+        The successful streamed response (for its request id).
+    secrets : sequence of str
+        Removed from every message.
+    """
+
+    def __init__(
+        self, operation: str, response: httpx.Response, secrets: Sequence[str | None] = ()
+    ) -> None:
+        self.request_id = request_id_of(response)
+        self.secrets = tuple(secrets)
+        self.parser = ImageEventStream(operation)
+        self.completed: list[StreamEvent] = []
+
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        """Events to hand out now (partials); completed ones are held until the end.
+
+        A generator: the partials before an error (a malformed or ``error`` event) in the
+        same chunk are handed out before the error is raised.
+        """
+        try:
+            events = self.parser.feed(chunk)
+        except GPTImageError as exc:
+            raise translate(exc, request_id=self.request_id) from exc.__cause__
+        yield from self._sort(events)
+
+    def finish(self) -> Decoded:
+        """What the completed events hold; StreamError when none arrived."""
+        try:
+            events = self.parser.finish()
+        except GPTImageError as exc:
+            raise translate(exc, request_id=self.request_id) from exc.__cause__
+        for _late_partial in self._sort(events):  # the result holds completed images only
+            pass
+        return Decoded(
+            images=[event.image for event in self.completed if event.image is not None],
+            usage=next((e.usage for e in reversed(self.completed) if e.usage), None),
+            revised=[str_or_none(e.raw.get("revised_prompt")) for e in self.completed],
+            created=next((e.raw.get("created_at") for e in self.completed), None),
+            request_id=self.request_id,
+        )
+
+    def broken(self, exc: httpx.HTTPError) -> GPTImageError:
+        """The StreamError for a transport failure while reading the body.
+
+        One message: what broke (with httpx's detail), how far the stream got, and one
+        next step.
+        """
+        error = translate(exc, streaming=True, request_id=self.request_id)
+        if not isinstance(error, StreamError):
+            return error
+        detail = redact(str(exc) or type(exc).__name__, self.secrets)
+        if isinstance(exc, httpx.TimeoutException):
+            message = self.parser.incomplete_message(
+                f"the stream stalled: no data within the read timeout ({detail})",
+                advice="retry, or raise timeout= if the server is just slow",
+            )
+        else:
+            message = self.parser.incomplete_message(f"the connection broke ({detail})")
+        return StreamError(message, request_id=self.request_id)
+
+    def completed_events(self, result: Any) -> list[StreamEvent]:
+        """The held completed events, each carrying the saved `result`."""
+        return [dataclasses.replace(event, result=result) for event in self.completed]
+
+    def _sort(self, events: list[StreamEvent]) -> Iterator[StreamEvent]:
+        """Yield partials, hold completed events, raise at an ``error`` event."""
+        for event in events:
+            if event.is_error:
+                raise stream_error_event(event.raw, self.secrets, self.request_id)
+            if event.is_completed:
+                self.completed.append(event)
+            else:
+                yield event

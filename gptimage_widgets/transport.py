@@ -1,0 +1,420 @@
+"""The sending layer: where requests go, with which headers, and how failures are retried.
+
+Owns: building the httpx request of an API call, a result download or ``GET /models``
+(headers, query, timeout, per-call :class:`RequestOptions`); sending it with the retry policy
+of :mod:`gptimage_widgets.retry`; the redirect rule (API calls never follow redirects, so the
+key stays with the configured origin; credential-free downloads do). Failed attempts are
+turned into typed errors by :func:`gptimage_widgets.http_errors.translate`, the one boundary.
+
+:class:`SyncTransport` and :class:`AsyncTransport` differ only in how they send and sleep;
+the decisions are made once in :class:`Transport`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import retry
+from ._version import __version__
+from .backends import Backend
+from .errors import ValidationError
+from .http_errors import translate
+from .redact import is_secret_name, redact
+from .request import ImageRequest
+from .responses import BodyBuffer, request_id_of
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "USER_AGENT",
+    "AsyncTransport",
+    "RequestOptions",
+    "SyncTransport",
+    "Transport",
+    "resolve_timeout",
+]
+
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+USER_AGENT = f"gptimage-widgets/{__version__}"
+
+Build = Callable[[], httpx.Request]
+
+#: Retries are logged here (WARNING: visible in a notebook without any logging setup).
+logger = logging.getLogger(__name__)
+
+
+def resolve_timeout(timeout: Any, *, injected: bool = False) -> httpx.Timeout | None:
+    """`timeout` (seconds > 0 or an ``httpx.Timeout``) as an ``httpx.Timeout``.
+
+    None gives :data:`DEFAULT_TIMEOUT`, or None (the injected httpx client's own timeout)
+    when `injected`. A number bounds each read and caps connecting at 5 s.
+    """
+    if timeout is None:
+        return None if injected else DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+    raise ValidationError(
+        f"timeout must be seconds > 0 or an httpx.Timeout, got {timeout!r}",
+        param="timeout",
+        value=timeout,
+    )
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Per-call escape hatches, as the OpenAI SDK has them (``extra_*``, ``timeout``).
+
+    Attributes
+    ----------
+    headers : Mapping of str to str
+        Added to (and overriding) the client's headers of the API call; never logged,
+        stored or shown (not even in ``repr``).
+    query : Mapping of str to Any
+        Added to the query string of the API call.
+    body : Mapping of str to Any
+        Fields sent as given, after validation of the known ones: merged into the JSON
+        body, or sent as multipart form fields (lists repeat the field; mappings as JSON).
+    timeout : httpx.Timeout or None
+        This call's timeout (the API call and its downloads); None = the client's.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    timeout: httpx.Timeout | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> RequestOptions:
+        """Check and wrap a public method's escape-hatch arguments."""
+        given = {"extra_headers": extra_headers, "extra_query": extra_query}
+        for name, value in {**given, "extra_body": extra_body}.items():
+            if value is not None and not isinstance(value, Mapping):
+                raise ValidationError(
+                    f"{name} must be a mapping (a dict), got {type(value).__name__}",
+                    param=name,
+                    value=type(value).__name__,
+                )
+        return cls(
+            headers={str(k): str(v) for k, v in (extra_headers or {}).items()},
+            query=dict(extra_query or {}),
+            body={str(k): v for k, v in (extra_body or {}).items()},
+            timeout=None if timeout is None else resolve_timeout(timeout),
+        )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values of the extra headers named like credentials (``api-key``, ``Authorization``)."""
+        found = [value for name, value in self.headers.items() if is_secret_name(name)]
+        return tuple(v.split(" ", 1)[1] if v.lower().startswith("bearer ") else v for v in found)
+
+
+NO_OPTIONS = RequestOptions()
+
+
+def form_fields(body: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """Extra body fields as multipart form values (what ``httpx``'s ``data=`` takes)."""
+    return {name: _form_value(value) for name, value in body.items()}
+
+
+def _form_value(value: Any) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [str(_form_value(item)) for item in value]
+    if isinstance(value, Mapping):
+        return json.dumps(value)
+    return str(value)
+
+
+def secret_of(backend: Backend) -> str | None:
+    """The API key in the backend's headers (bearer token or Azure ``api-key``)."""
+    for name, value in backend.headers.items():
+        if name.lower() == "authorization" and value.lower().startswith("bearer "):
+            return value[7:] or None
+        if name.lower() == "api-key":
+            return value or None
+    return None
+
+
+@dataclass
+class Transport:
+    """Builds and sends the requests of one client.
+
+    Attributes
+    ----------
+    backend : Backend
+        Where requests go and their credentials.
+    http : httpx.Client or httpx.AsyncClient
+    timeout : httpx.Timeout or None
+        The client's timeout; None leaves an injected httpx client's own.
+    policy : RetryPolicy
+        Shared with the client (``client.retry_policy``).
+    owns_http : bool
+        Whether :meth:`close` closes `http` (not when it was injected).
+    """
+
+    backend: Backend
+    http: Any
+    timeout: httpx.Timeout | None
+    policy: retry.RetryPolicy
+    owns_http: bool = True
+    secret: str | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secret = secret_of(self.backend)
+
+    @staticmethod
+    def new_http() -> Any:
+        """The httpx client a client owns when none is injected (subclasses say which)."""
+        raise NotImplementedError
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What every message must not show: the API key."""
+        return (self.secret,)
+
+    # ------------------------------------------------------------------ requests
+
+    def headers(self, *, stream: bool = False) -> dict[str, str]:
+        """The backend's headers (credentials) plus User-Agent and Accept."""
+        return {
+            **self.backend.headers,
+            "User-Agent": USER_AGENT,
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+
+    def _timeout_kwargs(self, options: RequestOptions = NO_OPTIONS) -> dict[str, Any]:
+        timeout = options.timeout or self.timeout
+        return {} if timeout is None else {"timeout": timeout}
+
+    def api_request(
+        self, request: ImageRequest, options: RequestOptions = NO_OPTIONS
+    ) -> httpx.Request:
+        """The httpx request of an images call (built afresh for every attempt).
+
+        `options` adds headers, query parameters and body fields, sent as given.
+        """
+        kwargs: dict[str, Any] = {
+            "headers": {**self.headers(stream=request.stream), **options.headers},
+            "params": {**self.backend.query, **options.query},
+            **self._timeout_kwargs(options),
+        }
+        if request.json is not None:
+            kwargs["json"] = {**request.json, **options.body}
+        else:
+            kwargs["data"] = {**(request.data or {}), **form_fields(options.body)}
+            kwargs["files"] = [part.as_httpx() for part in request.files]
+        url = self.backend.url(request.path, request.model)
+        built: httpx.Request = self.http.build_request("POST", url, **kwargs)
+        return built
+
+    def download_request(self, url: str, options: RequestOptions = NO_OPTIONS) -> httpx.Request:
+        """A plain GET for a result URL: no API key (nor extra header) goes to the storage host."""
+        built: httpx.Request = self.http.build_request(
+            "GET", url, headers={"User-Agent": USER_AGENT}, **self._timeout_kwargs(options)
+        )
+        return built
+
+    def models_request(self) -> httpx.Request:
+        """``GET /models`` on the backend."""
+        built: httpx.Request = self.http.build_request(
+            "GET",
+            self.backend.url("/models"),
+            headers=self.headers(),
+            params=dict(self.backend.query),
+            **self._timeout_kwargs(),
+        )
+        return built
+
+    # ------------------------------------------------------------------ retries
+
+    def next_wait(
+        self,
+        retries: int,
+        outcome: httpx.Response | httpx.HTTPError,
+        *,
+        model: str | None,
+        response: httpx.Response | None,
+        secrets: tuple[str | None, ...] = (),
+    ) -> float:
+        """Seconds to wait before retrying a failed attempt; raises its typed error if not.
+
+        `response` is the response whose body failed to arrive, when there was one: its
+        ``x-request-id`` goes on the connection error.
+        """
+        secrets = (*self.secrets, *secrets)
+        if isinstance(outcome, httpx.Response):
+            error = translate(outcome, model=model, secrets=secrets)
+            retry_after = retry.parse_retry_after(outcome.headers)
+        else:
+            error = translate(
+                outcome, model=model, secrets=secrets, request_id=request_id_of(response)
+            )
+            retry_after = None
+        delay = self.policy.next_delay(retries, error, retry_after)
+        if delay is None:
+            raise error from (outcome if isinstance(outcome, BaseException) else None)
+        self._log_retry(retries, outcome, error, delay, secrets)
+        return delay
+
+    def _log_retry(
+        self,
+        retries: int,
+        outcome: httpx.Response | httpx.HTTPError,
+        error: Exception,
+        delay: float,
+        secrets: tuple[str | None, ...],
+    ) -> None:
+        """One WARNING per retry: what was sent, which attempt failed, why, and the wait.
+
+        Never a header or a body: only the method, the URL without its query, the status
+        (or the exception type) and the typed error's class.
+        """
+        if isinstance(outcome, httpx.Response):
+            why = f"HTTP {outcome.status_code}, {type(error).__name__}"
+        else:
+            why = f"{type(outcome).__name__}, {type(error).__name__}"
+        where = _target(outcome)
+        logger.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.2f s",
+            redact(where, secrets),
+            retries + 1,
+            self.policy.max_retries + 1,
+            why,
+            delay,
+        )
+
+
+def _target(outcome: httpx.Response | httpx.HTTPError) -> str:
+    """``"POST https://host/v1/images/generations"`` (no query) of a failed attempt."""
+    try:
+        request = outcome.request
+    except RuntimeError:
+        return "request"
+    return f"{request.method} {request.url.copy_with(query=None)}"
+
+
+class SyncTransport(Transport):
+    """Sends with an ``httpx.Client``."""
+
+    http: httpx.Client
+
+    @staticmethod
+    def new_http() -> httpx.Client:
+        """The client's own httpx client: never follows redirects."""
+        return httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+    def close(self) -> None:
+        if self.owns_http:
+            self.http.close()
+
+    def send(
+        self,
+        build: Build,
+        *,
+        stream: bool,
+        model: str | None,
+        body: BodyBuffer | None = None,
+        follow_redirects: bool = False,
+        secrets: tuple[str | None, ...] = (),
+    ) -> tuple[httpx.Response, int]:
+        """Send with retries; return a successful response and the number of attempts.
+
+        Its body is read unless `stream`; with `body`, a successful body is read into
+        `body` instead of the response (a body cut mid-way is retried like any other).
+        API calls never follow redirects, whatever the httpx client says: a 3xx becomes a
+        :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
+        host. Only credential-free result downloads pass ``follow_redirects=True``.
+        """
+        for retries in itertools.count():
+            outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
+            try:
+                outcome = response = self.http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    for chunk in outcome.iter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
+                    outcome.read()
+            except httpx.HTTPError as exc:
+                outcome = exc
+                if response is not None:
+                    response.close()
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome, retries + 1
+            if isinstance(outcome, httpx.Response):
+                outcome.close()
+            retry.sleep(
+                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AsyncTransport(Transport):
+    """Sends with an ``httpx.AsyncClient``."""
+
+    http: httpx.AsyncClient
+
+    @staticmethod
+    def new_http() -> httpx.AsyncClient:
+        """The client's own httpx client: never follows redirects."""
+        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+
+    async def close(self) -> None:
+        if self.owns_http:
+            await self.http.aclose()
+
+    async def send(
+        self,
+        build: Build,
+        *,
+        stream: bool,
+        model: str | None,
+        body: BodyBuffer | None = None,
+        follow_redirects: bool = False,
+        secrets: tuple[str | None, ...] = (),
+    ) -> tuple[httpx.Response, int]:
+        """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
+        for retries in itertools.count():
+            outcome: httpx.Response | httpx.HTTPError
+            response: httpx.Response | None = None
+            try:
+                outcome = response = await self.http.send(
+                    build(), stream=True, follow_redirects=follow_redirects
+                )
+                if body is not None and outcome.is_success and not stream:
+                    body.start(outcome)
+                    async for chunk in outcome.aiter_bytes():
+                        body.add(chunk)
+                elif not (stream and outcome.is_success):
+                    await outcome.aread()
+            except httpx.HTTPError as exc:
+                outcome = exc
+                if response is not None:
+                    await response.aclose()
+            if isinstance(outcome, httpx.Response) and outcome.is_success:
+                return outcome, retries + 1
+            if isinstance(outcome, httpx.Response):
+                await outcome.aclose()
+            await retry.async_sleep(
+                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
