@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import html
 import itertools
 from typing import Any
 
@@ -316,14 +318,24 @@ def test_bad_custom_size_shows_inline_error_and_fixing_it_clears_it() -> None:
 # --------------------------------------------------------------------------- banner, cost
 
 
-@pytest.mark.parametrize("status", ["deprecated", "shutdown"])
-def test_lifecycle_banner_names_date_and_replacement(status: str) -> None:
+BEFORE_SHUTDOWN = datetime.date(2026, 11, 30)  # gpt-image-1.5 and 1-mini: deprecated
+AFTER_SHUTDOWN = datetime.date(2026, 12, 2)  # ... and shut down
+
+
+@pytest.mark.parametrize(
+    ("status", "day"), [("deprecated", BEFORE_SHUTDOWN), ("shutdown", AFTER_SHUTDOWN)]
+)
+def test_lifecycle_banner_names_date_and_replacement(
+    status: str, day: datetime.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog.lifecycle, "today", lambda: day)
     spec = spec_of(first_model(lambda s: s.status == status))
     form = ParameterForm(spec.name)
     assert form.banner.layout.display is None
     text = form.banner.value
     assert spec.shutdown_date is not None and spec.shutdown_date.isoformat() in text
-    assert spec.replacement and spec.replacement in text
+    assert spec.replacements and all(name in text for name in spec.replacements)
+    assert html.escape(catalog.status_banner(spec)[0]) in text
     if status == "deprecated":
         assert "deprecated" in text and "shuts it down" in text
     else:
@@ -355,12 +367,16 @@ def test_cost_label_follows_quality_and_n() -> None:
 
 
 def test_cost_label_says_price_unknown_without_price_data() -> None:
-    model = next(
-        (s.name for s in catalog.list_models() if pricing.estimate_cost(s.name) is None), None
-    )
-    assert model is not None, "the catalog has a model without prices (gpt-image-2.5-*)"
-    form = ParameterForm(model)
-    assert form.cost is None and form.cost_label.value == "price unknown"
+    catalog.register_model({"name": "unpriced", "base": "gpt-image-2", "pricing": None})
+    try:
+        assert pricing.estimate_cost("unpriced") is None
+        form = ParameterForm("unpriced")
+        assert form.cost is None and form.cost_label.value == "price unknown"
+        form.model = "gpt-image-2"
+        assert form.cost is not None and form.cost_label.value.startswith("~$")
+    finally:
+        catalog.unregister_model("unpriced")
+    assert catalog.find_model("unpriced") is None
 
 
 # --------------------------------------------------------------------------- params, values
@@ -372,12 +388,10 @@ def test_params_feed_validation_validate_and_omit_unset_and_unsent_values() -> N
     validation.validate(form.model, form.operation, prompt=form.prompt, **form.params)
     assert "output_compression" not in form.params and form.values["output_compression"] is None
     assert "user" not in form.params
-    form.set_params({"seed": 42, "output_format": "jpeg", "output_compression": 80})
-    assert form.values["seed"] == 42 and "seed" not in form.params
-    assert form.params["output_compression"] == 80
-    assert "never sent" in form.controls["seed"].tooltip.lower() or (
-        "not sent" in form.controls["seed"].tooltip.lower()
-    )
+    ignored = form.set_params({"seed": 42, "output_format": "jpeg", "output_compression": 80})
+    assert ignored == ["seed"], "no model takes a seed: it is ignored, not shown"
+    assert "seed" not in form.values and "seed" not in form.params
+    assert form.params["output_compression"] == 80 and form.params["output_format"] == "jpeg"
     validation.validate(form.model, form.operation, prompt=form.prompt, **form.params)
 
 
@@ -484,13 +498,51 @@ def test_a_fixed_int_stays_read_only_after_reenabling() -> None:
     assert form.params[fixed[1]] == spec_of(fixed[0]).params[fixed[1]].minimum
 
 
-def test_mask_with_several_reference_images_is_shown_before_generate() -> None:
-    """The form applies validation's own count rules (the old copy missed this one)."""
+def test_mask_with_several_reference_images_is_valid_and_a_wrong_size_is_flagged() -> None:
+    """A mask with several images applies to the first (OpenAI's edits reference): the form
+    accepts it; a mask whose size differs from the first image is flagged by the same rules
+    the client applies before sending."""
     form = ParameterForm("gpt-image-2", "edit")
+    form.prompt = "add a red door"
     form.reference_images = 2
     assert form.valid
     form.has_mask = True
-    assert [p.param for p in form.problems] == ["mask"] and not form.valid
-    assert "one input image" in form.problems[0].message
+    assert form.valid and form.problems == []
+    first = np.zeros((64, 48, 3), dtype=np.uint8)
+    second = np.zeros((32, 32, 3), dtype=np.uint8)
+    fitting = np.zeros((64, 48), dtype=bool)
+    images = [first, second]
+    assert (
+        validation.check(
+            form.model, "edit", prompt=form.prompt, images=images, mask=fitting, **form.params
+        )
+        == []
+    )
+    wrong = np.zeros((32, 32), dtype=bool)  # the second image's size, not the first's
+    problems = validation.check(
+        form.model, "edit", prompt=form.prompt, images=images, mask=wrong, **form.params
+    )
+    assert [p.param for p in problems] == ["mask"]
+    assert "32x32" in problems[0].message and "48x64" in problems[0].message
+    assert "images[0]" in problems[0].message
+    with pytest.raises(ValidationError) as raised:
+        validation.validate(
+            form.model, "edit", prompt=form.prompt, images=images, mask=wrong, **form.params
+        )
+    assert [p.param for p in raised.value.problems] == ["mask"]
     form.reference_images = 1
     assert form.valid
+
+
+def test_a_mask_without_mask_support_is_shown_before_generate() -> None:
+    """The count rules still flag a mask where the model takes none."""
+    no_mask = [
+        s.name
+        for s in catalog.list_models()
+        if s.supports("edit") and validation.input_count_problems(s, "edit", 1, has_mask=True)
+    ]
+    for name in no_mask:
+        form = ParameterForm(name, "edit")
+        form.reference_images = 1
+        form.has_mask = True
+        assert "mask" in [p.param for p in form.problems] and not form.valid, name
