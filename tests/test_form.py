@@ -247,8 +247,11 @@ def test_custom_size_is_kept_only_by_models_that_accept_it() -> None:
 
 def test_model_picker_lists_every_model_marks_lifecycle_and_switches() -> None:
     form = ParameterForm()
+    form.show_retired = True
     labels = dict((value, label) for label, value in form.model_picker.options)
-    assert list(labels) == MODELS
+    assert sorted(labels) == sorted(MODELS)
+    live = [name for name in MODELS if not spec_of(name).shut_down]
+    assert list(labels)[: len(live)] == live, "models OpenAI serves come first, in order"
     for spec in catalog.list_models():
         if spec.shut_down:
             assert "shut down" in labels[spec.name]
@@ -257,6 +260,92 @@ def test_model_picker_lists_every_model_marks_lifecycle_and_switches() -> None:
     form.model_picker.value = "dall-e-3"
     assert form.model == "dall-e-3"
     assert set(form.controls) == set(spec_of("dall-e-3").params_for("generate"))
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def picker_names(form: ParameterForm) -> list[str]:
+    return [value for _label, value in form.model_picker.options]
+
+
+def test_retired_models_are_behind_the_toggle_and_never_the_default() -> None:
+    retired = [name for name in MODELS if spec_of(name).shut_down]
+    live = [name for name in MODELS if not spec_of(name).shut_down]
+    assert retired and live, "as of 2026-12 the catalog holds both (dall-e-*, gpt-image-1.5)"
+    form = ParameterForm()
+    assert not spec_of(form.model).shut_down and form.model == "gpt-image-2"
+    assert form.banner.layout.display == "none"
+    assert picker_names(form) == live and picker_names(form)[0] == live[0]
+    assert form.retired_toggle.layout.display is None and form.retired_toggle.value is False
+    assert form.retired_toggle in form.children
+    form.retired_toggle.value = True  # the checkbox drives the trait
+    assert form.show_retired and picker_names(form) == live + retired
+    labels = [label for label, _value in form.model_picker.options]
+    assert all(label.endswith("(shut down)") for label in labels[len(live) :])
+    assert form.model == "gpt-image-2", "showing retired models changes no choice"
+    form.show_retired = False  # the trait drives the checkbox
+    assert form.retired_toggle.value is False and picker_names(form) == live
+
+
+def test_a_form_built_with_a_retired_model_works_and_shows_the_notice() -> None:
+    name = next(n for n in MODELS if spec_of(n).shut_down and spec_of(n).replacements)
+    spec = spec_of(name)
+    form = ParameterForm(name)
+    assert form.model == name and form.model_picker.value == name
+    assert name in picker_names(form) and picker_names(form)[-1] == name
+    assert not any(spec_of(n).shut_down for n in picker_names(form)[:-1])
+    assert form.banner.layout.display is None
+    assert html.escape(catalog.status_banner(spec)[0]) in form.banner.value
+    assert "shut down" in form.banner.value and spec.replacements[0] in form.banner.value
+    form.prompt = "a lighthouse at dusk"
+    assert form.valid and check_form(form) == []
+    form.model_picker.value = "gpt-image-2"
+    assert form.banner.layout.display == "none" and name not in picker_names(form)
+
+
+def test_model_picker_follows_the_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gpt-image-1.5: deprecated (listed, marked) on 2026-11-30, retired on 2026-12-02."""
+    monkeypatch.setattr(catalog.lifecycle, "today", lambda: BEFORE_SHUTDOWN)
+    form = ParameterForm()
+    labels = dict((value, label) for label, value in form.model_picker.options)
+    assert labels["gpt-image-1.5"] == "gpt-image-1.5 (deprecated)"
+    assert "dall-e-3" not in labels  # shut down 2026-05-12
+    monkeypatch.setattr(catalog.lifecycle, "today", lambda: AFTER_SHUTDOWN)
+    form = ParameterForm()
+    assert "gpt-image-1.5" not in picker_names(form)
+    form.show_retired = True
+    assert "gpt-image-1.5" in picker_names(form)
+    monkeypatch.setattr(catalog.lifecycle, "today", lambda: datetime.date(2026, 1, 1))
+    form = ParameterForm()
+    assert picker_names(form) == MODELS, "nothing retired yet: every model, no toggle"
+    assert form.retired_toggle.layout.display == "none"
+
+
+def is_2_6(spec: catalog.ModelSpec) -> bool:
+    return spec.name.startswith("gpt-image-2.6")
+
+
+def test_complexity_is_offered_by_every_2_6_model_and_no_other() -> None:
+    assert sum(is_2_6(spec) for spec in catalog.list_models()) >= 2
+    for spec in catalog.list_models():
+        for operation in spec.operations:
+            form = ParameterForm(spec.name, operation)
+            offered = "complexity" in form.controls
+            assert offered == is_2_6(spec), (spec.name, operation)
+            if offered:
+                assert form.params["complexity"] == "high"
+                values = {value for _label, value in form.controls["complexity"].options}
+                assert values >= {"low", "medium", "high"}
+                form.controls["complexity"].value = "low"
+                assert form.params["complexity"] == "low" and form.valid
+
+
+def test_no_model_offers_a_seed() -> None:
+    for spec in catalog.list_models():
+        for operation in spec.operations:
+            form = ParameterForm(spec.name, operation)
+            assert "seed" not in form.controls and "seed" not in form.values, spec.name
 
 
 def test_operation_unsupported_by_the_new_model_is_a_problem_not_a_silent_switch() -> None:

@@ -454,3 +454,36 @@ async def test_studio_function_returns_and_displays(client: AsyncImageClient, mo
     assert made.model == "gpt-image-1.5"
     quiet = studio_module.studio(client=client, display=False)
     assert isinstance(quiet, ImageStudio) and shown == [made]
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+async def test_studio_shows_the_lifecycle_notice_and_defaults_to_a_current_model(
+    client: AsyncImageClient, monkeypatch: pytest.MonkeyPatch
+):
+    from gptimage_widgets import catalog
+
+    monkeypatch.setattr(catalog.lifecycle, "today", lambda: datetime.date(2026, 12, 2))
+    default = ImageStudio(client)
+    assert default.form.model == "gpt-image-2" and not default.form.spec.shut_down
+    assert default.form.banner.layout.display == "none"
+    assert all(not catalog.get_model(v).shut_down for _, v in default.form.model_picker.options)
+    retired = ImageStudio(client, "gpt-image-1.5")  # shut down at OpenAI on 2026-12-01
+    spec = retired.form.spec
+    assert spec.shut_down and retired.form.banner.layout.display is None
+    assert retired.form.banner in retired.form.children and retired.form in _descendants(retired)
+    assert "2026-12-01" in retired.form.banner.value
+    assert all(name in retired.form.banner.value for name in spec.replacements)
+    retired.prompt = "a lighthouse at dusk"
+    result = await retired.generate()  # the offline server still serves it
+    assert result is not None and result.model == "gpt-image-1.5"
+    await default.aclose()
+    await retired.aclose()
+
+
+def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
+    found = []
+    for child in getattr(widget, "children", ()):
+        found += [child, *_descendants(child)]
+    return found

@@ -66,11 +66,22 @@ def cost_text(estimate: CostEstimate | None, params: Mapping[str, Any]) -> str:
     return f"~${estimate.usd:.3f} ({basis})"
 
 
-def _model_options() -> list[tuple[str, str]]:
-    return [
-        (spec.name + STATUS_MARKS.get(spec.status, ""), spec.name)
-        for spec in catalog.list_models(include_shutdown=True)
-    ]
+def _model_options(chosen: ModelSpec, show_retired: bool) -> list[tuple[str, str]]:
+    """The model picker's ``(label, name)`` options, in two groups.
+
+    Models OpenAI still serves today come first (catalog order, lifecycle marked); models
+    shut down at OpenAI (``spec.shut_down``, computed from the date) follow only when
+    ``show_retired``, so a retired model is never what the picker offers first. ``chosen``
+    is always listed (a form built with a retired model keeps working and shows its notice).
+    """
+    models = catalog.list_models(include_shutdown=True)
+    live = [m for m in models if not m.shut_down]
+    retired = [m for m in models if m.shut_down and (show_retired or m.name == chosen.name)]
+    return [(m.name + STATUS_MARKS.get(m.status, ""), m.name) for m in live + retired]
+
+
+def _has_retired_models() -> bool:
+    return any(m.shut_down for m in catalog.list_models(include_shutdown=True))
 
 
 def _operation_options(spec: ModelSpec, operation: str) -> list[tuple[str, str]]:
@@ -112,11 +123,15 @@ class ParameterForm(widgets.VBox):
         Number of input images (for the price and the per-model limit).
     has_mask : bool (trait)
         Whether a mask will be sent (models without mask support then show a problem).
+    show_retired : bool (trait)
+        List the models shut down at OpenAI (after the current ones) in the model picker;
+        linked to the ``retired_toggle`` checkbox, hidden when no model is retired. A form
+        built with a retired model lists it anyway and shows its lifecycle notice.
     params : dict (read-only trait)
         What the client should receive: only parameters the model and operation accept that
         are sent, custom sizes as ``"WxH"``, unset values left out.
     values : dict (read-only trait)
-        Every control's value, including ones never sent (``seed``); ``None`` = unset.
+        Every control's value, including ones not sent; ``None`` = unset.
     problems : list of Problem (read-only trait)
         Every problem found by :func:`~gptimage_widgets.validation.check`, each also shown
         in red under its control.
@@ -132,6 +147,7 @@ class ParameterForm(widgets.VBox):
     prompt = traitlets.Unicode("")
     reference_images = traitlets.Int(0)
     has_mask = traitlets.Bool(False)
+    show_retired = traitlets.Bool(False)
     disabled = traitlets.Bool(False)
     params = traitlets.Dict(read_only=True)
     values = traitlets.Dict(read_only=True)
@@ -150,6 +166,13 @@ class ParameterForm(widgets.VBox):
         self.model_picker = widgets.Dropdown(
             description="Model", tooltip="Image model", style={"description_width": LABEL_WIDTH}
         )
+        self.retired_toggle = widgets.Checkbox(
+            value=False,
+            description="Show retired models",
+            tooltip="Also list models OpenAI has shut down (compatible endpoints may serve them)",
+            indent=True,
+            style={"description_width": LABEL_WIDTH},
+        )
         self.operation_picker = widgets.Dropdown(description="Operation")
         self.banner = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         self.general_errors = widgets.HTML(value="", layout=widgets.Layout(display="none"))
@@ -160,6 +183,7 @@ class ParameterForm(widgets.VBox):
         self._commit(*self._prepare(spec, operation, {}, {}))
         self.model_picker.observe(self._on_model_picked, names="value")
         self.operation_picker.observe(self._on_operation_picked, names="value")
+        widgets.link((self, "show_retired"), (self.retired_toggle, "value"))
         self._ready = True
 
     # ------------------------------------------------------------------ public API
@@ -253,6 +277,16 @@ class ParameterForm(widgets.VBox):
         if self._ready:
             self._refresh()
 
+    @traitlets.observe("show_retired")
+    def _on_show_retired(self, _change: Any) -> None:
+        if self._ready:
+            was_ready, self._ready = self._ready, False
+            try:
+                self.model_picker.options = _model_options(self._spec, self.show_retired)
+                self.model_picker.value = self._spec.name
+            finally:
+                self._ready = was_ready
+
     @traitlets.observe("disabled")
     def _on_disabled(self, change: Any) -> None:
         self._apply_disabled(bool(change["new"]))
@@ -330,6 +364,7 @@ class ParameterForm(widgets.VBox):
                 self._update_header(spec)
                 self.children = (
                     self.model_picker,
+                    self.retired_toggle,
                     self.operation_picker,
                     self.banner,
                     self.general_errors,
@@ -341,7 +376,8 @@ class ParameterForm(widgets.VBox):
             self._ready = was_ready
 
     def _update_header(self, spec: ModelSpec) -> None:
-        self.model_picker.options = _model_options()
+        self.model_picker.options = _model_options(spec, self.show_retired)
+        self.retired_toggle.layout.display = None if _has_retired_models() else "none"
         self.model_picker.value = spec.name
         self.operation_picker.options = _operation_options(spec, self.operation)
         self.operation_picker.value = self.operation
@@ -356,6 +392,7 @@ class ParameterForm(widgets.VBox):
 
     def _apply_disabled(self, disabled: bool) -> None:
         self.model_picker.disabled = disabled
+        self.retired_toggle.disabled = disabled
         self.operation_picker.disabled = disabled
         for control in self._controls.values():
             control.set_disabled(disabled)
