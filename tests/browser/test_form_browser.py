@@ -15,7 +15,8 @@ pytestmark = pytest.mark.browser
 
 FORM = ".giw-test-form"
 STUDIO = ".giw-studio"
-MODELS = ("gpt-image-1.5", "dall-e-2", "gpt-image-2")  # the studio starts on gpt-image-2
+# the studio starts on gpt-image-2; 2.6 has complexity; 1.5 and dall-e-2 are retired (toggle)
+MODELS = ("gpt-image-2.6-flare", "gpt-image-1.5", "dall-e-2", "gpt-image-2")
 
 STUDIO_CELL = """
 import tempfile
@@ -32,14 +33,19 @@ studio
 
 
 def expected_labels(probe: Any, model: str) -> list[str]:
-    """The model picker, then the catalog's parameter labels for the studio's operation.
+    """The model picker (and its "Show retired models" toggle while some model is retired),
+    then the catalog's parameter labels for the studio's operation.
 
     The studio hides the form's own operation picker (its toggle has "Auto").
     """
     labels: list[str] = probe.eval(
         f"[p.label for p in giw.get_model({model!r}).params_for(studio.form.operation).values()]"
     )
-    return ["Model", *labels]
+    toggle = probe.eval(
+        "[studio.form.retired_toggle.description]"
+        " if studio.form.retired_toggle.layout.display != 'none' else []"
+    )
+    return ["Model", *toggle, *labels]
 
 
 def generate_button(page: Any) -> Any:
@@ -57,6 +63,11 @@ def size_errors_in_dom(page: Any) -> list[str]:
 
 
 def choose_model(page: Any, probe: Any, wait_until: Any, model: str) -> None:
+    """Pick ``model`` in the dropdown, ticking "Show retired models" first when needed."""
+    if probe.eval(f"giw.get_model({model!r}).shut_down and not studio.form.show_retired"):
+        toggle = page.locator(f"{FORM} .widget-checkbox", has_text="Show retired models")
+        toggle.locator("input").check()
+        wait_until(lambda: probe.eval("studio.form.show_retired") is True, what="the toggle")
     label = probe.eval(f"[t for t, v in studio.form.model_picker.options if v == {model!r}][0]")
     page.locator(f"{FORM} select").first.select_option(value=label)
     wait_until(lambda: probe.eval("studio.form.model") == model, timeout=20, what=model)
