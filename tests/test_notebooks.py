@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from gptimage_widgets import catalog
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
@@ -31,6 +34,25 @@ def test_notebook_is_saved_without_outputs(path: pathlib.Path):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
     assert "sk-" not in path.read_text(encoding="utf-8").replace("sk-test-FAKE", "")
+
+
+MODEL_ARG = re.compile(r"""model\s*=\s*["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_choose_only_current_models(path: pathlib.Path):
+    """No notebook defaults to a retired or deprecated model (issue 12): every ``model=`` in
+    a code cell names a model OpenAI serves today; a notebook that shows a retired model
+    on purpose must say so in a markdown cell ("retired")."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    prose = " ".join(cell.source for cell in nb.cells if cell.cell_type == "markdown").lower()
+    for name in MODEL_ARG.findall(code):
+        spec = catalog.get_model(name)
+        if spec.status in ("deprecated", "shutdown"):
+            assert "retired" in prose and name in prose, (path.name, name, spec.status)
+    if path.name == "01_quickstart.ipynb":
+        assert MODEL_ARG.findall(code)[0] == "gpt-image-2", "the quickstart's first choice"
 
 
 @pytest.mark.slow
