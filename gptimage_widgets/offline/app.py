@@ -34,7 +34,7 @@ from . import synth
 from .checks import check_call
 from .faults import FAULT_HEADER, Fault, FaultPlan, apply_output_fault, fault_response
 from .parsing import ImageCall, read_body, resolve_model, to_call
-from .rendering import json_body, stream_response
+from .rendering import effective_params, json_body, stream_response
 from .responses import (
     FileInfo,
     HTTPRequest,
@@ -189,17 +189,18 @@ class OfflineApp:
         fault = self.faults.pick(request.path, stream=call.stream, header=header)
         record.fault = fault.kind if fault else None
         try:
-            response = self._answer(call, fault)
+            response = self._answer(call, fault, record)
         except (APIStatusError, ValidationError) as exc:
             response = error_response(exc)
         if fault is not None and fault.kind == "slow_headers":
             response.delay += fault.delay
         return response
 
-    def _answer(self, call: ImageCall, fault: Fault | None) -> HTTPResponse:
+    def _answer(self, call: ImageCall, fault: Fault | None, record: RequestRecord) -> HTTPResponse:
         if fault is not None and (early := fault_response(fault)) is not None:
             return early
         check_call(call)
+        record.params = effective_params(call)
         if call.stream:
             truncate = fault is not None and fault.kind == "truncate_stream"
             response = stream_response(call, truncate=truncate)
