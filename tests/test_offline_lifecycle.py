@@ -1,5 +1,7 @@
 """The offline server's lifecycle modes: ``"lenient"`` serves every model, ``"openai"`` answers
-models shut down at OpenAI (on the catalog's today) with OpenAI's 404 ``model_not_found``."""
+models shut down at OpenAI (on the catalog's today) with OpenAI's 404 ``model_not_found``.
+
+The official SDK's view of the same: ``tests/test_openai_sdk_compat.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from gptimage_widgets import catalog
@@ -153,21 +154,6 @@ def test_strict_model_list_omits_shut_down_models_and_keeps_dates(
 
 
 # --------------------------------------------------------------------------- clients
-
-
-def test_official_sdk_gets_not_found_model_not_found(
-    strict: OfflineServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    on_day(monkeypatch, AFTER_SHUTDOWN)
-    with openai.OpenAI(api_key="sk-test-FAKE", base_url=strict.base_url, max_retries=0) as sdk:
-        with pytest.raises(openai.NotFoundError) as missing:
-            sdk.images.generate(model="gpt-image-1.5", prompt="a fox")
-        assert missing.value.code == "model_not_found"
-        assert missing.value.param is None
-        assert missing.value.request_id is not None
-        assert missing.value.request_id.startswith("req_offline_")
-        assert "gpt-image-1.5" not in {m.id for m in sdk.models.list()}
-        assert sdk.images.generate(model="gpt-image-2.6-flare", prompt="a fox").data
 
 
 def test_the_kits_client_gets_a_not_found_error_with_the_request_id(
