@@ -115,6 +115,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.generate`, awaited; `on_partial` may be a coroutine function."""
@@ -140,6 +141,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.edit`, awaited."""
@@ -156,6 +158,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.variations`, awaited."""
@@ -171,6 +174,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_generate` as an async iterator (``async for``).
@@ -193,6 +197,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_edit` as an async iterator (``async for``)."""

@@ -73,6 +73,11 @@ class ImageClient(ClientBase[SyncTransport]):
     http_client : httpx.Client, optional
         Use this client (tests: ``httpx.Client(transport=httpx.MockTransport(...))``); it is
         not closed by :meth:`close`. API calls never follow redirects, even when it would.
+    allow_retired : bool
+        Default of every call's `allow_retired`. False (default): with the OpenAI backend
+        (and Azure, by its own dates) a model shut down there raises ``ValidationError``
+        before anything is sent; compatible servers and the offline backend accept every
+        model. True: send anyway.
     """
 
     transport_class = SyncTransport
@@ -119,6 +124,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Generate images from a prompt.
@@ -146,6 +152,11 @@ class ImageClient(ClientBase[SyncTransport]):
             in ``result.request`` and the history.
         timeout : float or httpx.Timeout, optional
             This call's timeout (and its downloads'); None = the client's.
+        allow_retired : bool, optional
+            True sends a model even when it is shut down at this backend today (your key
+            may still have access); None = the client's ``allow_retired``. Without it, such
+            a call raises ``ValidationError`` naming the shutdown date and the replacement,
+            before anything is sent (only the OpenAI and Azure backends retire models).
         **extra
             Other catalog parameters (``user``, ``seed``, ``response_format``) and client
             options (``upload_format``, ``downscale``, ``stream``).
@@ -177,6 +188,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Edit one or several images (inpainting with `mask`).
@@ -195,7 +207,9 @@ class ImageClient(ClientBase[SyncTransport]):
             As for :meth:`generate`.
         input_fidelity : {"high", "low"}, optional
             Only for models that take it (not gpt-image-2).
-        partial_images, on_partial, extra_headers, extra_query, extra_body, timeout, **extra
+        partial_images, on_partial, extra_headers, extra_query, extra_body, timeout
+            As for :meth:`generate`.
+        allow_retired, **extra
             As for :meth:`generate`.
 
         Returns
@@ -215,6 +229,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Variations of one square PNG image (dall-e-2).
@@ -223,7 +238,9 @@ class ImageClient(ClientBase[SyncTransport]):
         ----------
         image : ImageInput
             The image to vary (one image, square, sent as PNG).
-        model, n, size, extra_headers, extra_query, extra_body, timeout, **extra
+        model, n, size, extra_headers, extra_query, extra_body, timeout, allow_retired
+            As for :meth:`generate`.
+        **extra
             As for :meth:`generate`.
 
         Returns
@@ -242,6 +259,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream a generation: partial-image events, then completed events.
@@ -264,6 +282,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream an edit; like :meth:`stream_generate` with :meth:`edit`'s parameters."""
