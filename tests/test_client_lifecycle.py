@@ -8,7 +8,7 @@ import base64
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +19,13 @@ from PIL import Image
 from gptimage_widgets import catalog
 from gptimage_widgets.catalog import lifecycle
 from gptimage_widgets.client import AsyncImageClient, ImageClient
-from gptimage_widgets.errors import ValidationError
+from gptimage_widgets.errors import (
+    BadRequestError,
+    ModelNotFoundError,
+    NotFoundError,
+    ValidationError,
+)
+from gptimage_widgets.http_errors import translate
 
 KEY = "sk-" + "test-FAKE-lifecycle-0123456789"  # split so leak scanners see no key
 AZURE = "https://res.openai.azure.com"
@@ -34,9 +40,9 @@ def _png() -> str:
 
 
 class Counter:
-    """A MockTransport handler that answers 200 and counts the calls it gets."""
+    """A MockTransport handler that counts the calls it gets; answers 200, or `answer()`."""
 
-    def __init__(self, answer: httpx.Response | None = None) -> None:
+    def __init__(self, answer: Callable[[], httpx.Response] | None = None) -> None:
         self.calls: list[httpx.Request] = []
         self.answer = answer
 
@@ -44,7 +50,7 @@ class Counter:
         request.read()
         self.calls.append(request)
         if self.answer is not None:
-            return self.answer
+            return self.answer()
         return httpx.Response(200, json={"data": [{"b64_json": _png()}]})
 
 
@@ -212,3 +218,93 @@ def test_allow_retired_must_be_a_bool() -> None:
         sync_client(Counter(), allow_retired="yes")
     with pytest.raises(ValidationError, match="allow_retired"):
         sync_client(Counter()).generate("x", allow_retired=1)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- model_not_found
+
+OPENAI_404 = {
+    "error": {
+        "message": "The model `gpt-image-1.5` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    }
+}
+
+
+def not_found(status: int = 404, body: Any = OPENAI_404) -> httpx.Response:
+    return httpx.Response(status, json=body, headers={"x-request-id": "req_gone"})
+
+
+def assert_model_not_found(error: ModelNotFoundError, status: int = 404) -> None:
+    assert isinstance(error, NotFoundError) and not isinstance(error, BadRequestError)
+    assert error.status_code == status and error.request_id == "req_gone"
+    assert error.model == "gpt-image-1.5"
+    text = str(error)
+    assert "cannot use gpt-image-1.5" in text and "retired, or not granted" in text
+    assert "2026-12-01" in text and "model='gpt-image-2.6-flare'" in text
+    assert KEY not in text
+
+
+def test_openai_404_model_not_found_is_a_model_not_found_error(after_shutdown: None) -> None:
+    counter = Counter(not_found)
+    with pytest.raises(ModelNotFoundError) as info:
+        sync_client(counter).generate("x", model="gpt-image-1.5", allow_retired=True)
+    assert_model_not_found(info.value)
+    assert info.value.code == "model_not_found" and info.value.body == OPENAI_404
+    assert len(counter.calls) == 1  # never retried
+
+
+def test_gateway_400s_saying_the_same_map_to_it_too(after_shutdown: None) -> None:
+    sentence_only = {"error": {"message": OPENAI_404["error"]["message"], "code": None}}
+    code_only = {"error": {"message": "Unknown model.", "code": "model_not_found"}}
+    for body in (sentence_only, code_only):
+        counter = Counter(lambda body=body: not_found(400, body))
+        client = sync_client(counter, base_url="https://gateway.example.test/v1")
+        with pytest.raises(ModelNotFoundError) as info:
+            client.generate("x", model="gpt-image-1.5")
+        assert_model_not_found(info.value, 400)
+        assert len(counter.calls) == 1
+
+
+async def test_async_and_streaming_calls_raise_it_too(after_shutdown: None) -> None:
+    counter = Counter(not_found)
+    async with async_client(counter, allow_retired=True) as client:
+        with pytest.raises(ModelNotFoundError) as info:
+            await client.edit("x", IMAGE, model="gpt-image-1.5")
+        assert_model_not_found(info.value)
+        with pytest.raises(ModelNotFoundError):
+            async for _ in client.stream_generate("x", model="gpt-image-1.5"):
+                pass
+    with pytest.raises(ModelNotFoundError):
+        list(sync_client(counter, allow_retired=True).stream_generate("x", model="gpt-image-1.5"))
+
+
+def test_the_model_named_by_the_server_is_used_when_the_request_has_none() -> None:
+    error = translate(not_found(), backend="openai")
+    assert isinstance(error, ModelNotFoundError) and error.model == "gpt-image-1.5"
+    assert "gpt-image-2.6-flare" in str(error)
+
+
+def test_azure_quotes_its_own_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    on_day(monkeypatch, dt.date(2026, 12, 20))
+    error = translate(not_found(), model="gpt-image-1.5", backend="azure")
+    assert isinstance(error, ModelNotFoundError)
+    assert "2026-12-16" in str(error) and "Azure" in str(error)
+
+
+def test_a_current_model_not_found_says_the_key_may_lack_access() -> None:
+    body = {"error": {"message": "The model `gpt-image-2` does not exist.", "code": None}}
+    error = translate(not_found(404, body), model="gpt-image-2", backend="openai")
+    assert isinstance(error, ModelNotFoundError)
+    assert "may not be enabled for this key" in str(error)
+
+
+def test_other_404s_and_400s_keep_their_classes() -> None:
+    plain = httpx.Response(404, json={"error": {"message": "Not found.", "code": None}})
+    error = translate(plain, model="gpt-image-2")
+    assert type(error) is NotFoundError
+    bad = httpx.Response(400, json={"error": {"message": "Bad size.", "param": "size"}})
+    assert type(translate(bad, model="gpt-image-2")) is BadRequestError
+    gone = httpx.Response(500, json=OPENAI_404)  # a 5xx stays a server error
+    assert not isinstance(translate(gone), ModelNotFoundError)
