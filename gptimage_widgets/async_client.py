@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from ._types import ImageInput, ImageInputs, MaskInput
-from .backends import apply_model_status
+from .backends import apply_model_status, models_data
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -87,12 +87,16 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def refresh_model_status(self) -> list[str]:
-        """Async :meth:`ImageClient.refresh_model_status`."""
+    async def list_server_models(self) -> list[dict[str, Any]]:
+        """Async :meth:`ImageClient.list_server_models`."""
         response, _ = await self._transport.send(
             self._transport.models_request, stream=False, model=None
         )
-        return apply_model_status(json_body(response, self._transport.secrets))
+        return models_data(json_body(response, self._transport.secrets))
+
+    async def refresh_model_status(self) -> list[str]:
+        """Async :meth:`ImageClient.refresh_model_status`."""
+        return apply_model_status({"data": await self.list_server_models()})
 
     # ------------------------------------------------------------------ public methods
 

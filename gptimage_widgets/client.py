@@ -29,7 +29,7 @@ import httpx
 
 from ._types import ImageInput, ImageInputs, MaskInput
 from .async_client import AsyncImageClient
-from .backends import apply_model_status
+from .backends import apply_model_status, models_data
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -92,6 +92,19 @@ class ImageClient(ClientBase[SyncTransport]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def list_server_models(self) -> list[dict[str, Any]]:
+        """The models the backend lists for this key (``GET /models``), as it lists them.
+
+        Returns
+        -------
+        list of dict
+            The listing's ``data``: ``{"id": ..., "shutdown_date": ..., ...}`` objects (see
+            :func:`gptimage_widgets.model_listing.compare_listing` to compare it with the
+            catalog).
+        """
+        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
+        return models_data(json_body(response, self._transport.secrets))
+
     def refresh_model_status(self) -> list[str]:
         """Update catalog lifecycle status from ``GET /models`` (``shutdown_date``).
 
@@ -100,8 +113,7 @@ class ImageClient(ClientBase[SyncTransport]):
         list of str
             The catalog models whose status changed.
         """
-        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
-        return apply_model_status(json_body(response, self._transport.secrets))
+        return apply_model_status({"data": self.list_server_models()})
 
     # ------------------------------------------------------------------ public methods
 
