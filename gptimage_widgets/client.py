@@ -170,7 +170,7 @@ class ImageClient(ClientBase[SyncTransport]):
             a call raises ``ValidationError`` naming the shutdown date and the replacement,
             before anything is sent (only the OpenAI and Azure backends retire models).
         **extra
-            Other catalog parameters (``user``, ``seed``, ``response_format``) and client
+            Other catalog parameters (``user``, ``response_format``...) and client
             options (``upload_format``, ``downscale``, ``stream``).
 
         Returns
