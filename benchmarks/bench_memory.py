@@ -153,8 +153,8 @@ def run(n: int = 4, size: str = "3840x2160", *, replay: bool = True, sdk: bool =
             Target(f"{server}: peak delta / arrays", ratio(delta, found["arrays"]), 2.5)
         )
     report.notes.append(
-        "What keeps the photo-like peak down (client.py, _BodyBuffer / _parse_payload / "
-        "_decode_items): the body is read into one bytearray preallocated from Content-Length "
+        "What keeps the photo-like peak down (responses.py, BodyBuffer / parse_payload / "
+        "decode_items): the body is read into one bytearray preallocated from Content-Length "
         "(httpx's read() held the chunks and their join: 2x the body), handed to json.loads "
         "as text with the bytes released first, and each b64_json is popped as it is decoded. "
         "Before (2026-11-22): 3.38x. What remains at the peak: the text plus the parsed "

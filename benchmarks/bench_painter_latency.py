@@ -169,7 +169,7 @@ def measure(server: Any, page: Any, moves: int, rounds: int) -> list[Contender]:
     harness.run_all_cells(page)
     probe = harness.KernelProbe(server, "bench.ipynb")
     contenders = [
-        Contender("MaskPainter (brush + cursor layers)", PAINTER, "painter.canvas._canvases[1]"),
+        Contender("MaskPainter (brush + cursor layers)", PAINTER, "painter.layers[1]"),
         Contender("bare ipycanvas Canvas (fill_rect per move)", BARE, "bare"),
     ]
     try:

@@ -328,21 +328,14 @@ def _rgb_float(image: np.ndarray) -> np.ndarray:
 
 
 def _to_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` bool, True = replace, matching ``shape``; 2-D arrays: nonzero = replace."""
-    if isinstance(mask, np.ndarray) and mask.ndim == 2:
-        result = mask != 0
-    else:
-        from . import imaging  # RGBA masks (alpha 0 = replace), PNG bytes, paths, PIL
+    """``(H, W)`` bool, True = replace, matching ``shape`` = (H, W).
 
-        result = np.asarray(imaging.mask_to_array(mask), dtype=bool)
-    if result.shape != shape:
-        raise ValidationError(
-            f"mask is {result.shape[1]}x{result.shape[0]} but the image is "
-            f"{shape[1]}x{shape[0]}; pass a mask of the image's size",
-            param="mask",
-            value=result.shape,
-        )
-    return result
+    Read by ``imaging.mask_to_array`` (the package's one mask convention, ``masks.py``):
+    2-D arrays nonzero/True = replace (floats threshold at 0.5), RGBA alpha 0 = replace.
+    """
+    from . import imaging
+
+    return imaging.mask_to_array(mask, (shape[1], shape[0]))
 
 
 def _check_overlay_style(alpha: Any, color: Any) -> tuple[float, np.ndarray]:
@@ -376,8 +369,9 @@ def plot_mask_overlay(
         ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, uint8 or float in [0, 1]; RGBA is
         composited over a checkerboard first.
     mask : ndarray or image
-        ``(H, W)`` array, nonzero/True = replace; or an RGBA image/PNG whose alpha 0 marks
-        the area to replace (OpenAI's convention). Must match the image's size.
+        Anything :func:`gptimage_widgets.imaging.mask_to_array` reads: an ``(H, W)`` array,
+        nonzero/True = replace (floats in [0, 1] from 0.5); or an RGBA image/PNG whose alpha
+        0 marks the area to replace (OpenAI's convention). Must match the image's size.
     alpha : float
         Opacity of the tint in [0, 1].
     color : (r, g, b) in [0, 1] or a matplotlib colour name

@@ -8,7 +8,8 @@ import pytest
 from gptimage_widgets.errors import ValidationError
 from gptimage_widgets.imaging import decode_image, sniff_format
 from gptimage_widgets.results import ImageResult
-from gptimage_widgets.widgets.gallery import Gallery, display_bytes, thumbnail
+from gptimage_widgets.widgets._display import display_bytes, thumbnail
+from gptimage_widgets.widgets.gallery import Gallery
 
 
 def gradient(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:

@@ -152,8 +152,10 @@ def assert_stroke_raster(mask: np.ndarray, points, radius: float) -> None:
 def test_builds_at_display_size_and_keeps_full_resolution(painter, image) -> None:
     assert painter.display_size == (768, 512)
     assert (painter.canvas.width, painter.canvas.height) == (768, 512)
-    assert all((c.width, c.height) == (768, 512) for c in painter.canvas._canvases)
-    assert len(painter.canvas._canvases) == 3
+    assert all((c.width, c.height) == (768, 512) for c in painter.layers)
+    assert len(painter.layers) == 3
+    with pytest.raises(IndexError):  # and the MultiCanvas has no fourth layer
+        painter.canvas[3]
     assert painter.mask.shape == (1024, 1536) and painter.mask.dtype == bool
     assert not painter.mask.any()
     assert np.array_equal(painter.image, image)
@@ -392,7 +394,7 @@ def test_strokes_send_cheap_commands_and_never_the_image(painter, wire) -> None:
         painter.tool_buttons.value = tool
         drag(painter, [(300, 300), (350, 320), (320, 380)])
     assert wire.count("putImageData") == 0
-    for canvas in (painter.canvas, *painter.canvas._canvases):
+    for canvas in (painter.canvas, *painter.layers):
         assert canvas.sync_image_data is False and canvas.image_data is None
 
 

@@ -22,12 +22,12 @@ from gptimage_widgets.client import AsyncImageClient, ImageClient
 from gptimage_widgets.errors import GPTImageError
 from gptimage_widgets.imaging import decode_image, encode_image
 from gptimage_widgets.offline import OfflineServer
+from gptimage_widgets.redact import redact
 from gptimage_widgets.widgets.image_studio import (
     OFFLINE_BANNER,
     ImageStudio,
     backend_banner,
     error_html,
-    redact,
 )
 
 FAKE_KEY = "sk-test-FAKE"
@@ -271,6 +271,29 @@ async def test_edit_with_painted_mask_keeps_unmasked_pixels(studio: ImageStudio)
     assert not np.array_equal(edited[mask], image[mask])
 
 
+async def test_strokes_update_has_mask_without_copying_the_mask(
+    studio: ImageStudio, monkeypatch: pytest.MonkeyPatch
+):
+    """Each stroke asks ``MaskDocument.is_empty()``; the full mask is read only to send it."""
+    studio.add_reference(photo(256, 384))
+    painter = studio.painter
+    assert painter is not None and not studio.form.has_mask
+    reads: list[int] = []
+    full_mask = type(painter).mask
+    monkeypatch.setattr(
+        type(painter), "mask", property(lambda self: reads.append(1) or full_mask.fget(self))
+    )
+    width, height = painter.display_size
+    drag_on_canvas(painter.canvas, [(width * 0.2, height * 0.2), (width * 0.8, height * 0.3)])
+    assert studio.form.has_mask
+    painter.undo()
+    assert not studio.form.has_mask
+    painter.redo()
+    assert studio.form.has_mask and reads == []
+    method, kwargs = studio.request_kwargs()
+    assert method == "edit" and kwargs["mask"].any() and reads == [1]
+
+
 async def test_painter_keeps_painting_while_a_generation_is_in_flight(
     make_client: Callable[..., AsyncImageClient],
 ):
@@ -396,7 +419,11 @@ def test_banner_says_which_backend_without_secrets():
 
 
 def test_error_text_redacts_key_like_strings():
-    assert redact("bad key sk-abcdef123456 and Bearer xyz") == "bad key [redacted] and [redacted]"
+    # the one redact (gptimage_widgets/redact.py) keeps the word "Bearer"
+    assert (
+        redact("bad key sk-abcdef123456 and Bearer xyz")
+        == "bad key [redacted] and Bearer [redacted]"
+    )
     shown = error_html(GPTImageError("token sk-live-SECRET leaked?"))
     assert "SECRET" not in shown and "GPTImageError" in shown
 

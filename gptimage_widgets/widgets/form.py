@@ -1,431 +1,49 @@
-"""The model-aware parameter form.
+"""The model-aware parameter form: form logic over the catalog, validation and pricing.
 
 :class:`ParameterForm` is a thin, declarative view over the catalog: every control comes from
-a :class:`~gptimage_widgets.catalog.ParamSpec` of the chosen model and operation, every rule
-comes from :mod:`~gptimage_widgets.validation`, every price from
-:mod:`~gptimage_widgets.pricing`. There is no per-model code here. The form never blocks,
-never talks HTTP and never sees an API key.
-
-Kinds of parameter and their controls:
-
-* ``enum`` -> ``Dropdown`` (a "default" entry first when the default is ``None``)
-* ``int`` -> ``IntSlider`` for short ranges, ``BoundedIntText``/``IntText`` otherwise; when
-  the default is ``None`` a checkbox in front says whether to send it at all
-* ``bool`` -> ``Checkbox`` (a three-way dropdown when the default is ``None``)
-* ``str`` -> ``Text`` (empty = not set)
-* ``size`` -> ``Dropdown`` of ``auto`` (when allowed), the presets and ``Custom`` (only when
-  the model accepts custom sizes), with width/height boxes shown only for ``Custom``
+a :class:`~gptimage_widgets.catalog.ParamSpec` of the chosen model and operation (built by
+``widgets/_controls.py``), every rule comes from :mod:`~gptimage_widgets.validation`, every
+price from :mod:`~gptimage_widgets.pricing`, the lifecycle notice from the catalog. There is
+no per-model code here. This module owns what happens between the controls: switching models
+(values kept where the new model allows them), loading parameters atomically, publishing
+``params``/``problems``/``valid``/``cost``, and showing each problem under its control. The
+form never blocks, never talks HTTP and never sees an API key.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
 from .. import catalog, pricing, validation
-from ..catalog import ModelSpec, ParamSpec
+from ..catalog import ModelSpec
 from ..errors import GPTImageError, Problem, ValidationError
 from ..pricing import CostEstimate
+from ._controls import (
+    LABEL_WIDTH,
+    Control,
+    make_control,
+    problems_html,
+    quoted,
+    sendable,
+    set_or_error,
+)
 
 __all__ = ["ParameterForm"]
 
-#: Longest int range still shown as a slider; wider ranges get a text box.
-SLIDER_MAX_RANGE = 100
-ERROR_STYLE = "color:#c62828;font-size:0.9em"
 BANNER_STYLES = {
     "deprecated": "background:#fff3cd;color:#664d03;border:1px solid #ffe69c",
     "shutdown": "background:#f8d7da;color:#58151c;border:1px solid #f1aeb5",
     "preview": "background:#e7f1ff;color:#052c65;border:1px solid #b6d4fe",
 }
 STATUS_MARKS = {"deprecated": " (deprecated)", "shutdown": " (shut down)", "preview": " (preview)"}
-NOT_SENT_NOTE = "Shown for your notes only: never sent to the API."
-
-
-class _Unset:
-    """Dropdown value meaning "leave this parameter out" (``None`` means no selection)."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-_UNSET = _Unset()
-_CUSTOM = "custom"
-
-
-# --------------------------------------------------------------------------- controls
-
-LABEL_WIDTH = "110px"
-
-
-class _Control:
-    """One parameter's control: the input widget(s), an inline error label and a row.
-
-    Subclasses translate between the widget's value and the parameter's value, where
-    ``None`` always means "not set" (omitted from the request).
-    """
-
-    def __init__(
-        self, param: ParamSpec, inputs: list[widgets.Widget], body: widgets.Widget
-    ) -> None:
-        self.param = param
-        self.inputs = inputs
-        for widget in inputs:  # room for the longest catalog label ("Partial images")
-            if "description_width" in getattr(widget.style, "keys", ()):
-                widget.style.description_width = LABEL_WIDTH
-        self.error = widgets.HTML(value="", layout=widgets.Layout(display="none"))
-        self.row = widgets.VBox([body, self.error])
-
-    @property
-    def input(self) -> widgets.Widget:
-        """The main input widget (the one whose ``value`` to set in a test or a studio)."""
-        return self.inputs[0]
-
-    def get(self) -> Any:
-        raise NotImplementedError
-
-    def set(self, value: Any) -> None:
-        """Show ``value``; raise ``ValidationError`` when the control cannot hold it."""
-        raise NotImplementedError
-
-    def fits(self, value: Any) -> bool:
-        """Whether the control can show ``value`` (it may still break a cross-param rule)."""
-        raise NotImplementedError
-
-    def allows(self, value: Any) -> bool:
-        """Whether the model accepts ``value`` for this parameter on its own."""
-        return self.fits(value)
-
-    def reset(self) -> None:
-        self.set(self.param.default)
-
-    def observe(self, callback: Callable[[Any], None]) -> None:
-        for widget in self.inputs:
-            widget.observe(callback, names="value")
-
-    def set_error(self, messages: list[str]) -> None:
-        """Show ``messages`` in red under the control, or hide the label when empty."""
-        text = "<br>".join(html.escape(m) for m in messages)
-        self.error.value = f'<span style="{ERROR_STYLE}">{text}</span>' if messages else ""
-        self.error.layout.display = None if messages else "none"
-
-    def set_disabled(self, disabled: bool) -> None:
-        for widget in self.inputs:
-            widget.disabled = disabled
-
-    def _cannot_hold(self, value: Any, allowed: str) -> ValidationError:
-        return ValidationError(
-            f"{self.param.name} {value!r} cannot be set on this form; use {allowed}",
-            param=self.param.name,
-            value=value,
-        )
-
-
-class _EnumControl(_Control):
-    def __init__(self, param: ParamSpec) -> None:
-        options: list[tuple[str, Any]] = [(str(c), c) for c in param.choices]
-        if param.default is None:
-            options.insert(0, ("(default)", _UNSET))
-        dropdown = widgets.Dropdown(
-            options=options, description=param.label, tooltip=_tooltip(param)
-        )
-        super().__init__(param, [dropdown], dropdown)
-        self.reset()
-
-    def get(self) -> Any:
-        value = self.input.value
-        return None if value is _UNSET else value
-
-    def fits(self, value: Any) -> bool:
-        return value is None or value in self.param.choices
-
-    def set(self, value: Any) -> None:
-        if not self.fits(value):
-            raise self._cannot_hold(value, "one of " + _quoted(self.param.choices))
-        self.input.value = _UNSET if value is None else value
-
-
-class _BoolControl(_Control):
-    def __init__(self, param: ParamSpec) -> None:
-        widget: widgets.Widget
-        if param.default is None:
-            options = [("(default)", _UNSET), ("yes", True), ("no", False)]
-            widget = widgets.Dropdown(
-                options=options, description=param.label, tooltip=_tooltip(param)
-            )
-        else:
-            widget = widgets.Checkbox(description=param.label, tooltip=_tooltip(param), indent=True)
-        super().__init__(param, [widget], widget)
-        self.reset()
-
-    def get(self) -> Any:
-        value = self.input.value
-        return None if value is _UNSET else bool(value)
-
-    def fits(self, value: Any) -> bool:
-        return isinstance(value, bool) or (value is None and self.param.default is None)
-
-    def set(self, value: Any) -> None:
-        if not self.fits(value):
-            raise self._cannot_hold(value, "True or False")
-        self.input.value = _UNSET if value is None else value
-
-
-class _TextControl(_Control):
-    def __init__(self, param: ParamSpec) -> None:
-        text = widgets.Text(description=param.label, tooltip=_tooltip(param))
-        super().__init__(param, [text], text)
-        self.reset()
-
-    def get(self) -> Any:
-        return self.input.value or None
-
-    def fits(self, value: Any) -> bool:
-        return value is None or isinstance(value, str)
-
-    def set(self, value: Any) -> None:
-        if not self.fits(value):
-            raise self._cannot_hold(value, "a string")
-        self.input.value = value or ""
-
-
-class _IntControl(_Control):
-    """An int; with a "send it" checkbox in front when the parameter's default is ``None``."""
-
-    def __init__(self, param: ParamSpec) -> None:
-        self.optional = param.default is None
-        number = _int_widget(param, description="" if self.optional else param.label)
-        inputs: list[widgets.Widget] = [number]
-        body: widgets.Widget = number
-        self.toggle: widgets.Checkbox | None = None
-        if self.optional:
-            self.toggle = widgets.Checkbox(
-                description=param.label, tooltip=_tooltip(param), indent=True
-            )
-            self.toggle.layout.width = "auto"
-            self.toggle.observe(self._sync_enabled, names="value")
-            inputs.append(self.toggle)
-            body = widgets.HBox([self.toggle, number])
-        super().__init__(param, inputs, body)
-        self.reset()
-
-    def _sync_enabled(self, _change: Any = None) -> None:
-        if self.toggle is not None:
-            self.input.disabled = not self.toggle.value
-
-    def get(self) -> Any:
-        if self.toggle is not None and not self.toggle.value:
-            return None
-        return int(self.input.value)
-
-    def fits(self, value: Any) -> bool:
-        if value is None:
-            return self.optional
-        if isinstance(value, bool) or not isinstance(value, int):
-            return False
-        low, high = self.param.minimum, self.param.maximum
-        return (low is None or value >= low) and (high is None or value <= high)
-
-    def set(self, value: Any) -> None:
-        if not self.fits(value):
-            raise self._cannot_hold(value, f"an integer in {_range_text(self.param)}")
-        if value is not None:
-            self.input.value = value
-        if self.toggle is not None:
-            self.toggle.value = value is not None
-            self._sync_enabled()
-
-    def set_disabled(self, disabled: bool) -> None:
-        super().set_disabled(disabled)
-        if self.param.minimum is not None and self.param.minimum == self.param.maximum:
-            self.input.disabled = True  # a fixed value (dall-e-3's n) is never editable
-        elif not disabled:
-            self._sync_enabled()
-
-
-class _SizeControl(_Control):
-    """Size presets in a dropdown, plus width/height boxes for ``Custom`` sizes."""
-
-    def __init__(self, param: ParamSpec, model: ModelSpec) -> None:
-        self.model_spec = model
-        self.rules = model.custom_size
-        choices = _size_choices(param, model)
-        options: list[tuple[str, Any]] = [(c, c) for c in choices]
-        if param.default is None:
-            options.insert(0, ("(default)", _UNSET))
-        if self.rules is not None:
-            options.append(("Custom…", _CUSTOM))
-        self.choices = choices
-        dropdown = widgets.Dropdown(
-            options=options, description=param.label, tooltip=_tooltip(param)
-        )
-        self.width = self._edge_box("Width")
-        self.height = self._edge_box("Height")
-        self.custom_box = widgets.HBox(
-            [self.width, self.height], layout=widgets.Layout(display="none")
-        )
-        dropdown.observe(self._show_custom_box, names="value")
-        body = widgets.VBox([dropdown, self.custom_box])
-        super().__init__(param, [dropdown, self.width, self.height], body)
-        self.reset()
-
-    def _edge_box(self, name: str) -> widgets.BoundedIntText:
-        step = self.rules.multiple_of if self.rules else 16
-        high = self.rules.max_edge if self.rules else 4096
-        tip = f"{name} in pixels (custom sizes: multiples of {step}, at most {high})"
-        box = widgets.BoundedIntText(
-            value=1024, min=step, max=high, step=step, description=name, tooltip=tip
-        )
-        box.layout.width = "180px"
-        return box
-
-    @property
-    def custom(self) -> bool:
-        """Whether ``Custom`` is selected (the width/height boxes are showing)."""
-        return bool(self.input.value == _CUSTOM)
-
-    def _show_custom_box(self, change: Any) -> None:
-        if change["new"] == _CUSTOM and change["old"] not in (_CUSTOM, _UNSET):
-            parsed = validation.parse_size(str(change["old"]))
-            if parsed is not None:
-                self.width.value, self.height.value = parsed
-        self.custom_box.layout.display = None if change["new"] == _CUSTOM else "none"
-
-    def get(self) -> Any:
-        value = self.input.value
-        if value is _UNSET:
-            return None
-        if value == _CUSTOM:
-            return f"{self.width.value}x{self.height.value}"
-        return value
-
-    def _parse_custom(self, value: Any) -> tuple[int, int] | None:
-        if self.rules is None or not isinstance(value, str) or value in self.choices:
-            return None
-        try:
-            parsed = validation.parse_size(value)
-        except ValidationError:
-            return None
-        if parsed is None:
-            return None
-        width, height = parsed
-        in_box = all(self.width.min <= edge <= self.width.max for edge in parsed)
-        return (width, height) if in_box else None
-
-    def fits(self, value: Any) -> bool:
-        if value is None:
-            return self.param.default is None
-        return value in self.choices or self._parse_custom(value) is not None
-
-    def allows(self, value: Any) -> bool:
-        if value in self.choices or (value is None and self.param.default is None):
-            return True
-        if self._parse_custom(value) is None:
-            return False
-        return not validation.size_problems(self.model_spec, value)
-
-    def set(self, value: Any) -> None:
-        if not self.fits(value):
-            allowed = _quoted(self.choices)
-            if self.rules is not None:
-                allowed += " or a custom 'WIDTHxHEIGHT'"
-            raise self._cannot_hold(value, allowed)
-        custom = self._parse_custom(value)
-        if custom is not None:
-            self.width.value, self.height.value = custom
-            self.input.value = _CUSTOM
-        else:
-            self.input.value = _UNSET if value is None else value
-
-
-def _size_choices(param: ParamSpec, model: ModelSpec) -> tuple[str, ...]:
-    """``auto`` (when allowed) then the presets, in display order, without duplicates."""
-    return tuple(dict.fromkeys(str(c) for c in param.choices or model.size_choices))
-
-
-def _int_widget(param: ParamSpec, *, description: str) -> widgets.Widget:
-    low, high = param.minimum, param.maximum
-    start = param.default if param.default is not None else (low if low is not None else 0)
-    common = {"description": description, "tooltip": _tooltip(param), "value": start}
-    if low is None or high is None:
-        return widgets.IntText(**common)
-    if low == high:
-        return widgets.BoundedIntText(min=low, max=high, disabled=True, **common)
-    if high - low <= SLIDER_MAX_RANGE:
-        return widgets.IntSlider(min=low, max=high, continuous_update=False, **common)
-    return widgets.BoundedIntText(min=low, max=high, **common)
-
-
-def _make_control(param: ParamSpec, model: ModelSpec) -> _Control:
-    """The control for one parameter, chosen by its kind (the only dispatch in the form)."""
-    if param.kind == "size":
-        return _SizeControl(param, model)
-    factories: dict[str, Callable[[Any], _Control]] = {
-        "enum": _EnumControl,
-        "int": _IntControl,
-        "bool": _BoolControl,
-        "str": _TextControl,
-    }
-    factory = factories.get(param.kind)
-    if factory is None:
-        raise ValidationError(
-            f"parameter {param.name!r} of {model.name} has kind {param.kind!r}; the form "
-            f"knows {_quoted([*factories, 'size'])}: fix the catalog entry",
-            param=param.name,
-            value=param.kind,
-        )
-    return factory(param)
-
-
-def _tooltip(param: ParamSpec) -> str:
-    text = param.help or param.label
-    if not param.send and "not sent" not in text.lower():
-        text = f"{text} {NOT_SENT_NOTE}".strip()
-    return str(text)
-
-
-def _quoted(values: Iterable[Any]) -> str:
-    return ", ".join(repr(v) for v in values)
-
-
-def _range_text(param: ParamSpec) -> str:
-    low = "-inf" if param.minimum is None else param.minimum
-    high = "inf" if param.maximum is None else param.maximum
-    return f"[{low}, {high}]"
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def lifecycle_banner(spec: ModelSpec) -> tuple[str, str]:
-    """The banner text and its status key for a model, or ``("", "")`` for current models.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-
-    Returns
-    -------
-    (text, status) : tuple of str
-        Plain text (not HTML) and ``"deprecated"``, ``"shutdown"``, ``"preview"`` or ``""``.
-    """
-    use = f" Use {spec.replacement} instead." if spec.replacement else ""
-    when = f" on {spec.shutdown_date.isoformat()}" if spec.shutdown_date else ""
-    if spec.status == "shutdown":
-        text = (
-            f"{spec.name} was shut down by OpenAI{when}: api.openai.com no longer serves it. "
-            f"It still works against compatible endpoints (the offline server, proxies).{use}"
-        )
-    elif spec.status == "deprecated":
-        text = f"{spec.name} is deprecated: OpenAI shuts it down{when}.{use}"
-    elif spec.status == "preview":
-        text = f"{spec.name} is a preview model: its parameters may still change."
-    else:
-        return "", ""
-    return text, spec.status
 
 
 def cost_text(estimate: CostEstimate | None, params: Mapping[str, Any]) -> str:
@@ -527,7 +145,7 @@ class ParameterForm(widgets.VBox):
         spec = catalog.get_model(model)
         validation.require_operation(operation)
         self._ready = False
-        self._controls: dict[str, _Control] = {}
+        self._controls: dict[str, Control] = {}
         self._spec: ModelSpec = spec
         self.model_picker = widgets.Dropdown(
             description="Model", tooltip="Image model", style={"description_width": LABEL_WIDTH}
@@ -556,14 +174,14 @@ class ParameterForm(widgets.VBox):
         """Parameter name -> its main input widget (set ``.value`` to drive the form)."""
         return {name: control.input for name, control in self._controls.items()}
 
-    def control(self, name: str) -> _Control:
+    def control(self, name: str) -> Control:
         """The control of parameter ``name`` (with ``.input``, ``.error``, ``.row``)."""
         try:
             return self._controls[name]
         except KeyError:
             raise ValidationError(
                 f"{self._spec.name} has no {name!r} control for {self.operation!r}; "
-                f"it has {_quoted(self._controls)}",
+                f"it has {quoted(self._controls)}",
                 param=name,
             ) from None
 
@@ -662,7 +280,7 @@ class ParameterForm(widgets.VBox):
         operation: str,
         keep: Mapping[str, Any],
         load: Mapping[str, Any],
-    ) -> tuple[dict[str, _Control], list[str]]:
+    ) -> tuple[dict[str, Control], list[str]]:
         """Build the new control set off-screen; nothing visible changes here.
 
         ``keep`` values are kept where the model allows them (else the default stays);
@@ -670,7 +288,7 @@ class ParameterForm(widgets.VBox):
         Returns the controls and the ``load`` names the model does not take.
         """
         params = spec.params_for(operation) if spec.supports(operation) else {}
-        controls = {name: _make_control(p, spec) for name, p in params.items()}
+        controls = {name: make_control(p, spec) for name, p in params.items()}
         kept = [n for n, v in keep.items() if n in controls and controls[n].allows(v)]
         for name in kept:
             controls[name].set(keep[name])
@@ -679,7 +297,7 @@ class ParameterForm(widgets.VBox):
             Problem(name, value, str(exc), ())
             for name, value in load.items()
             if name in controls
-            for exc in _set_or_error(controls[name], value)
+            for exc in set_or_error(controls[name], value)
         ]
         if misfits:
             raise ValidationError(misfits)
@@ -687,18 +305,18 @@ class ParameterForm(widgets.VBox):
 
     @staticmethod
     def _drop_incompatible(
-        spec: ModelSpec, operation: str, controls: Mapping[str, _Control], kept: list[str]
+        spec: ModelSpec, operation: str, controls: Mapping[str, Control], kept: list[str]
     ) -> None:
         """Reset kept values that break a cross-parameter rule of the new model."""
         if not kept or not spec.supports(operation):
             return
-        params = _sendable(controls)
+        params = sendable(controls)
         flagged = {p.param for p in _check(spec.name, operation, params)}
         for name in kept:
             if name in flagged:
                 controls[name].reset()
 
-    def _commit(self, controls: dict[str, _Control], _ignored: list[str]) -> None:
+    def _commit(self, controls: dict[str, Control], _ignored: list[str]) -> None:
         """Show ``controls`` (one ``children`` assignment) and publish the new state."""
         spec = catalog.get_model(self.model)
         for control in controls.values():
@@ -727,7 +345,7 @@ class ParameterForm(widgets.VBox):
         self.model_picker.value = spec.name
         self.operation_picker.options = _operation_options(spec, self.operation)
         self.operation_picker.value = self.operation
-        text, status = lifecycle_banner(spec)
+        text, status = catalog.status_banner(spec)
         style = BANNER_STYLES.get(status, "")
         self.banner.value = (
             f'<div style="{style};padding:4px 8px;border-radius:4px">{html.escape(text)}</div>'
@@ -747,7 +365,7 @@ class ParameterForm(widgets.VBox):
     def _refresh(self) -> None:
         """Recompute params, problems, validity and cost; show problems inline."""
         values = self._current_values()
-        params = _sendable(self._controls)
+        params = sendable(self._controls)
         problems = self._problems(params)
         self._show_problems(problems)
         estimate = self._estimate(params)
@@ -788,8 +406,7 @@ class ParameterForm(widgets.VBox):
             by_param.get(problem.param, general).append(problem.message)
         for name, control in self._controls.items():
             control.set_error(by_param[name])
-        text = "<br>".join(html.escape(m) for m in general)
-        self.general_errors.value = f'<span style="{ERROR_STYLE}">{text}</span>' if general else ""
+        self.general_errors.value = problems_html(general)
         self.general_errors.layout.display = None if general else "none"
 
     def _estimate(self, params: Mapping[str, Any]) -> CostEstimate | None:
@@ -806,20 +423,6 @@ class ParameterForm(widgets.VBox):
             )
         except GPTImageError:
             return None
-
-
-def _set_or_error(control: _Control, value: Any) -> list[ValidationError]:
-    try:
-        control.set(value)
-    except ValidationError as exc:
-        return [exc]
-    return []
-
-
-def _sendable(controls: Mapping[str, _Control]) -> dict[str, Any]:
-    """The values the client should receive: sent params that are set."""
-    values = {name: control.get() for name, control in controls.items() if control.param.send}
-    return {name: value for name, value in values.items() if value is not None}
 
 
 def _check(model: str, operation: str, params: Mapping[str, Any], **extra: Any) -> list[Problem]:

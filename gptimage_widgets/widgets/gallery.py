@@ -1,9 +1,19 @@
-"""Gallery: thumbnails of results and history entries, a larger preview, and actions.
+"""Gallery: thumbnails of images, a larger preview, Save, Compare and hand-off actions.
 
-The gallery is deliberately thin. It keeps the full-resolution arrays in Python and sends
-only small JPEG/PNG thumbnails (and one downscaled preview) to the browser, so a page of
-4K results costs kilobytes, not megabytes. Actions ("Edit this", "Use as reference") are
-callbacks that the :class:`~gptimage_widgets.widgets.studio.ImageStudio` hooks.
+Owns the :class:`Gallery` widget and its :class:`GalleryItem` records. Images come from
+:class:`~gptimage_widgets.results.ImageResult` objects, from any image input
+(:func:`gptimage_widgets.imaging.to_arrays`), or from a history store
+(:meth:`Gallery.from_history`). The full-resolution arrays stay in the kernel; only small
+thumbnails and one downscaled preview, encoded by ``widgets/_display.py``, reach the browser,
+so a page of 4K results costs kilobytes, not megabytes.
+
+Clicking a thumbnail selects it (the preview and a caption with size, model, revised prompt
+and cost). Save writes through ``ImageResult.save`` (plain arrays: one image file); Compare
+shows the two images ticked "compare" side by side. "Edit this" and "Use as reference" call
+the callbacks registered with :meth:`Gallery.on_send_to_painter` and
+:meth:`Gallery.on_use_as_reference` (the :class:`~gptimage_widgets.widgets.ImageStudio`
+registers its ``edit_image`` and ``add_reference``). A failing action shows its error in the
+status line; a click never raises.
 """
 
 from __future__ import annotations
@@ -18,12 +28,13 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from PIL import Image as PILImage
 
 from ..errors import GPTImageError, ValidationError
 from ..imaging import encode_image, to_array, to_arrays
 from ..results import ImageResult
+from ._display import display_bytes, error_html, thumbnail
 
+# display_bytes and thumbnail live in widgets/_display.py; re-exported for compatibility
 __all__ = ["Gallery", "GalleryItem", "display_bytes", "thumbnail"]
 
 THUMB_EDGE = 160
@@ -31,57 +42,6 @@ PREVIEW_EDGE = 768
 COMPARE_EDGE = 512
 
 ImageCallback = Callable[[np.ndarray], Any]
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def thumbnail(image: np.ndarray, max_edge: int) -> np.ndarray:
-    """Downscale an image so that its longest edge is at most ``max_edge`` (never upscale).
-
-    Parameters
-    ----------
-    image : np.ndarray
-        (H, W, 3) or (H, W, 4) uint8.
-    max_edge : int
-        Longest edge of the output, in pixels (> 0).
-
-    Returns
-    -------
-    np.ndarray
-        (h, w, C) uint8 with ``max(h, w) <= max_edge``, aspect ratio kept; ``image`` itself
-        when it is already small enough.
-    """
-    height, width = image.shape[:2]
-    if max(height, width) <= max_edge:
-        return image
-    pil = PILImage.fromarray(image)
-    pil.thumbnail((max_edge, max_edge), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(pil)
-
-
-def display_bytes(image: np.ndarray, max_edge: int, *, quality: int = 85) -> tuple[bytes, str]:
-    """Encode a downscaled copy of ``image`` for an ``ipywidgets.Image``.
-
-    Parameters
-    ----------
-    image : np.ndarray
-        (H, W, 3) or (H, W, 4) uint8.
-    max_edge : int
-        Longest edge sent to the browser.
-    quality : int
-        JPEG quality (1-95) for opaque images.
-
-    Returns
-    -------
-    (bytes, str)
-        The encoded image and its format for the widget's ``format`` trait: ``"jpeg"`` for
-        RGB, ``"png"`` when there is an alpha channel (JPEG would drop it).
-    """
-    small = thumbnail(image, max_edge)
-    if small.ndim == 3 and small.shape[2] == 4:
-        return encode_image(small, "png"), "png"
-    return encode_image(small, "jpeg", quality=quality), "jpeg"
 
 
 def _short(text: str | None, limit: int = 80) -> str:
@@ -524,7 +484,7 @@ class Gallery(widgets.VBox):
         try:
             action()
         except (GPTImageError, OSError) as exc:
-            self._set_status(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")
+            self._set_status(error_html(exc))
 
     def _set_status(self, message: str) -> None:
         self._status.value = message

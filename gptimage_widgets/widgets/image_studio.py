@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
-import re
 import time
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -26,8 +23,9 @@ from ..client import AsyncImageClient, ImageClient
 from ..errors import GPTImageError, ValidationError
 from ..imaging import to_arrays
 from ..results import ImageResult
+from ._display import display_bytes, error_html
 from .form import ParameterForm
-from .gallery import Gallery, display_bytes
+from .gallery import Gallery
 from .painter import MaskPainter
 
 __all__ = ["OFFLINE_BANNER", "ImageStudio", "backend_banner", "studio"]
@@ -40,8 +38,6 @@ _OPERATION_TIPS = {
     "edit": "Edit the reference images (mask from the painter when painted)",
     "variation": "Variations of the first reference image (DALL·E 2)",
 }
-_NOT_PARAMS = frozenset({"prompt", "model", "images", "mask", "operation", "on_partial"})
-_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_\-]{4,}|Bearer\s+\S+)")
 REFERENCE_EDGE = 96
 PARTIAL_EDGE = 384
 
@@ -55,8 +51,8 @@ def backend_banner(client: Any) -> str:
     Parameters
     ----------
     client : ImageClient or AsyncImageClient
-        Read: ``client.backend`` (a name or a ``backends.Backend``) and the host part of
-        the base URL.
+        Read: ``client.backend`` (``"openai"``, ``"compatible"``, ``"azure"`` or
+        ``"offline"``) and the host part of ``client.base_url``.
 
     Returns
     -------
@@ -64,10 +60,7 @@ def backend_banner(client: Any) -> str:
         ``OFFLINE_BANNER``, ``"OpenAI API"``, ``"Azure OpenAI (host)"`` or
         ``"OpenAI-compatible API at host:port"``.
     """
-    backend = getattr(client, "backend", None)
-    name = str(getattr(backend, "name", backend) or "")
-    url = getattr(backend, "base_url", None) or getattr(client, "base_url", None)
-    host = _host_of(url)
+    name, host = client.backend, _host_of(client.base_url)
     if name == "offline":
         return OFFLINE_BANNER
     if name == "azure":
@@ -77,47 +70,12 @@ def backend_banner(client: Any) -> str:
     return f"OpenAI-compatible API at {host}"
 
 
-def _host_of(url: Any) -> str:
+def _host_of(url: str) -> str:
     """``host[:port]`` of a URL, without user info, path or query (which may hold secrets)."""
-    if not url:
-        return ""
-    parsed = urllib.parse.urlsplit(str(url))
+    parsed = urllib.parse.urlsplit(url)
     if not parsed.hostname:
         return ""
     return f"{parsed.hostname}:{parsed.port}" if parsed.port else parsed.hostname
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like an API key or bearer token with ``[redacted]``."""
-    return _SECRET.sub("[redacted]", text)
-
-
-def error_html(exc: BaseException) -> str:
-    """An HTML block for an error: its type, message (what to do) and every problem."""
-    name = type(exc).__name__
-    problems = getattr(exc, "problems", None) or []
-    if len(problems) > 1:
-        items = "".join(f"<li>{html.escape(redact(str(p)))}</li>" for p in problems)
-        body = f"{len(problems)} problems:<ul style='margin:0'>{items}</ul>"
-    else:
-        body = html.escape(redact(str(exc)))
-    return f"<div style='color:#b00020'><b>{html.escape(name)}</b>: {body}</div>"
-
-
-def _descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    """The widget and every widget below it (through ``children``)."""
-    yield widget
-    for child in getattr(widget, "children", ()) or ():
-        if isinstance(child, widgets.Widget):
-            yield from _descendants(child)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop:
-    """The kernel's running loop (ipykernel handles comm messages inside it)."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.get_event_loop_policy().get_event_loop()
 
 
 # --------------------------------------------------------------------------- widget
@@ -183,7 +141,7 @@ class ImageStudio(widgets.VBox):
     def _build_controls(self, operation: str) -> None:
         self._banner = widgets.HTML(self._banner_html())
         self._prompt = widgets.Textarea(
-            value=str(getattr(self.form, "prompt", "") or ""),
+            value=self.form.prompt,
             placeholder="Describe the image (or the change, for an edit)…",
             layout=widgets.Layout(width="100%", height="80px"),
         )
@@ -340,14 +298,17 @@ class ImageStudio(widgets.VBox):
     def start(self) -> asyncio.Task[Any]:
         """Schedule :meth:`generate` on the running loop without waiting (the button's action).
 
+        Call it where a loop runs: in Jupyter, button clicks and cells run inside the
+        kernel's loop; elsewhere ``asyncio.get_running_loop`` raises ``RuntimeError``.
+
         Returns
         -------
         asyncio.Task
             Also stored as :attr:`task`.
         """
         if self.task is not None and not self.task.done():
-            return self.task
-        task = _running_loop().create_task(self.generate())
+            return self.task  # the button cannot start a second run
+        task = asyncio.get_running_loop().create_task(self.generate())
         task.add_done_callback(_consume_outcome)
         self.task = task
         return task
@@ -402,12 +363,8 @@ class ImageStudio(widgets.VBox):
         """Cancel what runs and close the client when the studio created it."""
         if self.running:
             self.cancel()
-        if self._owns_client:
-            closer = getattr(self.client, "aclose", None) or getattr(self.client, "close", None)
-            if closer is not None:
-                outcome = closer()
-                if inspect.isawaitable(outcome):
-                    await outcome
+        if self._owns_client:  # then it is the AsyncImageClient made by _default_client
+            await self.client.close()
 
     # ----------------------------------------------------------------- request
 
@@ -421,12 +378,7 @@ class ImageStudio(widgets.VBox):
             (H, W, C) uint8 arrays and the mask an (H, W) bool array (True = replace).
         """
         operation = self.effective_operation
-        params = {
-            key: value
-            for key, value in dict(self.form.params).items()
-            if value is not None and key not in _NOT_PARAMS
-        }
-        params["model"] = self.model
+        params = {**self.form.params, "model": self.model}  # only set, sendable parameters
         if operation == "variation":
             return "variations", {"image": self._first_reference(operation), **params}
         params["prompt"] = self.prompt
@@ -447,8 +399,7 @@ class ImageStudio(widgets.VBox):
         self._progress.value = f"Running {html.escape(method_name)} on {html.escape(self.model)}…"
         if isinstance(self.client, ImageClient):  # sync: keep the kernel free
             return await asyncio.to_thread(method, **kwargs)
-        outcome = method(**kwargs)
-        return await outcome if inspect.isawaitable(outcome) else outcome
+        return await method(**kwargs)
 
     def _first_reference(self, operation: str) -> np.ndarray:
         if not self.references:
@@ -460,12 +411,19 @@ class ImageStudio(widgets.VBox):
             )
         return self.references[0]
 
+    def _has_painted_mask(self) -> bool:
+        """Whether a mask is painted on the first reference (cheap: no copy of the mask)."""
+        return (
+            self.painter is not None
+            and bool(self.references)
+            and not self.painter.document.is_empty()
+        )
+
     def _painted_mask(self) -> np.ndarray | None:
         """The painter's mask, (H, W) bool (True = replace), or None when nothing is painted."""
-        if self.painter is None or not self.references:
+        if self.painter is None or not self._has_painted_mask():
             return None
-        mask = np.asarray(self.painter.mask, dtype=bool)
-        return mask if mask.any() else None
+        return self.painter.mask
 
     # ----------------------------------------------------------------- state
 
@@ -576,8 +534,7 @@ class ImageStudio(widgets.VBox):
             self._upload.value = ()
 
     def _on_prompt(self, change: dict[str, Any]) -> None:
-        if hasattr(self.form, "prompt"):
-            self.form.prompt = change["new"]
+        self.form.prompt = change["new"]
 
     def _on_model(self, _change: Any = None) -> None:
         """Offer only the operations the model supports (plus "Auto")."""
@@ -590,7 +547,7 @@ class ImageStudio(widgets.VBox):
         self._sync_operation()
 
     def _on_mask_version(self, _change: Any = None) -> None:
-        self.form.has_mask = self.effective_operation == "edit" and self._painted_mask() is not None
+        self.form.has_mask = self.effective_operation == "edit" and self._has_painted_mask()
 
     def _sync_operation(self) -> None:
         """Tell the form the effective operation; show the painter only for edits."""

@@ -39,6 +39,8 @@ TOOLS = (("Brush", "brush"), ("Eraser", "eraser"), ("Rectangle", "rect"), ("Lass
 _TOOL_KEYS = {"b": "brush", "e": "eraser", "r": "rect", "l": "lasso"}
 #: Mouse moves shorter than this (display pixels) add no stroke point.
 _MIN_MOVE = 0.75
+#: The MultiCanvas layers, bottom to top (ipycanvas' public API: ``multi[index]``).
+_LAYERS = ("image", "overlay", "cursor")
 _PREVIEW_HELP = "Preview: black = replaced by the model (alpha 0 in the PNG), white = kept."
 
 
@@ -99,6 +101,9 @@ class MaskPainter(widgets.VBox):
         The operations and the full-resolution raster.
     canvas : ipycanvas.MultiCanvas
         Layers 0 image, 1 overlay, 2 cursor (the top layer receives mouse and key events).
+    layers : tuple of ipycanvas.Canvas
+        The three layers ``(image, overlay, cursor)``, i.e. ``canvas[0]``, ``canvas[1]``,
+        ``canvas[2]``.
     """
 
     mask_version = traitlets.Int(0, read_only=True)
@@ -121,7 +126,7 @@ class MaskPainter(widgets.VBox):
         self.max_display = max_display
         self._drag: list[tuple[float, float]] | None = None
         self._last_pos: tuple[float, float] | None = None
-        self.canvas = MultiCanvas(3, width=1, height=1)
+        self.canvas = MultiCanvas(len(_LAYERS), width=1, height=1)
         self._build_controls(color, opacity)
         super().__init__([self._toolbar, self._settings, self.canvas, self._status])
         # Nothing is drawn yet: the page asks with "client_ready" (see redraw), so the image
@@ -200,7 +205,7 @@ class MaskPainter(widgets.VBox):
     def redraw(self) -> None:
         """Draw every layer again (done when a page connects: reload, Voila)."""
         with hold_canvas():
-            for layer in self.canvas._canvases:
+            for layer in self.layers:
                 layer.clear()
             self._image_layer.put_image_data(self._display_rgba, 0, 0)
             self._draw_overlay_from_document()
@@ -212,16 +217,21 @@ class MaskPainter(widgets.VBox):
     # ------------------------------------------------------------------ building
 
     @property
+    def layers(self) -> tuple[Canvas, ...]:
+        """The canvas layers ``(image, overlay, cursor)``, bottom to top."""
+        return tuple(self.canvas[index] for index in range(len(_LAYERS)))
+
+    @property
     def _image_layer(self) -> Canvas:
-        return self.canvas[0]
+        return self.canvas[_LAYERS.index("image")]
 
     @property
     def _overlay(self) -> Canvas:
-        return self.canvas[1]
+        return self.canvas[_LAYERS.index("overlay")]
 
     @property
     def _cursor(self) -> Canvas:
-        return self.canvas[2]
+        return self.canvas[_LAYERS.index("cursor")]
 
     def _build_controls(self, color: str, opacity: float) -> None:
         # flex "0 0 auto": buttons keep their label's width instead of being squeezed to "Gr…"

@@ -1,8 +1,12 @@
 """Fixtures for real-browser tests: JupyterLab on 127.0.0.1 driven by Playwright + Chromium.
 
 The browser is Debian's ``/usr/bin/chromium`` launched through Playwright's ``executable_path``
-(no ``playwright install``). Without Chromium or Playwright the tests skip on a developer
-machine; with ``GIW_REQUIRE_BROWSER=1`` (set by ``.ci/run``) they fail instead.
+(no ``playwright install``); ``GIW_CHROMIUM=/path/to/chromium`` picks another one (and
+``GIW_CHROMIUM=none`` pretends there is none). Before any fixture of a test marked ``browser``
+starts a server, the hook :func:`pytest_runtest_setup` checks the three pieces: JupyterLab (and
+Notebook 7) and Playwright, from the ``lab``/``browser`` extras, and Chromium. With only
+``.[test]`` installed every browser test is skipped with one line naming what is missing; with
+``GIW_REQUIRE_BROWSER=1`` (set by ``.ci/run``) they fail instead.
 
 The tests assert on what the *kernel* received: :class:`KernelProbe` connects a second
 ``jupyter_client`` to the notebook's kernel (through its connection file) and evaluates
@@ -11,6 +15,7 @@ expressions there, while Playwright drives the page like a person would.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -27,6 +32,10 @@ from typing import Any
 import pytest
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+#: Python packages the browser tests import or run (``lab`` and ``browser`` extras).
+BROWSER_MODULES = ("jupyterlab", "notebook", "playwright")
+BROWSER_EXTRA = '(pip install -e ".[browser]")'
+CHROMIUM_MISSING = "Chromium (apt-get install -y chromium, or GIW_CHROMIUM=/path/to/chromium)"
 REQUIRE_BROWSER = os.environ.get("GIW_REQUIRE_BROWSER", "") not in ("", "0")
 SCREENSHOT_DIR = Path(os.environ.get("GIW_TEST_OUTPUT", "test-output")) / "browser"
 CHROMIUM_ARGS = [
@@ -41,22 +50,47 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(missing: str) -> None:
+    """Skip with one line naming what is ``missing``; fail instead under ``GIW_REQUIRE_BROWSER``."""
     if REQUIRE_BROWSER:
-        pytest.fail(f"browser tests required (GIW_REQUIRE_BROWSER=1) but {reason}")
-    pytest.skip(reason)
+        pytest.fail(f"browser tests required (GIW_REQUIRE_BROWSER=1), missing: {missing}")
+    pytest.skip(f"browser tests skipped, missing: {missing}")
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable: ``$GIW_CHROMIUM`` if set, else Debian's paths, else ``$PATH``.
+
+    ``GIW_CHROMIUM=none`` (or any path that does not exist) means "no Chromium".
+    """
+    chosen = os.environ.get("GIW_CHROMIUM")
+    if chosen is not None:
+        return chosen if Path(chosen).is_file() else None
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def missing_pieces() -> list[str]:
+    """What the browser tests need and this machine lacks, each with how to get it.
+
+    JupyterLab and Notebook 7 must be importable by *this* interpreter (the server runs as
+    ``sys.executable -m jupyterlab``); Playwright for Python drives the browser.
+    """
+    modules = [m for m in BROWSER_MODULES if importlib.util.find_spec(m) is None]
+    missing = [f"{', '.join(modules)} {BROWSER_EXTRA}"] if modules else []
+    if find_chromium() is None:
+        missing.append(CHROMIUM_MISSING)
+    return missing
 
 
 def chromium_path() -> str:
     """The Chromium executable, or skip/fail when there is none."""
-    for candidate in CHROMIUM_CANDIDATES:
-        if Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium")
-    if found:
-        return found
-    _unavailable("Chromium is not installed (apt-get install -y chromium)")
-    raise AssertionError("unreachable")
+    found = find_chromium()
+    if found is None:
+        _unavailable(CHROMIUM_MISSING)
+        raise AssertionError("unreachable")
+    return found
 
 
 def _free_port() -> int:
@@ -209,6 +243,26 @@ class KernelProbe:
         self.client.stop_channels()
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, with ``GIW_REQUIRE_BROWSER=1``, fail) a browser test when a piece is missing.
+
+    Runs before the test's fixtures (even session-scoped ones) start JupyterLab or Chromium,
+    so a machine with only ``.[test]`` installed gets one clear line instead of "JupyterLab
+    exited with 1". Tests not marked ``browser`` (the harness's own checks) always run.
+    """
+    if item.get_closest_marker("browser") is None:
+        return
+    missing = missing_pieces()
+    if missing:
+        _unavailable(", ".join(missing))
+
+
+@pytest.fixture
+def browser_harness() -> Any:
+    """This module, for the tests of the harness itself (``test_requirements.py``)."""
+    return sys.modules[__name__]
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     return chromium_path()
@@ -234,7 +288,7 @@ def browser(chromium: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install playwright)")
+        _unavailable(f"playwright {BROWSER_EXTRA}")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS

@@ -60,7 +60,7 @@ def test_painter_redraws_image_and_mask_after_a_page_reload(
     radius = probe.eval("painter.brush_size") / 2
     ops = f"[Stroke({[(round(x, 3), round(y, 3)) for x, y in stroke]!r}, {radius!r})]"
     painted = probe.eval("int(painter.mask.sum())")
-    image_id, overlay_id = probe.eval("[layer.model_id for layer in painter.canvas._canvases[:2]]")
+    image_id, overlay_id = probe.eval("[layer.model_id for layer in painter.layers[:2]]")
 
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     wait_until(lambda: saved_widget_outputs(jupyter_server.root) == 1, what="the saved output")
