@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from ._types import ImageInput, ImageInputs, MaskInput
-from .backends import apply_model_status
+from .backends import apply_model_status, models_data
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -87,12 +87,16 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def refresh_model_status(self) -> list[str]:
-        """Async :meth:`ImageClient.refresh_model_status`."""
+    async def list_server_models(self) -> list[dict[str, Any]]:
+        """Async :meth:`ImageClient.list_server_models`."""
         response, _ = await self._transport.send(
             self._transport.models_request, stream=False, model=None
         )
-        return apply_model_status(json_body(response, self._transport.secrets))
+        return models_data(json_body(response, self._transport.secrets))
+
+    async def refresh_model_status(self) -> list[str]:
+        """Async :meth:`ImageClient.refresh_model_status`."""
+        return apply_model_status({"data": await self.list_server_models()})
 
     # ------------------------------------------------------------------ public methods
 
@@ -115,6 +119,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.generate`, awaited; `on_partial` may be a coroutine function."""
@@ -140,6 +145,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.edit`, awaited."""
@@ -156,6 +162,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """:meth:`ImageClient.variations`, awaited."""
@@ -171,6 +178,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_generate` as an async iterator (``async for``).
@@ -193,6 +201,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> AsyncIterator[StreamEvent]:
         """:meth:`ImageClient.stream_edit` as an async iterator (``async for``)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
+from .errors import ResponseDecodeError, ValidationError
 
 __all__ = [
     "BACKENDS",
@@ -32,6 +32,7 @@ __all__ = [
     "OPENAI_BASE_URL",
     "Backend",
     "apply_model_status",
+    "models_data",
     "resolve_backend",
     "shared_offline_base_url",
 ]
@@ -274,3 +275,23 @@ def apply_model_status(
     from . import catalog
 
     return catalog.apply_shutdown_dates(models_payload.get("data") or (), today=today)
+
+
+def models_data(models_payload: Any) -> list[dict[str, Any]]:
+    """The model objects of a ``GET /v1/models`` payload (``data``; entries without a
+    string ``id`` dropped).
+
+    Raises
+    ------
+    ResponseDecodeError
+        When the payload is not an object with a ``data`` list.
+    """
+    data = models_payload.get("data") if isinstance(models_payload, Mapping) else None
+    if not isinstance(data, list):
+        raise ResponseDecodeError(
+            "the model listing (GET /models) has no 'data' list; is base_url an "
+            "OpenAI-compatible API root (ending in /v1)?"
+        )
+    return [
+        dict(item) for item in data if isinstance(item, Mapping) and isinstance(item.get("id"), str)
+    ]

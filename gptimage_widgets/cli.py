@@ -5,6 +5,7 @@ Examples::
     gptimage generate "a lighthouse at dusk" --offline -o out.png
     gptimage edit "add a red boat" photo.png --mask mask.png -o edited.png
     gptimage models
+    gptimage models --refresh          # what GET /v1/models says this key can use
     gptimage serve --port 8000 --latency 0.5
     gptimage history search lighthouse --model gpt-image-2
 
@@ -48,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(commands)
     _add_edit(commands)
     _add_variations(commands)
-    models = commands.add_parser("models", help="list the known models and their lifecycle")
-    models.set_defaults(run=_run_models)
+    _add_models(commands)
     _add_serve(commands)
     _add_history(commands)
     return parser
@@ -106,6 +106,21 @@ def _add_variations(commands: Any) -> None:
     parser.add_argument("--model", default="dall-e-2")
     _add_request_options(parser)
     parser.set_defaults(run=_run_variations)
+
+
+def _add_models(commands: Any) -> None:
+    parser = commands.add_parser("models", help="list the known models and their lifecycle")
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask the server (GET /v1/models, with OPENAI_API_KEY) which models this key can "
+        "use, and which image models it lists that the catalog lacks",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="with --refresh: ask the embedded offline server"
+    )
+    parser.add_argument("--base-url", help="with --refresh: an OpenAI-compatible API root")
+    parser.set_defaults(run=_run_models)
 
 
 def _add_serve(commands: Any) -> None:
@@ -248,14 +263,89 @@ def _report(result: ImageResult, args: argparse.Namespace) -> int:
 
 
 def _run_models(args: argparse.Namespace) -> int:
-    from .catalog import list_models
+    """The catalog with today's status; ``--refresh``: what the server lists for this key."""
+    if args.refresh:
+        return _run_models_refresh(args)
+    from .catalog import list_models, replacements_text
+    from .catalog.lifecycle import BACKEND_LABELS
 
     rows = [("MODEL", "STATUS", "SHUTDOWN", "OPERATIONS", "NOTE")]
+    retired = 0
     for spec in list_models(include_shutdown=True):
+        status = spec.status
         shutdown = spec.shutdown_date.isoformat() if spec.shutdown_date else "-"
-        note = f"use {spec.replacement}" if spec.replacement else ""
-        rows.append((spec.name, spec.status, shutdown, ",".join(spec.operations), note))
+        notes = [f"{BACKEND_LABELS.get(b, b)}: {d}" for b, d in spec.shutdown_dates.items()]
+        if status == "shutdown":
+            retired += 1
+            notes.insert(0, "RETIRED at OpenAI")
+        if spec.replacements and status in ("deprecated", "shutdown"):
+            notes.append(f"use {replacements_text(spec)}")
+        row = (spec.name, status, shutdown, ",".join(spec.operations), "; ".join(notes))
+        rows.append(row)
     _out(_table(rows))
+    if retired:
+        _out(
+            f"{retired} RETIRED model(s): the OpenAI backend refuses them before sending "
+            "(allow_retired=True sends anyway); compatible and offline servers still serve them."
+        )
+    return EXIT_OK
+
+
+def _models_client(args: argparse.Namespace) -> ImageClient:
+    """The client ``models --refresh`` asks: the offline server with ``--offline``, else
+    OpenAI (or ``--base-url``) with ``OPENAI_API_KEY`` (tests replace this factory).
+
+    Raises
+    ------
+    ValidationError
+        No ``--offline`` and no key for api.openai.com.
+    """
+    from .client import ImageClient
+
+    if args.offline:
+        return ImageClient(backend="offline", history=False)
+    return ImageClient(base_url=args.base_url, backend="openai", history=False)
+
+
+def _run_models_refresh(args: argparse.Namespace) -> int:
+    import json
+
+    from .backends import apply_model_status
+    from .catalog.overlay import ENV_VAR
+    from .model_listing import compare_listing
+
+    with _models_client(args) as client:
+        items = client.list_server_models()
+        where, backend = client.base_url, client.backend
+    changed = apply_model_status({"data": items})
+    report = compare_listing(items)
+    _out(f"GET {where}/models: {report.listed} model(s) listed ({backend} backend)")
+    if backend == "offline":
+        _out("note: the offline server lists this kit's own catalog; OPENAI_API_KEY asks OpenAI")
+    rows = [("CAN USE", "STATUS", "LISTED AS")]
+    rows += [(spec.name, spec.status, listed_as) for spec, listed_as in report.usable]
+    _out(f"Catalog models this key can use ({len(report.usable)}):")
+    _out(_table(rows) if report.usable else "  none")
+    if report.unlisted:
+        names = ", ".join(spec.name for spec in report.unlisted)
+        _out(f"Catalog models not listed for this key ({len(report.unlisted)}): {names}")
+    if changed:
+        _out(f"Shutdown dates updated from the listing: {', '.join(changed)}")
+    if not report.missing:
+        _out("The server lists no image model that the catalog lacks.")
+        return EXIT_OK
+    _out(f"Image models listed that the catalog lacks ({len(report.missing)}):")
+    for suggestion in report.missing:
+        _out(f"  {suggestion.model_id}  (closest catalog model: {suggestion.base})")
+    entries = json.dumps([s.entry for s in report.missing], indent=2)
+    _out(
+        f"To use them, save these entries as a JSON file (e.g. models.json) and set {ENV_VAR} "
+        "to its path before Python starts (read when gptimage_widgets is imported); "
+        '"base" copies the parameters of the closest catalog model: check them against '
+        "OpenAI's API reference."
+    )
+    _out(entries)
+    _out(f"  export {ENV_VAR}=$PWD/models.json")
     return EXIT_OK
 
 

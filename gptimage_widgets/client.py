@@ -29,7 +29,7 @@ import httpx
 
 from ._types import ImageInput, ImageInputs, MaskInput
 from .async_client import AsyncImageClient
-from .backends import apply_model_status
+from .backends import apply_model_status, models_data
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -73,6 +73,11 @@ class ImageClient(ClientBase[SyncTransport]):
     http_client : httpx.Client, optional
         Use this client (tests: ``httpx.Client(transport=httpx.MockTransport(...))``); it is
         not closed by :meth:`close`. API calls never follow redirects, even when it would.
+    allow_retired : bool
+        Default of every call's `allow_retired`. False (default): with the OpenAI backend
+        (and Azure, by its own dates) a model shut down there raises ``ValidationError``
+        before anything is sent; compatible servers and the offline backend accept every
+        model. True: send anyway.
     """
 
     transport_class = SyncTransport
@@ -87,6 +92,19 @@ class ImageClient(ClientBase[SyncTransport]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def list_server_models(self) -> list[dict[str, Any]]:
+        """The models the backend lists for this key (``GET /models``), as it lists them.
+
+        Returns
+        -------
+        list of dict
+            The listing's ``data``: ``{"id": ..., "shutdown_date": ..., ...}`` objects (see
+            :func:`gptimage_widgets.model_listing.compare_listing` to compare it with the
+            catalog).
+        """
+        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
+        return models_data(json_body(response, self._transport.secrets))
+
     def refresh_model_status(self) -> list[str]:
         """Update catalog lifecycle status from ``GET /models`` (``shutdown_date``).
 
@@ -95,8 +113,7 @@ class ImageClient(ClientBase[SyncTransport]):
         list of str
             The catalog models whose status changed.
         """
-        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
-        return apply_model_status(json_body(response, self._transport.secrets))
+        return apply_model_status({"data": self.list_server_models()})
 
     # ------------------------------------------------------------------ public methods
 
@@ -119,6 +136,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Generate images from a prompt.
@@ -146,8 +164,13 @@ class ImageClient(ClientBase[SyncTransport]):
             in ``result.request`` and the history.
         timeout : float or httpx.Timeout, optional
             This call's timeout (and its downloads'); None = the client's.
+        allow_retired : bool, optional
+            True sends a model even when it is shut down at this backend today (your key
+            may still have access); None = the client's ``allow_retired``. Without it, such
+            a call raises ``ValidationError`` naming the shutdown date and the replacement,
+            before anything is sent (only the OpenAI and Azure backends retire models).
         **extra
-            Other catalog parameters (``user``, ``seed``, ``response_format``) and client
+            Other catalog parameters (``user``, ``response_format``...) and client
             options (``upload_format``, ``downscale``, ``stream``).
 
         Returns
@@ -177,6 +200,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Edit one or several images (inpainting with `mask`).
@@ -195,7 +219,9 @@ class ImageClient(ClientBase[SyncTransport]):
             As for :meth:`generate`.
         input_fidelity : {"high", "low"}, optional
             Only for models that take it (not gpt-image-2).
-        partial_images, on_partial, extra_headers, extra_query, extra_body, timeout, **extra
+        partial_images, on_partial, extra_headers, extra_query, extra_body, timeout
+            As for :meth:`generate`.
+        allow_retired, **extra
             As for :meth:`generate`.
 
         Returns
@@ -215,6 +241,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **extra: Any,
     ) -> ImageResult:
         """Variations of one square PNG image (dall-e-2).
@@ -223,7 +250,9 @@ class ImageClient(ClientBase[SyncTransport]):
         ----------
         image : ImageInput
             The image to vary (one image, square, sent as PNG).
-        model, n, size, extra_headers, extra_query, extra_body, timeout, **extra
+        model, n, size, extra_headers, extra_query, extra_body, timeout, allow_retired
+            As for :meth:`generate`.
+        **extra
             As for :meth:`generate`.
 
         Returns
@@ -242,6 +271,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream a generation: partial-image events, then completed events.
@@ -264,6 +294,7 @@ class ImageClient(ClientBase[SyncTransport]):
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        allow_retired: bool | None = None,
         **params: Any,
     ) -> Iterator[StreamEvent]:
         """Stream an edit; like :meth:`stream_generate` with :meth:`edit`'s parameters."""

@@ -21,12 +21,12 @@ from typing import Any, Generic, TypeVar
 import httpx
 import numpy as np
 
-from . import pricing, retry
+from . import catalog, pricing, retry, validation
 from .backends import Backend, resolve_backend
 from .errors import BudgetExceededError, GPTImageError, ValidationError
 from .history import HistoryStore
 from .redact import redact_tree
-from .request import ImageRequest, build_request
+from .request import CLIENT_OPTIONS, ImageRequest, build_request
 from .responses import Decoded
 from .results import ImageResult
 from .transport import NO_OPTIONS, RequestOptions, Transport, resolve_timeout
@@ -103,6 +103,14 @@ def _history_store(history: Any) -> HistoryStore | None:
     )
 
 
+def _check_allow_retired(value: Any, where: str = "allow_retired") -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(
+            f"{where} must be True or False, got {value!r}", param="allow_retired", value=value
+        )
+    return value
+
+
 def _check_settings(max_retries: Any, budget_usd: Any) -> None:
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise ValidationError(
@@ -148,8 +156,11 @@ class ClientBase(Generic[TransportT]):
         api_version: str | None = None,
         budget_usd: float | None = None,
         http_client: Any = None,
+        allow_retired: bool = False,
     ) -> None:
         _check_settings(max_retries, budget_usd)
+        #: Default of every call's ``allow_retired``: send models retired at this backend.
+        self.allow_retired = _check_allow_retired(allow_retired)
         self._backend: Backend = resolve_backend(
             backend,
             api_key,
@@ -221,7 +232,12 @@ class ClientBase(Generic[TransportT]):
         """Validate and build the request and reserve its estimated cost (nothing sent).
 
         The known parameters are validated; `options` (extra body fields...) go as given.
+        ``params["allow_retired"]`` (None or absent: the client's) is taken out here.
         """
+        allow = params.pop("allow_retired", None)
+        allow = self.allow_retired if allow is None else _check_allow_retired(allow)
+        if not allow:
+            self._refuse_retired(operation, model, params)
         request = build_request(model, operation, **params)
         estimate = self._estimate(request)
         reserved = self._reserve(request, estimate)
@@ -233,6 +249,19 @@ class ClientBase(Generic[TransportT]):
             options=options,
             secrets=(*self._transport.secrets, *options.secrets),
         )
+
+    def _refuse_retired(self, operation: str, model: Any, params: Mapping[str, Any]) -> None:
+        """Raise before sending when `model` is retired at this backend today.
+
+        The rule is :func:`gptimage_widgets.catalog.retirement_problem` (OpenAI and Azure,
+        each on its own date; compatible and offline servers never); when it applies, the
+        request's other problems are listed too (``validation.validate(backend=...)``).
+        """
+        spec = catalog.find_model(model) if isinstance(model, str) else None
+        if spec is None or catalog.retirement_problem(spec, self.backend) is None:
+            return
+        given = {k: v for k, v in params.items() if k not in CLIENT_OPTIONS}
+        validation.validate(spec, operation, backend=self.backend, **given)
 
     def _estimate(self, request: ImageRequest) -> pricing.CostEstimate | None:
         p = request.params

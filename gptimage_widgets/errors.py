@@ -26,6 +26,7 @@ __all__ = [
     "ConflictError",
     "GPTImageError",
     "InternalServerError",
+    "ModelNotFoundError",
     "ModerationError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -206,6 +207,27 @@ class PermissionDeniedError(APIStatusError):
 
 class NotFoundError(APIStatusError):
     status_code = 404
+
+
+class ModelNotFoundError(NotFoundError):
+    """The server does not serve the model to this key (``model_not_found``).
+
+    The model is retired there, or the key's organization or project was not granted it.
+    Raised for OpenAI's 404 ``model_not_found`` and also for the 400 some gateways answer
+    with the same code or OpenAI's sentence ("The model `X` does not exist or you do not
+    have access to it."): a subclass of :class:`NotFoundError` only (not of
+    ``BadRequestError``), with :attr:`status_code` the status actually received. The message
+    names what to use instead (from the catalog).
+
+    Attributes
+    ----------
+    model : str or None
+        The model the request named (or the one the server's message names).
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.model = model
 
 
 class ConflictError(APIStatusError):

@@ -3,7 +3,9 @@
 Owns: mapping an httpx exception, an error (or redirect) response, a decoding problem or a
 stream's ``error`` event to a typed :class:`~gptimage_widgets.errors.GPTImageError` with one
 message that says what happened and the next step (status -> class, OpenAI error codes ->
-quota/moderation errors, advice per status). Every message and error body passes through
+quota/moderation errors, ``model_not_found`` -> :class:`~gptimage_widgets.errors.ModelNotFoundError`
+naming the replacement from :func:`gptimage_widgets.catalog.unavailable_model_hint`, advice
+per status). Every message and error body passes through
 :mod:`gptimage_widgets.redact`, so no key reaches an exception.
 
 Used by the sending layer (:mod:`gptimage_widgets.transport`) and the response decoding
@@ -27,6 +29,7 @@ from .errors import (
     APITimeoutError,
     BadRequestError,
     GPTImageError,
+    ModelNotFoundError,
     ModerationError,
     QuotaError,
     RateLimitError,
@@ -53,6 +56,10 @@ _QUOTA_ADVICE = {
         "platform.openai.com/settings/organization/limits, then retry"
     ),
 }
+#: OpenAI's sentence for a model the key cannot use ("The model `gpt-image-1.5` does not
+#: exist or you do not have access to it."); gateways repeat it, sometimes with a 400.
+_MODEL_NOT_FOUND = re.compile(r"\bthe model [`'\"]?([^`'\"\s]+?)[`'\"]? does not exist", re.I)
+_MODEL_NOT_FOUND_CODE = "model_not_found"
 _HTML_TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]+>")
 Secrets = Sequence[str | None]
@@ -65,6 +72,7 @@ def translate(
     secrets: Secrets = (),
     request_id: str | None = None,
     streaming: bool = False,
+    backend: str | None = None,
 ) -> GPTImageError:
     """THE boundary: map an httpx exception, a decoding problem or an error response to
     the :mod:`~gptimage_widgets.errors` family.
@@ -83,6 +91,9 @@ def translate(
     streaming : bool
         True when the body of a streamed response was being read: transport errors then
         become :class:`StreamError` (the stream was cut), not connection errors.
+    backend : str, optional
+        ``Backend.name`` of the exchange (``"openai"``, ``"azure"``...): whose shutdown
+        dates a ``model_not_found`` message quotes (OpenAI's for any other backend).
 
     Returns
     -------
@@ -90,7 +101,7 @@ def translate(
         To be raised by the caller with ``raise error from source``.
     """
     if isinstance(source, httpx.Response):
-        return _status_error(source, model=model, secrets=secrets)
+        return _status_error(source, model=model, secrets=secrets, backend=backend)
     if isinstance(source, GPTImageError):
         if request_id and not source.request_id:
             source.request_id = request_id
@@ -149,7 +160,7 @@ def _request_url(exc: httpx.HTTPError) -> str:
 
 
 def _status_error(
-    response: httpx.Response, *, model: str | None, secrets: Secrets
+    response: httpx.Response, *, model: str | None, secrets: Secrets, backend: str | None = None
 ) -> APIStatusError:
     status = response.status_code
     if 300 <= status < 400:
@@ -174,7 +185,41 @@ def _status_error(
         stage, categories = _moderation_details(body, detail)
         text = _moderation_text(text, stage, categories)
         return ModerationError(text, stage=stage, categories=categories, **kwargs)
+    unavailable = _unavailable_model(status, code, message, model)
+    if unavailable is not None:
+        advice = _unavailable_advice(unavailable, backend)
+        text = redact(f"HTTP {status}: {_sentence(message)} Next step: {advice}.", secrets)
+        return ModelNotFoundError(text, model=unavailable or None, **kwargs)
     return cls(text, **kwargs)
+
+
+def _unavailable_model(
+    status: int, code: str | None, message: str, model: str | None
+) -> str | None:
+    """The model a "this key cannot use the model" answer is about, else None.
+
+    Such an answer is a 404 or 400 whose code is ``model_not_found`` or whose message is
+    OpenAI's "The model `X` does not exist..." sentence. Returns the request's model, else
+    the one the message names, else ``""`` (unknown).
+    """
+    if status not in (400, 404):
+        return None
+    named = _MODEL_NOT_FOUND.search(message)
+    if code != _MODEL_NOT_FOUND_CODE and named is None:
+        return None
+    return model or (named.group(1) if named else "")
+
+
+def _unavailable_advice(model: str, backend: str | None) -> str:
+    """``"this key cannot use X (retired, or not granted ...): <catalog hint>"``."""
+    if not model:
+        return "this key cannot use the model (retired, or not granted): check the model name"
+    where = backend if backend in catalog.LIFECYCLE_BACKENDS else "openai"
+    hint = catalog.unavailable_model_hint(model, backend=where)
+    return (
+        f"this key cannot use {model} (retired, or not granted to its organization or "
+        f"project): {hint}"
+    )
 
 
 def _redirect_error(response: httpx.Response, secrets: Secrets) -> RedirectError:

@@ -259,11 +259,15 @@ class Transport:
         """
         secrets = (*self.secrets, *secrets)
         if isinstance(outcome, httpx.Response):
-            error = translate(outcome, model=model, secrets=secrets)
+            error = translate(outcome, model=model, secrets=secrets, backend=self.backend.name)
             retry_after = retry.parse_retry_after(outcome.headers)
         else:
             error = translate(
-                outcome, model=model, secrets=secrets, request_id=request_id_of(response)
+                outcome,
+                model=model,
+                secrets=secrets,
+                request_id=request_id_of(response),
+                backend=self.backend.name,
             )
             retry_after = None
         delay = self.policy.next_delay(retries, error, retry_after)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -15,8 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gptimage_widgets.catalog import list_models
+from gptimage_widgets import cli
+from gptimage_widgets.catalog import get_model, lifecycle, list_models
 from gptimage_widgets.cli import main
+from gptimage_widgets.client import ImageClient
 from gptimage_widgets.offline import Fault
 
 FAKE_KEY = "sk-" + "test-FAKE-cli-0123456789"  # split so leak scanners see no key
@@ -147,6 +151,74 @@ def test_models_table_comes_from_the_catalog(capsys: pytest.CaptureFixture[str])
     for spec in list_models():
         assert rows[spec.name][1] == spec.status
     assert "2026-05-12" in rows["dall-e-2"]
+
+
+def test_models_marks_retired_models_by_todays_date(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(lifecycle, "today", lambda: dt.date(2026, 11, 30))
+    assert main(["models"]) == 0
+    before = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert before["gpt-image-1.5"].split()[1] == "deprecated"
+    assert "RETIRED" not in before["gpt-image-1.5"]
+    assert "use gpt-image-2.6-flare or gpt-image-2.6-sunburst" in before["gpt-image-1.5"]
+    monkeypatch.setattr(lifecycle, "today", lambda: dt.date(2026, 12, 2))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    after = {line.split()[0]: line for line in out.splitlines()}
+    assert after["gpt-image-1.5"].split()[1] == "shutdown"
+    assert "RETIRED at OpenAI" in after["gpt-image-1.5"]
+    assert "Azure OpenAI: 2026-12-16" in after["gpt-image-1.5"]
+    assert "gpt-image-2.6-sunburst" in after["gpt-image-1-mini"]
+    assert "RETIRED" not in after["gpt-image-2.6-flare"]
+    assert "allow_retired=True" in out
+
+
+def test_models_refresh_against_the_offline_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--refresh", "--offline"]) == 0
+    out = capsys.readouterr().out
+    count = len(list_models(include_shutdown=True))
+    assert f"Catalog models this key can use ({count}):" in out
+    assert "lists no image model that the catalog lacks" in out
+
+
+def test_models_refresh_needs_a_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--refresh"]) == 2
+    assert "OPENAI_API_KEY" in capsys.readouterr().err
+
+
+def test_models_refresh_lists_usable_models_and_the_overlay_entries_to_add(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listing = ["gpt-image-2", "gpt-image-2.5-flare-2026-09-08", "gpt-image-9", "gpt-4o"]
+    listing += ["dall-e-2", "chatgpt-image-2", "whisper-1"]
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        data = [{"id": name, "object": "model", "owned_by": "system"} for name in listing]
+        return httpx.Response(200, json={"object": "list", "data": data})
+
+    def client(args: Any) -> ImageClient:
+        http = httpx.Client(transport=httpx.MockTransport(answer))
+        return ImageClient(api_key=FAKE_KEY, http_client=http, history=False)
+
+    monkeypatch.setattr(cli, "_models_client", client)
+    assert main(["models", "--refresh"]) == 0
+    out = capsys.readouterr().out
+    assert [(r.method, r.url.path) for r in seen] == [("GET", "/v1/models")]
+    assert seen[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert "Catalog models this key can use (3):" in out
+    assert "gpt-image-2.5-flare-2026-09-08" in out  # listed under an alias
+    assert "Catalog models not listed for this key" in out and "gpt-image-1.5" in out
+    entries = json.loads(out[out.index("[") : out.index("]") + 1])
+    assert entries == [
+        {"name": "gpt-image-9", "base": entries[0]["base"]},
+        {"name": "chatgpt-image-2", "base": "chatgpt-image-latest"},
+    ]
+    assert get_model(entries[0]["base"]).family == "gpt-image"
+    assert "gpt-4o" not in out and "whisper-1" not in out
+    assert "GPTIMAGE_MODELS" in out and FAKE_KEY not in out
 
 
 def test_history_list_and_search(capsys: pytest.CaptureFixture[str]) -> None:

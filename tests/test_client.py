@@ -233,7 +233,9 @@ def test_generate_sends_json_and_decodes_arrays() -> None:
 
 
 def test_without_usage_the_cost_is_the_estimate() -> None:
-    result = client_for(Recorder(ok_json())).generate("x", model="dall-e-3", size="1024x1792")
+    result = client_for(Recorder(ok_json()), allow_retired=True).generate(
+        "x", model="dall-e-3", size="1024x1792"
+    )
     estimate = pricing.estimate_cost("dall-e-3", size="1024x1792", prompt="x")
     assert estimate is not None
     assert result.cost_is_estimate and result.cost_usd == pytest.approx(estimate.usd)
@@ -241,7 +243,9 @@ def test_without_usage_the_cost_is_the_estimate() -> None:
 
 def test_revised_prompts_are_kept_in_order() -> None:
     body = {"data": [{"b64_json": b64png(), "revised_prompt": "A fox, detailed."}]}
-    result = client_for(Recorder(httpx.Response(200, json=body))).generate("fox", model="dall-e-3")
+    result = client_for(Recorder(httpx.Response(200, json=body)), allow_retired=True).generate(
+        "fox", model="dall-e-3"
+    )
     assert result.revised_prompts == ["A fox, detailed."]
 
 
@@ -257,7 +261,7 @@ def test_an_input_too_large_once_encoded_is_never_sent() -> None:
     recorder = Recorder(ok_json())
     noise = np.random.default_rng(3).integers(0, 256, (1024, 1024, 4), dtype=np.uint8)
     with pytest.raises(ValidationError, match=r"images\[0\]: encoded as PNG .* downscale it"):
-        client_for(recorder).edit("x", noise, model="dall-e-2")
+        client_for(recorder, allow_retired=True).edit("x", noise, model="dall-e-2")
     assert recorder.requests == []
 
 
@@ -307,16 +311,22 @@ def test_edit_with_several_images_repeats_image_brackets() -> None:
 def test_input_fidelity_sent_to_models_that_take_it_only() -> None:
     recorder = Recorder(ok_json())
     image = np.zeros((32, 32, 3), np.uint8)
-    client_for(recorder).edit("x", image, model="gpt-image-1.5", input_fidelity="high")
+    client_for(recorder, allow_retired=True).edit(
+        "x", image, model="gpt-image-1.5", input_fidelity="high"
+    )
     assert parse_multipart(recorder.requests[0])[0]["input_fidelity"] == ["high"]
     with pytest.raises(ValidationError, match="input_fidelity"):
-        client_for(recorder).edit("x", image, model="gpt-image-2", input_fidelity="high")
+        client_for(recorder, allow_retired=True).edit(
+            "x", image, model="gpt-image-2", input_fidelity="high"
+        )
     assert len(recorder.requests) == 1
 
 
 def test_variations_multipart_and_b64_default() -> None:
     recorder = Recorder(ok_json(2))
-    result = client_for(recorder).variations(np.zeros((256, 256, 3), np.uint8), n=2)
+    result = client_for(recorder, allow_retired=True).variations(
+        np.zeros((256, 256, 3), np.uint8), n=2
+    )
     fields, files = parse_multipart(recorder.requests[0])
     assert str(recorder.requests[0].url).endswith("/v1/images/variations")
     assert fields == {"model": ["dall-e-2"], "n": ["2"], "response_format": ["b64_json"]}
@@ -332,7 +342,9 @@ def test_url_results_are_downloaded_at_once_without_the_key() -> None:
         return httpx.Response(200, json={"data": [{"url": url}]}, headers={"x-request-id": "r1"})
 
     recorder = Recorder(answer)
-    result = client_for(recorder).generate("x", model="dall-e-3", response_format="url")
+    result = client_for(recorder, allow_retired=True).generate(
+        "x", model="dall-e-3", response_format="url"
+    )
     api_call, download = recorder.requests
     assert api_call.headers["authorization"] == f"Bearer {KEY}"
     assert str(download.url) == "https://files.example.test/img-1.png?sig=abc"
@@ -347,7 +359,9 @@ def test_expired_download_url_is_a_typed_error() -> None:
         return httpx.Response(200, json={"data": [{"url": "https://files.example.test/a.png"}]})
 
     with pytest.raises(PermissionDeniedError, match="AuthenticationFailed"):
-        client_for(Recorder(answer)).generate("x", model="dall-e-2", response_format="url")
+        client_for(Recorder(answer), allow_retired=True).generate(
+            "x", model="dall-e-2", response_format="url"
+        )
 
 
 # --------------------------------------------------------------------------- streaming
@@ -702,7 +716,7 @@ def test_moderation_categories_given_as_flags() -> None:
 def test_shut_down_model_404_suggests_the_replacement() -> None:
     answer = error_response(404, "The model `dall-e-3` does not exist.", code="model_not_found")
     with pytest.raises(NotFoundError) as info:
-        client_for(Recorder(answer)).generate("x", model="dall-e-3")
+        client_for(Recorder(answer), allow_retired=True).generate("x", model="dall-e-3")
     replacement = catalog.get_model("dall-e-3").replacement
     assert replacement and f"model={replacement!r}" in str(info.value)
 
@@ -750,7 +764,7 @@ def test_undecodable_images_from_the_server_say_one_next_step_and_keep_the_reque
         200, json={"data": [{"b64_json": "!!"}]}, headers={"x-request-id": "r1"}
     )
     with pytest.raises(ResponseDecodeError) as info:
-        client_for(Recorder(bad_b64)).generate("x")
+        client_for(Recorder(bad_b64), allow_retired=True).generate("x")
     assert info.value.request_id == "r1"
     assert _one_next_step(info.value).endswith("retry the request (request id: r1)")
 
@@ -761,13 +775,17 @@ def test_undecodable_images_from_the_server_say_one_next_step_and_keep_the_reque
         return httpx.Response(200, json={"data": [{"url": url}]}, headers={"x-request-id": "r2"})
 
     with pytest.raises(ResponseDecodeError) as info:
-        client_for(Recorder(url_answer)).generate("x", model="dall-e-2", response_format="url")
+        client_for(Recorder(url_answer), allow_retired=True).generate(
+            "x", model="dall-e-2", response_format="url"
+        )
     assert info.value.request_id == "r2"
     _one_next_step(info.value)
 
     event = {"type": "image_generation.partial_image", "b64_json": "!!", "partial_image_index": 0}
     with pytest.raises(StreamError) as info:
-        client_for(Recorder(sse_response(sse_body([event])))).generate("x", partial_images=1)
+        client_for(Recorder(sse_response(sse_body([event]))), allow_retired=True).generate(
+            "x", partial_images=1
+        )
     assert info.value.request_id == "req_stream"
     _one_next_step(info.value)
 
@@ -1022,7 +1040,9 @@ def test_url_download_with_a_wrong_content_length_is_read_whole() -> None:
         url = "https://files.example.test/img-1.png"
         return httpx.Response(200, json={"data": [{"url": url}]}, headers={"x-request-id": "r1"})
 
-    result = client_for(Recorder(answer)).generate("x", model="dall-e-2", response_format="url")
+    result = client_for(Recorder(answer), allow_retired=True).generate(
+        "x", model="dall-e-2", response_format="url"
+    )
     assert result.images[0].shape == (4, 5, 3)
 
 
@@ -1236,7 +1256,7 @@ def test_public_signatures_name_their_input_types(cls: type) -> None:
 
 async def test_async_generate_edit_variations() -> None:
     recorder = Recorder(ok_json())
-    async with async_client_for(recorder) as client:
+    async with async_client_for(recorder, allow_retired=True) as client:
         results = [
             await client.generate("x"),
             await client.edit("y", np.zeros((32, 32, 3), np.uint8)),
@@ -1338,7 +1358,7 @@ async def test_map_can_raise_the_first_failure() -> None:
 async def test_map_dispatches_operations() -> None:
     recorder = Recorder(ok_json())
     image = np.zeros((256, 256, 3), np.uint8)
-    async with async_client_for(recorder) as client:
+    async with async_client_for(recorder, allow_retired=True) as client:
         await client.map(
             [
                 {"operation": "edit", "prompt": "e", "images": image},

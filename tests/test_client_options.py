@@ -149,7 +149,7 @@ def test_multipart_extra_fields_are_strings_and_lists_repeat() -> None:
 
 def test_variations_and_streams_take_the_escape_hatches() -> None:
     log = Log()
-    client = sync_client(log)
+    client = sync_client(log, allow_retired=True)
     client.variations(np.zeros((64, 64, 3), np.uint8), extra_body={"safety_identifier": "v"})
     events = list(client.stream_generate("x", extra_query={"q": "1"}, extra_body={"s": "w"}))
     assert events[-1].result is not None and events[-1].result.request["s"] == "w"
@@ -163,7 +163,7 @@ def test_variations_and_streams_take_the_escape_hatches() -> None:
 
 async def test_async_methods_map_and_sweep_take_the_escape_hatches() -> None:
     log = Log()
-    async with async_client(log) as client:
+    async with async_client(log, allow_retired=True) as client:
         await client.generate("x", extra_body={"safety_identifier": "g"})
         await client.variations(np.zeros((64, 64, 3), np.uint8), extra_headers={"X-T": "v"})
         async for _event in client.stream_edit("x", IMAGE, extra_query={"q": "se"}):
@@ -197,7 +197,7 @@ def test_downloads_get_no_extra_headers_but_the_call_timeout() -> None:
         return httpx.Response(200, json={"data": [{"url": "https://files.example/a.png"}]})
 
     log = Log(answer)
-    result = sync_client(log).generate(
+    result = sync_client(log, allow_retired=True).generate(
         "x", model="dall-e-2", extra_headers={"X-Gateway-Token": GATEWAY_TOKEN}, timeout=9
     )
     api, download = log.requests

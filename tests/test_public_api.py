@@ -40,6 +40,7 @@ ISSUE_ADDITIONS = {
     "studio",
     "plot_mask_overlay",
     "register_model",
+    "ModelNotFoundError",
 }
 
 
