@@ -1,0 +1,224 @@
+"""Batch API jobs from the client, against an in-memory fake of the files/batches endpoints."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fake_batch_api import FakeBatchAPI, prompt_image
+
+from gptimage_widgets import batch_lines, retry
+from gptimage_widgets.client import ImageClient
+from gptimage_widgets.errors import ModerationError, ValidationError
+
+FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+
+
+def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    return ImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )
+
+
+def photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+
+
+def square_mask() -> np.ndarray:
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 16:48] = True
+    return mask
+
+
+def test_two_prompts_and_a_masked_edit_come_back_in_input_order(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    items = [
+        "a lighthouse",
+        {"operation": "edit", "prompt": "a red square", "images": [photo()], "mask": square_mask()},
+        {"prompt": "a kite", "quality": "low"},
+    ]
+    job = client.submit_batch(items, size="1024x1024")
+    assert len(job.batch_ids) == 2  # generations and edits: one endpoint per batch
+    assert job.wait(progress=False).status == "completed"
+    results = job.results()
+    assert results.errors == {}
+    assert np.array_equal(results[0].images[0], prompt_image("a lighthouse"))
+    assert np.array_equal(results[2].images[0], prompt_image("a kite"))
+    edited = results[1].images[0]
+    keep = ~square_mask()
+    assert np.array_equal(edited[keep], photo()[keep])
+    assert (edited[square_mask()] == (255, 0, 0)).all()
+    assert results[1].operation == "edit" and results[2].request["quality"] == "low"
+    # the edit travelled as the JSON edits body with data URLs
+    edit_lines = [line for lines in fake.uploaded_lines for line in lines if "edits" in line["url"]]
+    assert edit_lines[0]["body"]["images"][0]["image_url"].startswith("data:image/png;base64,")
+    assert edit_lines[0]["body"]["mask"]["image_url"].startswith("data:image/png;base64,")
+    assert all(r.entry_id for r in results)
+
+
+def test_a_bad_item_is_named_by_index_and_nothing_is_uploaded(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        client.submit_batch(["fine", {"prompt": "bad", "size": "13x13"}, "also fine"])
+    assert "item 1" in str(caught.value)
+    assert any(p.param == "items[1].size" for p in caught.value.problems)
+    assert fake.calls["total"] == 0
+
+
+def test_refused_in_a_batch(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        client.submit_batch(
+            [{"prompt": "p", "partial_images": 2}, {"operation": "variation", "images": [photo()]}]
+        )
+    params = {p.param for p in caught.value.problems}
+    assert {"items[0].partial_images", "items[1].operation"} <= params
+    assert fake.calls["total"] == 0
+
+
+def test_image_url_limit_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_lines, "MAX_IMAGE_URL_CHARS", 100)
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        client.submit_batch([{"prompt": "x", "images": [photo()]}])
+    assert caught.value.problems[0].param == "items[0].images[0]"
+    assert fake.calls["total"] == 0
+
+
+def test_failed_items_are_none_with_a_typed_error(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    job = client.submit_batch(["ok", "FAIL please", "ok too"]).wait(progress=False)
+    results = job.results()
+    assert results[1] is None and results[0] is not None and results[2] is not None
+    assert isinstance(results.errors[1], ModerationError)
+    assert job.errors[1].request_id == "req-item-1"
+    assert job.counts == {"total": 3, "completed": 2, "failed": 1}
+
+
+def test_second_results_and_a_new_process_read_the_history_not_the_network(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    job = make_client(fake, tmp_path).submit_batch(["one", "two", "FAIL"]).wait(progress=False)
+    first = job.results()
+    before = fake.calls["total"]
+    second = job.results()
+    assert fake.calls["total"] == before
+    resumed = make_client(fake, tmp_path).get_batch(job.id)
+    third = resumed.results()
+    assert fake.calls["total"] == before
+    for a, b, c in zip(first, second, third, strict=True):
+        if a is None:
+            assert b is None and c is None
+        else:
+            assert np.array_equal(a.images[0], c.images[0]) and np.array_equal(
+                b.images[0], c.images[0]
+            )
+    assert isinstance(resumed.errors[2], ModerationError)
+    # each result was saved once
+    assert len(list(tmp_path.glob("*/*/meta.json"))) == 2
+
+
+def test_resume_before_done_by_job_or_batch_id(tmp_path: Path) -> None:
+    fake = FakeBatchAPI(steps=3)
+    job = make_client(fake, tmp_path).submit_batch(["one", "two"])
+    other = make_client(fake, tmp_path)
+    assert other.get_batch(job.batch_ids[0]).id == job.id
+    assert [j.id for j in other.list_batches()] == [job.id]
+    resumed = other.get_batch(job.id)
+    with pytest.raises(Exception, match="wait"):
+        resumed.results()
+    assert resumed.wait(progress=False).status == "completed"
+    assert [r.images[0][0, 0].tolist() for r in resumed.results()] == [
+        prompt_image(p)[0, 0].tolist() for p in ("one", "two")
+    ]
+
+
+def test_splitting_beyond_file_limits_keeps_one_job(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, tmp_path)
+    prompts = [f"prompt {i}" for i in range(7)]
+    job = client.submit_batch(prompts, max_lines=3)
+    assert len(job.batch_ids) == 3 and [len(lines) for lines in fake.uploaded_lines] == [3, 3, 1]
+    results = job.wait(progress=False).results()
+    assert [r.request["prompt"] for r in results] == prompts
+    job2 = client.submit_batch(prompts[:4], max_bytes=400)
+    assert len(job2.batch_ids) >= 2
+
+
+def test_cancel_and_estimate(tmp_path: Path) -> None:
+    fake = FakeBatchAPI(steps=10)
+    client = make_client(fake, tmp_path)
+    job = client.submit_batch(["a", "b"], quality="low", size="1024x1024")
+    single = client._estimate(
+        __import__("gptimage_widgets.request", fromlist=["x"]).build_request(
+            "gpt-image-2", prompt="a", quality="low", size="1024x1024"
+        )
+    )
+    estimate = job.estimate()
+    assert estimate is not None and single is not None
+    assert estimate.usd == pytest.approx(single.usd)  # two requests at half price
+    assert job.cancel().status == "cancelled"
+    results = job.results()
+    assert results == [None, None] and "cancelled" in str(results.errors[0])
+
+
+def test_wait_timeout(tmp_path: Path) -> None:
+    fake = FakeBatchAPI(steps=1000)
+    job = make_client(fake, tmp_path).submit_batch(["a"])
+    with pytest.raises(Exception, match="still"):
+        job.wait(timeout=5, progress=False, poll_interval=1)
+
+
+def test_output_is_read_line_by_line_with_bounded_memory(tmp_path: Path) -> None:
+    fake = FakeBatchAPI(line_payload=400)  # each line ~ 0.65 MB of base64
+    client = make_client(fake, tmp_path)
+    job = client.submit_batch([f"noise {i}" for i in range(24)]).wait(progress=False)
+    output = fake.files[job.record.batches[0]["output_file_id"]]
+    assert len(output) > 12 * 1024 * 1024
+    longest = max(len(line) for line in output.splitlines())
+    del output
+    tracemalloc.start()
+    try:
+        assert job.fetch() == 24
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the whole file stays in the fake (not traced before start); reading holds ~one line
+    assert peak < 8 * longest
+
+
+def test_history_off_keeps_results_in_memory(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_client(fake, False)
+    job = client.submit_batch(["x"]).wait(progress=False)
+    assert job.results()[0] is not None
+    before = fake.calls["total"]
+    assert job.results()[0] is not None and fake.calls["total"] == before
+    with pytest.raises(ValidationError):
+        client.get_batch(job.id)
+
+
+def test_job_record_has_no_key(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    job = make_client(fake, tmp_path).submit_batch(["x"]).wait(progress=False)
+    job.results()
+    for path in (tmp_path / "batches").iterdir():
+        assert FAKE_KEY not in path.read_text()
+    record = json.loads((tmp_path / "batches" / f"{job.id}.json").read_text())
+    assert record["items"][0]["custom_id"] == "item-0"
