@@ -222,3 +222,54 @@ def test_job_record_has_no_key(tmp_path: Path) -> None:
         assert FAKE_KEY not in path.read_text()
     record = json.loads((tmp_path / "batches" / f"{job.id}.json").read_text())
     assert record["items"][0]["custom_id"] == "item-0"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_batch_commands_against_the_fake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gptimage_widgets import cli_batch
+    from gptimage_widgets.cli import main
+
+    fake = FakeBatchAPI(steps=2)
+    monkeypatch.setattr(cli_batch, "make_client", lambda args: make_client(fake, args.history))
+    history = str(tmp_path / "hist")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a lighthouse\n\n# a comment\nFAIL this one\na kite\n")
+    assert main(["batch", "submit", str(prompts), "--size", "1024x1024", "--history", history]) == 0
+    out = capsys.readouterr().out
+    job_id = out.split("submitted ", 1)[1].split(":", 1)[0]
+    assert job_id.startswith("batchjob_") and "of 3" in out
+    assert main(["batch", "list", "--history", history]) == 0
+    assert job_id in capsys.readouterr().out
+    assert main(["batch", "status", job_id, "--history", history]) == 0
+    assert "in_progress" in capsys.readouterr().out
+    assert main(["batch", "wait", job_id, "--history", history]) == 0
+    assert "completed, 2 completed, 1 failed" in capsys.readouterr().out
+    target = tmp_path / "out"
+    assert main(["batch", "fetch", job_id, "-o", str(target), "--history", history]) == 1
+    captured = capsys.readouterr()
+    assert "item 1:" in captured.err and "wrote" in captured.out
+    assert sorted(p.name for p in target.iterdir()) == ["item-0.png", "item-2.png"]
+    assert main(["batch", "cancel", job_id, "--history", history]) == 0
+    assert main(["batch", "status", "nonsense", "--history", history]) == 2
+
+
+def test_cli_reads_jsonl_items_with_relative_paths(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from gptimage_widgets.cli_batch import read_items
+
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    file = tmp_path / "items.jsonl"
+    file.write_text(
+        '"a plain prompt"\n{"operation": "edit", "prompt": "x", "images": ["photo.png"]}\n'
+    )
+    items = read_items(file)
+    assert items[0] == "a plain prompt"
+    assert items[1]["images"] == [str(tmp_path / "photo.png")]
+    with pytest.raises(ValidationError, match=r"bad\.jsonl:1"):
+        (tmp_path / "bad.jsonl").write_text("{nope\n")
+        read_items(tmp_path / "bad.jsonl")
