@@ -159,7 +159,7 @@ def submit(
     try:
         rows = []
         for built in build_items(items, common):
-            chunker.add(built.endpoint, built.line)
+            chunker.add(built.endpoint, built.request.model, built.line)
             rows.append(_item_row(client, built))
         job_id = new_job_id()
         record = JobRecord(

@@ -11,7 +11,7 @@ https://platform.openai.com/docs/api-reference/batch):
 - edits as the JSON edits body: images and mask as ``data:`` URLs, each at most
   :data:`MAX_IMAGE_URL_CHARS` characters;
 - splitting into input files of at most :data:`MAX_LINES` lines and :data:`MAX_FILE_BYTES`
-  bytes, one endpoint per file (:class:`Chunker`);
+  bytes, one endpoint and one model per file (:class:`Chunker`);
 - one job status and request counts from several batches (:func:`job_status`,
   :func:`job_counts`);
 - reading an output or error line (:func:`parse_output_line`).
@@ -238,7 +238,8 @@ class Chunk:
 
 
 class Chunker:
-    """Sorts lines into input files: one endpoint per file, each within the file limits.
+    """Sorts lines into input files: one endpoint and one model per file (OpenAI takes one
+    model per input file), each within the file limits.
 
     Parameters
     ----------
@@ -250,17 +251,17 @@ class Chunker:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self.chunks: list[Chunk] = []
-        self._open: dict[str, Chunk] = {}
+        self._open: dict[tuple[str, str], Chunk] = {}
 
-    def add(self, endpoint: str, line: bytes) -> None:
-        """Append one line to its endpoint's open file, starting a new file when full."""
-        chunk = self._open.get(endpoint)
+    def add(self, endpoint: str, model: str, line: bytes) -> None:
+        """Append one line to the open file of its endpoint and model (a new file when full)."""
+        chunk = self._open.get((endpoint, model))
         if (
             chunk is None
             or chunk.lines >= self.max_lines
             or chunk.size + len(line) > self.max_bytes
         ):
-            chunk = self._open[endpoint] = Chunk(endpoint)
+            chunk = self._open[(endpoint, model)] = Chunk(endpoint)
             self.chunks.append(chunk)
         chunk.file.write(line)
         chunk.lines += 1

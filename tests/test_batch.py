@@ -159,6 +159,8 @@ def test_splitting_beyond_file_limits_keeps_one_job(tmp_path: Path) -> None:
     assert [r.request["prompt"] for r in results] == prompts
     job2 = client.submit_batch(prompts[:4], max_bytes=400)
     assert len(job2.batch_ids) >= 2
+    job3 = client.submit_batch(["a", {"prompt": "b", "model": "gpt-image-1.5"}, "c"])
+    assert len(job3.batch_ids) == 2  # one model per input file
 
 
 def test_cancel_and_estimate(tmp_path: Path) -> None:
