@@ -7,9 +7,10 @@ Layout, inside the history folder (:mod:`gptimage_widgets.history`)::
         <job_id>.results.jsonl   # one line per item read from an output/error file:
                                  # {"custom_id", "entry_id"} or {"custom_id", "error": {...}}
 
-The record is written atomically (temp file + ``os.replace``); the results log is
-append-only and flushed line by line, so a fetch cut off half-way keeps what it read and a
-finished batch is never downloaded into the history twice (a torn last line is ignored).
+The record is written atomically (``history._atomic_write``: temp file, fsync,
+``os.replace``); the results log is append-only and flushed line by line, so a fetch cut
+off half-way keeps what it read and a finished batch is never downloaded into the history
+twice (a torn last line is ignored).
 Nothing secret is written: params pass through :func:`gptimage_widgets.redact.redact_tree`.
 """
 
@@ -22,12 +23,12 @@ import os
 import pathlib
 import re
 import secrets
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ValidationError
+from .history import _atomic_write
 from .redact import redact_tree
 
 __all__ = ["JobRecord", "JobStore", "new_job_id"]
@@ -108,18 +109,10 @@ class JobStore:
         return self.folder / f"{job_id}{suffix}"
 
     def save(self, record: JobRecord) -> None:
-        """Write the record atomically."""
+        """Write the record atomically (the history's temp file + fsync + ``os.replace``)."""
         path = self._path(record.job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(record.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        _atomic_write(path, record.to_json())
 
     def load(self, job_id: str) -> JobRecord:
         """The record of `job_id`; ValidationError when this history has none."""
