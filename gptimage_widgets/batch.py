@@ -42,7 +42,7 @@ from .batch_lines import (
     parse_output_line,
 )
 from .batch_store import JobRecord, JobStore, new_job_id
-from .errors import APITimeoutError, GPTImageError, ValidationError
+from .errors import APITimeoutError, BudgetExceededError, GPTImageError, ValidationError
 from .http_errors import DECODE_PROBLEMS, translate
 from .responses import Payload, decode_items, json_body
 from .results import ImageResult
@@ -161,6 +161,7 @@ def submit(
         for built in build_items(items, common):
             chunker.add(built.endpoint, built.request.model, built.line)
             rows.append(_item_row(client, built))
+        _check_budget(client, rows)
         job_id = new_job_id()
         record = JobRecord(
             job_id=job_id,
@@ -178,6 +179,19 @@ def submit(
     finally:
         chunker.close()
     return job
+
+
+def _check_budget(client: ImageClient, rows: list[dict[str, Any]]) -> None:
+    """Refuse a job whose upper estimate would take the client past ``budget_usd``."""
+    if client.budget_usd is None or client.backend == "offline":
+        return
+    high = sum(float(row["estimate"][2]) for row in rows if row["estimate"])
+    if client.spent_usd + high > client.budget_usd + 1e-12:
+        raise BudgetExceededError(
+            f"not submitted: these {len(rows)} requests may cost up to ${high:.3f} at batch "
+            f"price, and ${client.spent_usd:.3f} of the ${client.budget_usd:.2f} budget is "
+            "spent; raise budget_usd= or submit fewer items"
+        )
 
 
 def _store(client: ImageClient) -> JobStore | None:
@@ -418,6 +432,8 @@ class BatchJob:
         downloads = {i: self.client._download(url) for i, url in payload.urls().items()}
         decoded = decode_items(payload, downloads)
         cost, is_estimate = self._cost(item, usage)
+        with self.client._budget_lock:
+            self.client._spent_usd += cost or 0.0
         result = ImageResult(
             images=decoded.images,
             model=str(item["model"]),

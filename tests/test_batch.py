@@ -275,3 +275,31 @@ def test_cli_reads_jsonl_items_with_relative_paths(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"bad\.jsonl:1"):
         (tmp_path / "bad.jsonl").write_text("{nope\n")
         read_items(tmp_path / "bad.jsonl")
+
+
+def test_budget_refuses_before_upload_and_results_count_as_spent(tmp_path: Path) -> None:
+    from gptimage_widgets.errors import BudgetExceededError
+
+    fake = FakeBatchAPI()
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    client = ImageClient(
+        api_key=FAKE_KEY,
+        base_url="https://fake.test/v1",
+        http_client=http,
+        history=tmp_path,
+        budget_usd=0.01,
+    )
+    with pytest.raises(BudgetExceededError):
+        client.submit_batch(["a"] * 5, quality="high", size="1024x1024")
+    assert fake.calls["total"] == 0
+    job = client.submit_batch(["a"], quality="low", size="1024x1024").wait(progress=False)
+    result = job.results()[0]
+    assert result is not None and result.cost_is_estimate  # the fake sends no usage
+    assert client.spent_usd == pytest.approx(result.cost_usd)
+
+
+def test_wait_shows_a_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    job = make_client(FakeBatchAPI(), tmp_path).submit_batch(["a", "b"])
+    job.wait()
+    assert "2/2" in capsys.readouterr().err
