@@ -334,6 +334,7 @@ class OfflineServer:
         if server is None:
             return
         server.shutdown()
+        self.app.batches.cancel_all()  # running batches stop after their current line
         server.close_connections()
         server.server_close()
         if self._thread is not None:
