@@ -28,7 +28,7 @@ import uuid
 from typing import Any
 
 from .batchrun import ENDPOINTS, Batch, Handler, run_batch
-from .files import FileStore, list_page, ok, query_params, require_method
+from .files import FileStore, find, list_page, ok, query_params, require_method
 from .responses import (
     HTTPRequest,
     HTTPResponse,
@@ -92,11 +92,7 @@ class BatchAPI:
 
     def get(self, batch_id: str) -> Batch:
         """The batch ``batch_id``; OpenAI's 404 when there is none."""
-        with self._lock:
-            batch = self._batches.get(batch_id)
-        if batch is None:
-            raise api_error(404, f"No such Batch object: {short(batch_id)}", param="batch_id")
-        return batch
+        return find(self._batches, batch_id, self._lock, "Batch")
 
     def cancel_all(self) -> None:
         """Ask every running batch to stop after its current line (the server is stopping)."""

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from .multipart import parse_content_type, parse_multipart
@@ -43,6 +43,7 @@ __all__ = [
     "PURPOSES",
     "FileStore",
     "StoredFile",
+    "find",
     "list_page",
     "ok",
     "query_params",
@@ -51,6 +52,7 @@ __all__ = [
 
 #: Purposes an upload may name (OpenAI's list); ``batch_output`` is the server's own.
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+T = TypeVar("T")
 _FILE_ROUTE = re.compile(r"^/v1/files/(file-[A-Za-z0-9]+)(/content)?$")
 
 
@@ -104,11 +106,7 @@ class FileStore:
 
     def get(self, file_id: str) -> StoredFile:
         """The file ``file_id``; OpenAI's 404 when there is none."""
-        with self._lock:
-            stored = self._files.get(file_id)
-        if stored is None:
-            raise api_error(404, f"No such File object: {short(file_id)}", param="id")
-        return stored
+        return find(self._files, file_id, self._lock, "File")
 
     # ----------------------------------------------------------------- routes
 
@@ -188,6 +186,15 @@ class FileStore:
 
 def _iterate(chunks: Sequence[bytes]) -> Iterator[bytes]:
     yield from chunks
+
+
+def find(table: Mapping[str, T], key: str, lock: threading.Lock, kind: str) -> T:
+    """``table[key]`` read under ``lock``; OpenAI's 404 ``No such <kind> object`` if absent."""
+    with lock:
+        value = table.get(key)
+    if value is None:
+        raise api_error(404, f"No such {kind} object: {short(key)}", param="id")
+    return value
 
 
 def query_params(request: HTTPRequest) -> dict[str, str]:
