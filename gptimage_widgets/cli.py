@@ -8,6 +8,7 @@ Examples::
     gptimage models --refresh          # what GET /v1/models says this key can use
     gptimage serve --port 8000 --latency 0.5
     gptimage history search lighthouse --model gpt-image-2
+    gptimage batch submit prompts.txt --size 1024x1024   (see gptimage_widgets/cli_batch.py)
 
 Requests go through :class:`gptimage_widgets.client.ImageClient` (no HTTP here). The API key
 comes from ``OPENAI_API_KEY`` only — never from the command line, where it would land in
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .cli_batch import add_batch
 from .errors import GPTImageError, ValidationError
 from .redact import redact
 
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models(commands)
     _add_serve(commands)
     _add_history(commands)
+    add_batch(commands)  # gptimage batch ...: gptimage_widgets/cli_batch.py
     return parser
 
 

@@ -99,6 +99,9 @@ class ImageRequest:
         secrets) for the result and the history store.
     notes : tuple of str
         What the client changed, e.g. ``"image 0 downscaled from 4096x4096 to 2880x2880"``.
+    fields : dict
+        The non-file fields as typed values (``model`` included), whatever the body's form:
+        what a JSON body carries (the Batch API's JSON edits body starts from it).
     """
 
     model: str
@@ -110,6 +113,7 @@ class ImageRequest:
     stream: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def partial_images(self) -> int:
@@ -164,6 +168,7 @@ def build_request(
         stream=stream,
         params=_effective_params(spec, operation, model_name, given, stream, uploads),
         notes=tuple(uploads.notes),
+        fields=dict(body),
     )
 
 

@@ -29,8 +29,10 @@ CORE = [
     "results",
     "pricing",
     "history",
+    "batch_lines",
+    "batch_store",
 ]
-CLIENT = ["client", "sse", "retry", "backends", "offline", "cli"]
+CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch"]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 

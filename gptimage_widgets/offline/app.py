@@ -10,6 +10,8 @@ stored image URLs and the ``/v1/models`` answers; the rest is delegated by conce
   same rules the client applies, so server and client cannot disagree);
 * :mod:`.rendering` and :mod:`.usage` — images, JSON body, SSE events, token usage;
 * :mod:`.faults` — injected misbehaviour;
+* :mod:`.files`, :mod:`.batches` and :mod:`.batchrun` — ``/v1/files`` and ``/v1/batches``
+  (batch lines are answered by :meth:`OfflineApp.handle` itself);
 * :mod:`.responses` — HTTP values and OpenAI's error shape
   ``{"error": {"message", "type", "param", "code"}}``.
 
@@ -31,8 +33,10 @@ from ..catalog import ModelSpec
 from ..errors import APIStatusError, ValidationError
 from ..redact import is_secret_name
 from . import synth
+from .batches import BatchAPI
 from .checks import check_call
 from .faults import FAULT_HEADER, Fault, FaultPlan, apply_output_fault, fault_response
+from .files import FileStore
 from .lifecycle import check_lifecycle, model_not_found, serves
 from .parsing import ImageCall, read_body, resolve_model, to_call
 from .rendering import effective_params, json_body, stream_response
@@ -107,6 +111,8 @@ class OfflineApp:
         self._files: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._records: deque[RequestRecord] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._lock = threading.Lock()
+        self.files = FileStore()  # /v1/files (batch input and output files)
+        self.batches = BatchAPI(self.files, self.handle)  # /v1/batches
 
     # ----------------------------------------------------------------- log
 
@@ -166,6 +172,9 @@ class OfflineApp:
         if match := _FILE_URL.match(path):
             _require_method(request, "GET")
             return self._stored_file(match[1])
+        for api in (self.files, self.batches):  # the Files and Batch APIs (files.py, batches.py)
+            if (answer := api.route(request, path, record)) is not None:
+                return answer
         raise api_error(404, f"Invalid URL ({request.method} {request.path})")
 
     # ----------------------------------------------------------------- files

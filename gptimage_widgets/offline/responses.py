@@ -35,12 +35,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class HTTPRequest:
-    """A received request: ``headers`` keys are lower case, ``path`` has no query string."""
+    """A received request: ``headers`` keys are lower case, ``path`` has no query string
+    (``query`` holds it, without the ``?``)."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes = b""
+    query: str = ""
 
 
 @dataclass

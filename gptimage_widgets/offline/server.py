@@ -112,8 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        path = self.path.split("?", 1)[0]
-        response = self.server.app.handle(HTTPRequest(self.command, path, headers, body))
+        path, _, query = self.path.partition("?")
+        response = self.server.app.handle(HTTPRequest(self.command, path, headers, body, query))
         if response.delay > 0:
             time.sleep(response.delay)
         try:
@@ -346,6 +346,7 @@ class OfflineServer:
         if server is None:
             return
         server.shutdown()
+        self.app.batches.cancel_all()  # running batches stop after their current line
         server.close_connections()
         server.server_close()
         if self._thread is not None:

@@ -1,0 +1,121 @@
+"""Acceptance: Batch API jobs from the client against the offline server, end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gptimage_widgets import retry
+from gptimage_widgets.client import ImageClient
+from gptimage_widgets.errors import ModerationError
+from gptimage_widgets.offline import Fault, OfflineServer
+
+
+@pytest.fixture(scope="module")
+def server():  # type: ignore[no-untyped-def]
+    with OfflineServer() as running:
+        yield running
+
+
+def photo() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+
+
+def mask() -> np.ndarray:
+    m = np.zeros((256, 256), bool)
+    m[64:192, 96:160] = True
+    return m
+
+
+def test_two_prompts_and_a_masked_edit(
+    server: OfflineServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retry, "sleep", lambda s: __import__("time").sleep(min(s, 0.05)))
+    client = ImageClient(base_url=server.base_url, api_key="sk-test-FAKE", history=tmp_path)
+    items = [
+        "a lighthouse at dusk",
+        {"operation": "edit", "prompt": "a red door", "images": [photo()], "mask": mask()},
+        {"prompt": "a kite", "size": "1024x1536"},
+    ]
+    job = client.submit_batch(items, quality="low")
+    assert job.wait(progress=False).status == "completed"
+    results = job.results()
+    assert results.errors == {} and len(results) == 3
+    assert [r.operation for r in results] == ["generate", "edit", "generate"]
+    assert [r.request["prompt"] for r in results] == [
+        "a lighthouse at dusk",
+        "a red door",
+        "a kite",
+    ]
+    assert results[2].images[0].shape[:2] == (1536, 1024)
+    edited = results[1].images[0]
+    assert edited.shape[:2] == (256, 256)
+    keep = ~mask()
+    assert np.array_equal(edited[..., :3][keep], photo()[keep])
+    assert not np.array_equal(edited[..., :3][mask()], photo()[mask()])
+
+    # a new process with the same history gets identical arrays, without the server
+    arrays = tmp_path / "arrays.npz"
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from gptimage_widgets.client import ImageClient
+        client = ImageClient(base_url="http://127.0.0.1:9/v1", api_key="sk-test-FAKE",
+                             history={str(tmp_path)!r}, max_retries=0)
+        job = client.get_batch({job.id!r})
+        results = job.results()
+        np.savez({str(arrays)!r}, *[r.images[0] for r in results])
+        print(job.status)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "completed"
+    with np.load(arrays) as loaded:
+        again = [loaded[f"arr_{i}"] for i in range(3)]
+    for first, second in zip(results, again, strict=True):
+        assert np.array_equal(first.images[0], second)
+
+
+def test_a_failed_line_is_a_typed_error(tmp_path: Path) -> None:
+    fault = Fault("moderation", times=1, path="/images/generations")
+    with OfflineServer(faults=[fault]) as faulty:
+        client = ImageClient(base_url=faulty.base_url, api_key="sk-test-FAKE", history=tmp_path)
+        job = client.submit_batch(["refused", "fine"], quality="low")
+        job.wait(progress=False, poll_interval=0.02)
+        results = job.results()
+    assert results[0] is None and results[1] is not None
+    assert isinstance(results.errors[0], ModerationError)
+    assert job.counts == {"total": 2, "completed": 1, "failed": 1}
+    assert client.list_batches()[0].id == job.id
+
+
+def test_cli_batch_against_the_server(
+    server: OfflineServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gptimage_widgets.cli import main
+
+    monkeypatch.setattr(retry, "sleep", lambda s: __import__("time").sleep(min(s, 0.05)))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKE")
+    where = ["--base-url", server.base_url, "--history", str(tmp_path / "h")]
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("one\ntwo\n")
+    assert main(["batch", "submit", str(prompts), "--quality", "low", *where]) == 0
+    job_id = capsys.readouterr().out.split("submitted ", 1)[1].split(":", 1)[0]
+    assert main(["batch", "wait", job_id, *where]) == 0
+    assert "completed, 2 completed, 0 failed" in capsys.readouterr().out
+    assert main(["batch", "fetch", job_id, "-o", str(tmp_path / "out"), *where]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["item-0.png", "item-1.png"]
+    assert main(["batch", "list", *where]) == 0
+    assert job_id in capsys.readouterr().out
