@@ -226,8 +226,8 @@ class RatePacer:
         """Whether a 429 ``rate_limit_exceeded`` is waited out instead of spending a retry.
 
         Yes when pacing is on, inside ``map``/``sweep`` (:func:`patient`) or while the
-        client has other requests under way (this one has :meth:`finished`), and the request's first 429 was less than
-        :attr:`patience_s` ago.
+        client has other requests under way (this one has :meth:`finished`), and the
+        request's first 429 was less than :attr:`patience_s` ago.
         """
         if not (self.enabled and limited):
             return False

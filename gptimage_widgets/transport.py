@@ -23,10 +23,10 @@ import httpx
 
 from . import retry
 from ._version import __version__
-from .ratelimit import RatePacer
 from .backends import Backend
 from .errors import GPTImageError, RateLimitError, ValidationError
 from .http_errors import translate
+from .ratelimit import RatePacer
 from .redact import is_secret_name, redact
 from .request import ImageRequest
 from .responses import BodyBuffer, request_id_of

@@ -34,6 +34,7 @@ from . import synth
 from .checks import check_call
 from .faults import FAULT_HEADER, Fault, FaultPlan, apply_output_fault, fault_response
 from .parsing import ImageCall, read_body, resolve_model, to_call
+from .ratelimit import RequestRateLimit
 from .rendering import json_body, stream_response
 from .responses import (
     FileInfo,
@@ -77,6 +78,8 @@ class OfflineApp:
         The server's ``.../v1`` URL, for DALL·E ``url`` responses.
     url_ttl : float
         Seconds an image URL stays valid (OpenAI: 60 minutes).
+    rate_limit : float or RequestRateLimit or None
+        Image requests allowed per second (see :mod:`.ratelimit`); None = unlimited.
     """
 
     def __init__(
@@ -87,8 +90,12 @@ class OfflineApp:
         seed: int = 0,
         base_url: Callable[[], str] = lambda: "http://127.0.0.1/v1",
         url_ttl: float = URL_TTL_SECONDS,
+        rate_limit: float | RequestRateLimit | None = None,
     ) -> None:
         self.latency = float(latency)
+        if rate_limit is not None and not isinstance(rate_limit, RequestRateLimit):
+            rate_limit = RequestRateLimit(rate_limit)
+        self.rate_limit = rate_limit
         self.faults = FaultPlan(faults, seed=seed)
         self._base_url = base_url
         self.url_ttl = url_ttl
@@ -181,6 +188,19 @@ class OfflineApp:
     # ----------------------------------------------------------------- images
 
     def _images(self, operation: str, request: HTTPRequest, record: RequestRecord) -> HTTPResponse:
+        limit_headers: list[tuple[str, str]] = []
+        if self.rate_limit is not None:
+            allowed, limit_headers = self.rate_limit.take()
+            if not allowed:
+                record.fault = "rate_limit"
+                return self.rate_limit.refusal(limit_headers)
+        response = self._image_answer(operation, request, record)
+        response.headers += limit_headers
+        return response
+
+    def _image_answer(
+        self, operation: str, request: HTTPRequest, record: RequestRecord
+    ) -> HTTPResponse:
         body = read_body(operation, request)
         record.fields = dict(body.fields)
         record.files = body.file_infos()
