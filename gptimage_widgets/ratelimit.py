@@ -217,10 +217,9 @@ class RatePacer:
             self.rate = min(bound, self.rate or bound)
         self.burst = limit
         if first:
-            # requests still in flight were sent before the bucket was known: count them
-            interval = 1.0 / self.rate
-            free_now = remaining - max(0, self.in_flight - 1)
-            self._tat = max(self._tat, now + (limit - free_now) * interval)
+            # trust `remaining` (requests still in flight may have used some of it: a
+            # too-early send gets a 429, whose retry delay then closes the bucket)
+            self._tat = max(self._tat, now + (limit - remaining) * (1.0 / self.rate))
 
     def waits_out(self, limited: bool, first_limited: float | None) -> bool:
         """Whether a 429 ``rate_limit_exceeded`` is waited out instead of spending a retry.
