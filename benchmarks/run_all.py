@@ -24,6 +24,7 @@ SCRIPTS = (
     "bench_upload",
     "bench_client_overhead",
     "bench_concurrency",
+    "bench_ratelimit",
     "bench_memory",
     "bench_mask_raster",
 )

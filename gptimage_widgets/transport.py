@@ -407,7 +407,8 @@ class SyncTransport(Transport):
         host. Only credential-free result downloads pass ``follow_redirects=True``.
         """
         paced = self.pacer.enabled and model is not None
-        retries, slept, limited_since = 0, 0.0, []
+        retries, slept = 0, 0.0
+        limited_since: list[float] = []
         for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
@@ -476,7 +477,8 @@ class AsyncTransport(Transport):
     ) -> tuple[httpx.Response, int]:
         """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
         paced = self.pacer.enabled and model is not None
-        retries, slept, limited_since = 0, 0.0, []
+        retries, slept = 0, 0.0
+        limited_since: list[float] = []
         for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
