@@ -29,8 +29,9 @@ CORE = [
     "results",
     "pricing",
     "history",
+    "ratelimit",
 ]
-CLIENT = ["client", "sse", "retry", "backends", "offline", "cli"]
+CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "progress"]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 
