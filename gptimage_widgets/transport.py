@@ -153,6 +153,28 @@ def secret_of(backend: Backend) -> str | None:
 
 
 @dataclass
+class Attempts:
+    """One call's state across its attempts (shared by the sync and async send loops).
+
+    Attributes
+    ----------
+    paced : bool
+        An API call with pacing on: it waits for slots and reports answers to the pacer.
+    retries : int
+        Retries spent from the policy's budget.
+    slept : float
+        The retry delay just waited (counts towards the next slot's wait).
+    limited_since : list of float
+        The pacer-clock time of the first 429 ``rate_limit_exceeded`` (empty before).
+    """
+
+    paced: bool
+    retries: int = 0
+    slept: float = 0.0
+    limited_since: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Transport:
     """Builds and sends the requests of one client.
 
@@ -293,15 +315,38 @@ class Transport:
 
     # ------------------------------------------------------------------ rate limits
 
-    def slot_wait(self, paced: bool, slept: float = 0.0) -> float:
-        """Seconds to wait for this attempt's sending slot (0 unless `paced` and limited).
+    def slot_wait(self, call: Attempts) -> float:
+        """Seconds to wait for this attempt's sending slot (0 unless paced and limited).
 
-        `slept` is the retry delay just waited, which counts towards the slot's wait.
+        The retry delay just waited (``call.slept``) counts towards the slot's wait.
         """
-        if not paced:
+        if not call.paced:
             return 0.0
         self.pacer.started()
-        return self.pacer.reserve() - slept
+        return self.pacer.reserve() - call.slept
+
+    def after_failure(
+        self,
+        call: Attempts,
+        outcome: httpx.Response | httpx.HTTPError,
+        *,
+        model: str | None,
+        response: httpx.Response | None,
+        secrets: tuple[str | None, ...],
+    ) -> float | None:
+        """The retry delay to sleep after a failed attempt; None when a 429 is waited out.
+
+        Raises the attempt's typed error when it is not retried.
+        """
+        failed = self.failure(outcome, model=model, response=response, secrets=secrets)
+        if call.paced and self.waits_out(outcome, failed, call.limited_since):
+            call.slept = 0.0
+            return None
+        call.slept = self.next_wait(
+            call.retries, outcome, model=model, response=response, secrets=secrets, failed=failed
+        )
+        call.retries += 1
+        return call.slept
 
     def waits_out(
         self,
@@ -406,14 +451,12 @@ class SyncTransport(Transport):
         :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
         host. Only credential-free result downloads pass ``follow_redirects=True``.
         """
-        paced = self.pacer.enabled and model is not None
-        retries, slept = 0, 0.0
-        limited_since: list[float] = []
+        call = Attempts(paced=self.pacer.enabled and model is not None)
         for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
-                wait = self.slot_wait(paced, slept)
+                wait = self.slot_wait(call)
                 if wait > 0:
                     with self.pacer.waiting_for_slot():
                         retry.sleep(wait)
@@ -431,23 +474,19 @@ class SyncTransport(Transport):
                 if response is not None:
                     response.close()
             except BaseException:
-                if paced:
+                if call.paced:
                     self.pacer.finished()
                 raise
             if isinstance(outcome, httpx.Response) and outcome.is_success:
-                self.succeeded(outcome, paced)
+                self.succeeded(outcome, call.paced)
                 return outcome, attempts
             if isinstance(outcome, httpx.Response):
                 outcome.close()
-            failed = self.failure(outcome, model=model, response=response, secrets=secrets)
-            if paced and self.waits_out(outcome, failed, limited_since):
-                slept = 0.0
-                continue
-            slept = self.next_wait(
-                retries, outcome, model=model, response=response, secrets=secrets, failed=failed
+            delay = self.after_failure(
+                call, outcome, model=model, response=response, secrets=secrets
             )
-            retries += 1
-            retry.sleep(slept)
+            if delay is not None:
+                retry.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -476,14 +515,12 @@ class AsyncTransport(Transport):
         secrets: tuple[str | None, ...] = (),
     ) -> tuple[httpx.Response, int]:
         """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
-        paced = self.pacer.enabled and model is not None
-        retries, slept = 0, 0.0
-        limited_since: list[float] = []
+        call = Attempts(paced=self.pacer.enabled and model is not None)
         for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
-                wait = self.slot_wait(paced, slept)
+                wait = self.slot_wait(call)
                 if wait > 0:
                     with self.pacer.waiting_for_slot():
                         await retry.async_sleep(wait)
@@ -501,21 +538,17 @@ class AsyncTransport(Transport):
                 if response is not None:
                     await response.aclose()
             except BaseException:
-                if paced:
+                if call.paced:
                     self.pacer.finished()
                 raise
             if isinstance(outcome, httpx.Response) and outcome.is_success:
-                self.succeeded(outcome, paced)
+                self.succeeded(outcome, call.paced)
                 return outcome, attempts
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
-            failed = self.failure(outcome, model=model, response=response, secrets=secrets)
-            if paced and self.waits_out(outcome, failed, limited_since):
-                slept = 0.0
-                continue
-            slept = self.next_wait(
-                retries, outcome, model=model, response=response, secrets=secrets, failed=failed
+            delay = self.after_failure(
+                call, outcome, model=model, response=response, secrets=secrets
             )
-            retries += 1
-            await retry.async_sleep(slept)
+            if delay is not None:
+                await retry.async_sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
