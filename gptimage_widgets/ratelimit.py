@@ -133,6 +133,7 @@ class RatePacer:
     limited: int = 0
     _tat: float = field(default=0.0, repr=False)
     _limit: int | None = field(default=None, repr=False)
+    _strikes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ slots
@@ -183,7 +184,8 @@ class RatePacer:
         limited : bool
             The answer is a 429 ``rate_limit_exceeded``: no slot before `retry_after`.
         retry_after : float or None
-            The server-directed delay in seconds (``retry.parse_retry_after``).
+            The server-directed delay in seconds (``retry.parse_retry_after``); without
+            one, 429s in a row close the bucket for 0.5 s, 1 s, 2 s... (at most 8 s).
         """
         if not self.enabled:
             return
@@ -194,11 +196,16 @@ class RatePacer:
             now = self.clock()
             if limit is not None and limit >= 1 and remaining is not None and reset:
                 self._learn(now, limit, max(0, remaining), reset)
-            if limited:
-                self.limited += 1
-                interval = 1.0 / self.rate if self.rate else 0.0
-                reopen = now + (retry_after if retry_after and retry_after > 0 else interval)
-                self._tat = max(self._tat, reopen + (self.burst - 1) * interval)
+            if not limited:
+                self._strikes = 0
+                return
+            self.limited += 1
+            self._strikes += 1
+            interval = 1.0 / self.rate if self.rate else 0.0
+            if retry_after is None or retry_after <= 0:
+                # no delay given: back off (0.5 s, doubling, at most 8 s) so as not to spin
+                retry_after = max(interval, min(0.5 * 2.0 ** (self._strikes - 1), 8.0))
+            self._tat = max(self._tat, now + retry_after + (self.burst - 1) * interval)
 
     def _learn(self, now: float, limit: int, remaining: int, reset: float) -> None:
         """``limit - remaining`` used requests refill in `reset` s: at most that rate.

@@ -163,7 +163,7 @@ class Attempts:
     retries : int
         Retries spent from the policy's budget.
     slept : float
-        The retry delay just waited (counts towards the next slot's wait).
+        The retry delay just waited (0 after a rate-limit wait); the next slot is not waited for.
     limited_since : list of float
         The pacer-clock time of the first 429 ``rate_limit_exceeded`` (empty before).
     """
@@ -318,12 +318,14 @@ class Transport:
     def slot_wait(self, call: Attempts) -> float:
         """Seconds to wait for this attempt's sending slot (0 unless paced and limited).
 
-        The retry delay just waited (``call.slept``) counts towards the slot's wait.
+        Right after a retry delay (``call.slept``) the slot is taken without waiting: the
+        retry policy has already chosen how long this call waits.
         """
         if not call.paced:
             return 0.0
         self.pacer.started()
-        return self.pacer.reserve() - call.slept
+        wait = self.pacer.reserve()
+        return 0.0 if call.slept else wait
 
     def after_failure(
         self,

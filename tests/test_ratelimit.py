@@ -275,3 +275,17 @@ def test_progress_callable_gets_done_total_item() -> None:
     report = ProgressReport(lambda done, total, item: seen.append((done, total, item)), 2)
     report("x")
     assert seen == [(1, 2, "x")]
+
+
+def test_429s_without_a_delay_back_off_instead_of_spinning() -> None:
+    clock = Clock()
+    pacer = RatePacer(clock=clock)
+    waits = []
+    for _ in range(6):
+        pacer.observe({}, limited=True, retry_after=0.0)
+        waits.append(pacer.reserve())
+        clock.now += waits[-1]
+    assert waits == pytest.approx([0.5, 1.0, 2.0, 4.0, 8.0, 8.0])
+    pacer.observe({}, limited=False, retry_after=None)
+    pacer.observe({}, limited=True, retry_after=None)
+    assert pacer.reserve() == pytest.approx(0.5)
