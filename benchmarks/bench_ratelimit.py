@@ -186,8 +186,8 @@ def run(
     report.targets = targets
     report.notes.append(
         "kit now paces by the rate learnt from x-ratelimit-limit/remaining/reset-requests "
-        "(gptimage_widgets/ratelimit.py); its 429s are the first burst, sent before the "
-        "server's headers were known, and are waited out, not counted against the 2 retries."
+        "(gptimage_widgets/ratelimit.py); its 429s are mostly the first burst, sent before the "
+        "server's headers were known; all are waited out, not counted against the 2 retries."
     )
     report.notes.append(
         "The ideal N / R ignores the bucket's first second of burst and the 0.2 s latency of "
