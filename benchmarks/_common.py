@@ -290,7 +290,7 @@ def psnr(reference: np.ndarray, test: np.ndarray) -> float:
 _OFFLINE_CHILD = """
 import sys
 from gptimage_widgets.offline import OfflineServer
-server = OfflineServer(latency={latency!r}).start()
+server = OfflineServer(latency={latency!r}, rate_limit={rate_limit!r}).start()
 print(server.base_url, flush=True)
 sys.stdin.read()
 server.stop()
@@ -306,7 +306,11 @@ _common.serve_replay({body_path!r})
 
 @contextlib.contextmanager
 def background_server(
-    *, latency: float = 0.0, replay_body: bytes | None = None, tmp_dir: Path | None = None
+    *,
+    latency: float = 0.0,
+    replay_body: bytes | None = None,
+    tmp_dir: Path | None = None,
+    rate_limit: float | None = None,
 ) -> Iterator[str]:
     """Run a server in a child process; yield its ``http://127.0.0.1:PORT/v1`` URL.
 
@@ -319,10 +323,12 @@ def background_server(
         of the offline server rendering images.
     tmp_dir : Path or None
         Folder for the replay body file (default: the system temp folder).
+    rate_limit : float or None
+        Image requests per second the offline server allows (429 beyond; None = unlimited).
     """
     body_file: Path | None = None
     if replay_body is None:
-        code = _OFFLINE_CHILD.format(latency=latency)
+        code = _OFFLINE_CHILD.format(latency=latency, rate_limit=rate_limit)
     else:
         folder = tmp_dir or Path(os.environ.get("TMPDIR", "/tmp"))
         body_file = folder / f"giw-replay-{os.getpid()}-{time.monotonic_ns()}.json"

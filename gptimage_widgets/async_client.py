@@ -13,13 +13,11 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-import sys
 import time
 import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Callable,
     Iterable,
     Mapping,
     Sequence,
@@ -39,6 +37,8 @@ from .client_base import (
     call_arguments,
 )
 from .errors import GPTImageError, ValidationError
+from .progress import Progress, progress_report
+from .ratelimit import RatePacer, patient
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
@@ -46,8 +46,6 @@ from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
 from .validation import require_operation
 
 __all__ = ["AsyncImageClient"]
-
-Progress = Callable[[int, int, Any], Any]
 
 
 class AsyncImageClient(ClientBase[AsyncTransport]):
@@ -59,11 +57,19 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     (default 8). ``await client.generate(...)``; ``async for event in
     client.stream_generate(...)``; ``await client.map([...])`` and ``await
     client.sweep(prompts, grid={...})`` run many.
+
+    `rate_limit` (default True) paces requests by the rate the server allows, learnt from
+    its ``x-ratelimit-*`` headers and 429 answers, and waits out 429 ``rate_limit_exceeded``
+    in ``map``/``sweep`` (see :mod:`gptimage_widgets.ratelimit`). ``rate_limit=False`` is
+    the behaviour before pacing existed: every request goes as soon as a concurrency slot
+    is free and each 429 spends the per-call retry budget.
     """
 
     transport_class = AsyncTransport
 
-    def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_concurrency: int = 8, rate_limit: bool = True, **kwargs: Any
+    ) -> None:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValidationError(
                 f"max_concurrency must be an integer >= 1, got {max_concurrency!r}",
@@ -71,9 +77,15 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                 value=max_concurrency,
             )
         super().__init__(*args, **kwargs)
+        self._transport.pacer.enabled = bool(rate_limit)
         self.max_concurrency = max_concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
+
+    @property
+    def rate_limiter(self) -> RatePacer:
+        """What this client learnt about the server's rate limit (``.rate``, ``.limited``...)."""
+        return self._transport.pacer
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
@@ -231,34 +243,43 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
             True (default): a failed item's :class:`GPTImageError` takes its place in the
             list. False: the first failure cancels the rest and is raised.
         progress : bool or callable, optional
-            True prints ``done/total`` to stderr; a callable gets ``(done, total, item)``.
+            True shows a progress bar (``tqdm.auto``: a widget in Jupyter, text on stderr
+            elsewhere) with done / failed / waiting-for-rate-limit and the spend so far; a
+            callable gets ``(done, total, item)``; False or None shows nothing.
 
         Returns
         -------
         list
             ``ImageResult`` (or the error) per request, in input order.
+
+        Notes
+        -----
+        A 429 ``rate_limit_exceeded`` here means "wait for the next free slot and go again"
+        (for up to ``client.rate_limiter.patience_s`` seconds per request), not a retry
+        spent; ``insufficient_quota`` still fails at once.
         """
         items = [dict(item) for item in requests]
-        report = _progress_reporter(progress, len(items))
+        async with progress_report(progress, len(items), self._transport.pacer) as report:
 
-        async def run_one(item: dict[str, Any]) -> Any:
+            async def run_one(item: dict[str, Any]) -> Any:
+                try:
+                    outcome: Any = await self._call_from_mapping(item)
+                except GPTImageError as exc:
+                    if not return_exceptions:
+                        raise
+                    outcome = exc
+                report(outcome)
+                return outcome
+
+            with patient():
+                tasks = [asyncio.ensure_future(run_one(item)) for item in items]
             try:
-                outcome: Any = await self._call_from_mapping(item)
-            except GPTImageError as exc:
-                if not return_exceptions:
-                    raise
-                outcome = exc
-            report(outcome)
-            return outcome
-
-        tasks = [asyncio.ensure_future(run_one(item)) for item in items]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
 
     async def sweep(
         self,
@@ -426,22 +447,3 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                 yield event
         finally:
             self._settle(call, completed)
-
-
-def _progress_reporter(progress: bool | Progress | None, total: int) -> Callable[[Any], None]:
-    """A callback counting finished items: prints to stderr (True) or calls `progress`."""
-    done = 0
-    failed = 0
-
-    def report(item: Any) -> None:
-        nonlocal done, failed
-        done += 1
-        failed += isinstance(item, BaseException)
-        if callable(progress):
-            progress(done, total, item)
-        elif progress:
-            tail = f", {failed} failed" if failed else ""
-            end = "\n" if done == total else ""
-            print(f"\r{done}/{total} done{tail}", end=end, file=sys.stderr, flush=True)
-
-    return report

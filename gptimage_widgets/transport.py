@@ -24,8 +24,9 @@ import httpx
 from . import retry
 from ._version import __version__
 from .backends import Backend
-from .errors import ValidationError
+from .errors import GPTImageError, RateLimitError, ValidationError
 from .http_errors import translate
+from .ratelimit import RatePacer
 from .redact import is_secret_name, redact
 from .request import ImageRequest
 from .responses import BodyBuffer, request_id_of
@@ -152,6 +153,28 @@ def secret_of(backend: Backend) -> str | None:
 
 
 @dataclass
+class Attempts:
+    """One call's state across its attempts (shared by the sync and async send loops).
+
+    Attributes
+    ----------
+    paced : bool
+        An API call with pacing on: it waits for slots and reports answers to the pacer.
+    retries : int
+        Retries spent from the policy's budget.
+    slept : float
+        The retry delay just waited (0 after a rate-limit wait); the next slot is not waited for.
+    limited_since : list of float
+        The pacer-clock time of the first 429 ``rate_limit_exceeded`` (empty before).
+    """
+
+    paced: bool
+    retries: int = 0
+    slept: float = 0.0
+    limited_since: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Transport:
     """Builds and sends the requests of one client.
 
@@ -166,6 +189,9 @@ class Transport:
         Shared with the client (``client.retry_policy``).
     owns_http : bool
         Whether :meth:`close` closes `http` (not when it was injected).
+    pacer : RatePacer
+        Paces this client's API calls by the rate the server allows
+        (:mod:`gptimage_widgets.ratelimit`); downloads and ``GET /models`` are not paced.
     """
 
     backend: Backend
@@ -173,6 +199,7 @@ class Transport:
     timeout: httpx.Timeout | None
     policy: retry.RetryPolicy
     owns_http: bool = True
+    pacer: RatePacer = field(default_factory=RatePacer)
     secret: str | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -243,6 +270,32 @@ class Transport:
 
     # ------------------------------------------------------------------ retries
 
+    def failure(
+        self,
+        outcome: httpx.Response | httpx.HTTPError,
+        *,
+        model: str | None,
+        response: httpx.Response | None,
+        secrets: tuple[str | None, ...] = (),
+    ) -> tuple[GPTImageError, float | None]:
+        """The typed error of a failed attempt and the server-directed delay, if any.
+
+        `response` is the response whose body failed to arrive, when there was one: its
+        ``x-request-id`` goes on the connection error.
+        """
+        secrets = (*self.secrets, *secrets)
+        if isinstance(outcome, httpx.Response):
+            error = translate(outcome, model=model, secrets=secrets, backend=self.backend.name)
+            return error, retry.parse_retry_after(outcome.headers)
+        error = translate(
+            outcome,
+            model=model,
+            secrets=secrets,
+            request_id=request_id_of(response),
+            backend=self.backend.name,
+        )
+        return error, None
+
     def next_wait(
         self,
         retries: int,
@@ -251,30 +304,91 @@ class Transport:
         model: str | None,
         response: httpx.Response | None,
         secrets: tuple[str | None, ...] = (),
+        failed: tuple[GPTImageError, float | None] | None = None,
     ) -> float:
         """Seconds to wait before retrying a failed attempt; raises its typed error if not.
 
-        `response` is the response whose body failed to arrive, when there was one: its
-        ``x-request-id`` goes on the connection error.
+        `failed` is :meth:`failure`'s answer when already computed.
         """
-        secrets = (*self.secrets, *secrets)
-        if isinstance(outcome, httpx.Response):
-            error = translate(outcome, model=model, secrets=secrets, backend=self.backend.name)
-            retry_after = retry.parse_retry_after(outcome.headers)
-        else:
-            error = translate(
-                outcome,
-                model=model,
-                secrets=secrets,
-                request_id=request_id_of(response),
-                backend=self.backend.name,
-            )
-            retry_after = None
+        error, retry_after = failed or self.failure(
+            outcome, model=model, response=response, secrets=secrets
+        )
         delay = self.policy.next_delay(retries, error, retry_after)
         if delay is None:
             raise error from (outcome if isinstance(outcome, BaseException) else None)
-        self._log_retry(retries, outcome, error, delay, secrets)
+        self._log_retry(retries, outcome, error, delay, (*self.secrets, *secrets))
         return delay
+
+    # ------------------------------------------------------------------ rate limits
+
+    def slot_wait(self, call: Attempts) -> float:
+        """Seconds to wait for this attempt's sending slot (0 unless paced and limited).
+
+        Right after a retry delay (``call.slept``) the slot is taken without waiting: the
+        retry policy has already chosen how long this call waits.
+        """
+        if not call.paced:
+            return 0.0
+        self.pacer.started()
+        wait = self.pacer.reserve()
+        return 0.0 if call.slept else wait
+
+    def after_failure(
+        self,
+        call: Attempts,
+        outcome: httpx.Response | httpx.HTTPError,
+        *,
+        model: str | None,
+        response: httpx.Response | None,
+        secrets: tuple[str | None, ...],
+    ) -> float | None:
+        """The retry delay to sleep after a failed attempt; None when a 429 is waited out.
+
+        Raises the attempt's typed error when it is not retried.
+        """
+        failed = self.failure(outcome, model=model, response=response, secrets=secrets)
+        if call.paced and self.waits_out(outcome, failed, call.limited_since):
+            call.slept = 0.0
+            return None
+        call.slept = self.next_wait(
+            call.retries, outcome, model=model, response=response, secrets=secrets, failed=failed
+        )
+        call.retries += 1
+        return call.slept
+
+    def waits_out(
+        self,
+        outcome: httpx.Response | httpx.HTTPError,
+        failed: tuple[GPTImageError, float | None],
+        limited_since: list[float],
+    ) -> bool:
+        """Tell the pacer about a failed paced attempt; True when a 429 is waited out.
+
+        A 429 ``rate_limit_exceeded`` (not ``insufficient_quota``) in ``map``/``sweep`` or
+        while other requests of the client are under way waits for a new slot within the
+        pacer's patience, without spending the retry budget. `limited_since` holds the
+        time of the request's first 429 (filled here).
+        """
+        error, retry_after = failed
+        limited = isinstance(error, RateLimitError) and retry.is_retryable(error)
+        if isinstance(outcome, httpx.Response):
+            self.pacer.observe(outcome.headers, limited=limited, retry_after=retry_after)
+        self.pacer.finished()
+        if limited and not limited_since:
+            limited_since.append(self.pacer.clock())
+        if not self.pacer.waits_out(limited, limited_since[0] if limited_since else None):
+            return False
+        patience = self.pacer.remaining_patience(limited_since[0])
+        if retry_after is not None and retry_after > patience:
+            return False
+        logger.info("rate limited (HTTP 429); waiting for the next free slot")
+        return True
+
+    def succeeded(self, response: httpx.Response, paced: bool) -> None:
+        """Tell the pacer about a successful paced attempt."""
+        if paced:
+            self.pacer.observe(response.headers, limited=False, retry_after=None)
+            self.pacer.finished()
 
     def _log_retry(
         self,
@@ -345,10 +459,15 @@ class SyncTransport(Transport):
         :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
         host. Only credential-free result downloads pass ``follow_redirects=True``.
         """
-        for retries in itertools.count():
+        call = Attempts(paced=self.pacer.enabled and model is not None)
+        for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
+                wait = self.slot_wait(call)
+                if wait > 0:
+                    with self.pacer.waiting_for_slot():
+                        retry.sleep(wait)
                 outcome = response = self.http.send(
                     build(), stream=True, follow_redirects=follow_redirects
                 )
@@ -362,13 +481,20 @@ class SyncTransport(Transport):
                 outcome = exc
                 if response is not None:
                     response.close()
+            except BaseException:
+                if call.paced:
+                    self.pacer.finished()
+                raise
             if isinstance(outcome, httpx.Response) and outcome.is_success:
-                return outcome, retries + 1
+                self.succeeded(outcome, call.paced)
+                return outcome, attempts
             if isinstance(outcome, httpx.Response):
                 outcome.close()
-            retry.sleep(
-                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
+            delay = self.after_failure(
+                call, outcome, model=model, response=response, secrets=secrets
             )
+            if delay is not None:
+                retry.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -397,10 +523,15 @@ class AsyncTransport(Transport):
         secrets: tuple[str | None, ...] = (),
     ) -> tuple[httpx.Response, int]:
         """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
-        for retries in itertools.count():
+        call = Attempts(paced=self.pacer.enabled and model is not None)
+        for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
             try:
+                wait = self.slot_wait(call)
+                if wait > 0:
+                    with self.pacer.waiting_for_slot():
+                        await retry.async_sleep(wait)
                 outcome = response = await self.http.send(
                     build(), stream=True, follow_redirects=follow_redirects
                 )
@@ -414,11 +545,18 @@ class AsyncTransport(Transport):
                 outcome = exc
                 if response is not None:
                     await response.aclose()
+            except BaseException:
+                if call.paced:
+                    self.pacer.finished()
+                raise
             if isinstance(outcome, httpx.Response) and outcome.is_success:
-                return outcome, retries + 1
+                self.succeeded(outcome, call.paced)
+                return outcome, attempts
             if isinstance(outcome, httpx.Response):
                 await outcome.aclose()
-            await retry.async_sleep(
-                self.next_wait(retries, outcome, model=model, response=response, secrets=secrets)
+            delay = self.after_failure(
+                call, outcome, model=model, response=response, secrets=secrets
             )
+            if delay is not None:
+                await retry.async_sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

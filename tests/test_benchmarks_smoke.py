@@ -23,6 +23,7 @@ import bench_client_overhead  # noqa: E402
 import bench_concurrency  # noqa: E402
 import bench_encode_levels  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_ratelimit  # noqa: E402
 import bench_sse_parser  # noqa: E402
 import bench_upload  # noqa: E402
 import run_all  # noqa: E402
@@ -146,6 +147,14 @@ def test_memory_benchmark_smallest() -> None:
     rows = report.tables[0].rows
     assert [row[1] for row in rows] == ["ours", "ours", "openai SDK + decode"]
     assert all(row[4] == _common.fmt_mb(1024 * 1024 * 3) for row in rows)
+
+
+def test_ratelimit_benchmark_smallest() -> None:
+    report = bench_ratelimit.run(rates=((20.0, 6),), runs=1, free_requests=4, free_runs=1)
+    assert_complete(report)
+    names = [row[0] for row in report.tables[0].rows]
+    assert names == list(bench_ratelimit.CONTENDERS)
+    assert [row[0] for row in report.tables[1].rows] == names[:2]
 
 
 def test_run_all_reports_a_script_headline() -> None:

@@ -31,8 +31,9 @@ CORE = [
     "history",
     "batch_lines",
     "batch_store",
+    "ratelimit",
 ]
-CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch"]
+CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch", "progress"]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 

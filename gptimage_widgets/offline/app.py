@@ -39,6 +39,7 @@ from .faults import FAULT_HEADER, Fault, FaultPlan, apply_output_fault, fault_re
 from .files import FileStore
 from .lifecycle import check_lifecycle, model_not_found, serves
 from .parsing import ImageCall, read_body, resolve_model, to_call
+from .ratelimit import RequestRateLimit
 from .rendering import effective_params, json_body, stream_response
 from .responses import (
     FileInfo,
@@ -82,6 +83,8 @@ class OfflineApp:
         The server's ``.../v1`` URL, for DALL·E ``url`` responses.
     url_ttl : float
         Seconds an image URL stays valid (OpenAI: 60 minutes).
+    rate_limit : float or RequestRateLimit or None
+        Image requests allowed per second (see :mod:`.ratelimit`); None = unlimited.
     lifecycle : {"lenient", "openai"}
         ``"lenient"`` serves every catalog model; ``"openai"`` answers a model shut down at
         OpenAI today with OpenAI's 404 ``model_not_found`` and leaves it out of
@@ -102,9 +105,13 @@ class OfflineApp:
         base_url: Callable[[], str] = lambda: "http://127.0.0.1/v1",
         url_ttl: float = URL_TTL_SECONDS,
         lifecycle: str = "lenient",
+        rate_limit: float | RequestRateLimit | None = None,
     ) -> None:
         self.lifecycle = check_lifecycle(lifecycle)
         self.latency = float(latency)
+        if rate_limit is not None and not isinstance(rate_limit, RequestRateLimit):
+            rate_limit = RequestRateLimit(rate_limit)
+        self.rate_limit = rate_limit
         self.faults = FaultPlan(faults, seed=seed)
         self._base_url = base_url
         self.url_ttl = url_ttl
@@ -205,6 +212,19 @@ class OfflineApp:
     # ----------------------------------------------------------------- images
 
     def _images(self, operation: str, request: HTTPRequest, record: RequestRecord) -> HTTPResponse:
+        limit_headers: list[tuple[str, str]] = []
+        if self.rate_limit is not None:
+            allowed, limit_headers = self.rate_limit.take()
+            if not allowed:
+                record.fault = "rate_limit"
+                return self.rate_limit.refusal(limit_headers)
+        response = self._image_answer(operation, request, record)
+        response.headers += limit_headers
+        return response
+
+    def _image_answer(
+        self, operation: str, request: HTTPRequest, record: RequestRecord
+    ) -> HTTPResponse:
         body = read_body(operation, request)
         record.fields = dict(body.fields)
         record.files = body.file_infos()

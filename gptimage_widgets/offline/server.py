@@ -30,6 +30,7 @@ from ..errors import GPTImageError
 from .app import OfflineApp
 from .faults import Fault
 from .parsing import MAX_BODY_BYTES
+from .ratelimit import RequestRateLimit
 from .responses import HTTPRequest, HTTPResponse, RequestRecord, error_body
 
 __all__ = ["OfflineServer"]
@@ -272,6 +273,9 @@ class OfflineServer:
         Seeds the RNG of rate-based faults, so a run is reproducible.
     url_ttl : float
         Seconds DALL·E image URLs served by this server stay valid (OpenAI: 3600).
+    rate_limit : float or RequestRateLimit, optional
+        Allow this many image requests per second and answer the rest 429
+        ``rate_limit_exceeded`` with OpenAI's headers (:mod:`gptimage_widgets.offline.ratelimit`).
     lifecycle : {"lenient", "openai"}
         ``"lenient"`` (default) serves every catalog model, as OpenAI-compatible servers do.
         ``"openai"`` behaves like OpenAI on today's date: a model shut down there
@@ -301,6 +305,7 @@ class OfflineServer:
         seed: int = 0,
         url_ttl: float = 3600.0,
         lifecycle: str = "lenient",
+        rate_limit: float | RequestRateLimit | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -312,6 +317,7 @@ class OfflineServer:
             base_url=lambda: self.base_url,
             url_ttl=url_ttl,
             lifecycle=lifecycle,
+            rate_limit=rate_limit,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
