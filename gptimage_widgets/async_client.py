@@ -320,6 +320,8 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         options: RequestOptions,
     ) -> ImageResult:
         call = self._prepare(operation, model, params, on_partial, options)
+        if call.cached is not None:  # answered by the request cache: nothing sent or reserved
+            return call.cached
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -409,7 +411,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         options: RequestOptions,
     ) -> AsyncGenerator[StreamEvent, None]:
         # validation errors surface on the first step of `async for`, like every other error
-        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
+        call = self._prepare(
+            operation, model, {**params, "stream": True, "cache": False}, None, options
+        )
         completed: ImageResult | None = None
         try:
             async for event in self._stream(call):

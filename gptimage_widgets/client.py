@@ -73,6 +73,13 @@ class ImageClient(ClientBase[SyncTransport]):
     http_client : httpx.Client, optional
         Use this client (tests: ``httpx.Client(transport=httpx.MockTransport(...))``); it is
         not closed by :meth:`close`. API calls never follow redirects, even when it would.
+    cache : bool, str, Path or HistoryStore
+        The request cache (default False: every call is sent). True: a call identical to
+        one already saved in the history store is answered from it, ``result.cached`` True
+        and cost 0, nothing sent; a folder or a HistoryStore: answered from that store (then
+        from the history). Any call takes ``cache=True``/``False`` to override. What
+        "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
+        images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
     """
 
     transport_class = SyncTransport
@@ -280,6 +287,8 @@ class ImageClient(ClientBase[SyncTransport]):
         options: RequestOptions,
     ) -> ImageResult:
         call = self._prepare(operation, model, params, on_partial, options)
+        if call.cached is not None:  # answered by the request cache: nothing sent or reserved
+            return call.cached
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -340,7 +349,9 @@ class ImageClient(ClientBase[SyncTransport]):
         on_partial: PartialCallback | None,
         options: RequestOptions,
     ) -> Iterator[StreamEvent]:
-        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
+        call = self._prepare(
+            operation, model, {**params, "stream": True, "cache": False}, None, options
+        )
         completed: ImageResult | None = None
         try:
             for event in self._stream(call):
