@@ -42,6 +42,7 @@ from .errors import GPTImageError, ValidationError
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
+from .sweeps import SweepResults
 from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
 from .validation import require_operation
 
@@ -209,7 +210,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         *,
         return_exceptions: bool = True,
         progress: bool | Progress | None = None,
-    ) -> list[Any]:
+    ) -> SweepResults:
         """Run many requests concurrently (at most `max_concurrency` at once).
 
         Parameters
@@ -226,8 +227,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
         Returns
         -------
-        list
-            ``ImageResult`` (or the error) per request, in input order.
+        SweepResults
+            A list: ``ImageResult`` (or the error) per request, in input order; it exports
+            itself (``.arrays()``, ``.params``, ``.to_csv()``, ``.save()``; see
+            :mod:`gptimage_widgets.sweeps`).
         """
         items = [dict(item) for item in requests]
         report = _progress_reporter(progress, len(items))
@@ -244,7 +247,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
         tasks = [asyncio.ensure_future(run_one(item)) for item in items]
         try:
-            return list(await asyncio.gather(*tasks))
+            return SweepResults(await asyncio.gather(*tasks))
         except BaseException:
             for task in tasks:
                 task.cancel()
@@ -260,7 +263,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         progress: bool | Progress | None = True,
         return_exceptions: bool = True,
         **common: Any,
-    ) -> list[Any]:
+    ) -> SweepResults:
         """Every prompt x every combination of `grid` values, concurrently.
 
         Parameters
@@ -277,10 +280,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
         Returns
         -------
-        list
-            Results in order: prompts outer, grid combinations inner (``itertools.product``
-            over the grid's keys in the order given). Each result's ``.request`` holds its
-            parameters.
+        SweepResults
+            A list (see :meth:`map`) of results in order: prompts outer, grid combinations
+            inner (``itertools.product`` over the grid's keys in the order given). Each
+            result's ``.request`` holds its parameters.
         """
         prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
         grid = dict(grid or {})

@@ -29,6 +29,8 @@ CORE = [
     "results",
     "pricing",
     "history",
+    "request_cache",
+    "sweeps",
 ]
 CLIENT = ["client", "sse", "retry", "backends", "offline", "cli"]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")

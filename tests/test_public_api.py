@@ -40,6 +40,8 @@ ISSUE_ADDITIONS = {
     "studio",
     "plot_mask_overlay",
     "register_model",
+    "SweepResults",
+    "load_sweep",
 }
 
 
