@@ -58,7 +58,7 @@ _FIXED = (
 _NOT_PARAMS = ("prompt", "model")
 
 
-class SweepResults(list):  # type: ignore[type-arg]
+class SweepResults(list[Any]):
     """A list of results (``ImageResult`` or the error of a failed item) that exports itself.
 
     Items are in input order; see the module docstring for how rows map to items.
@@ -266,7 +266,8 @@ def _item_from_records(root: pathlib.Path, rows: list[dict[str, Any]]) -> Any:
     params = {k: v for k, v in first.items() if k not in _FIXED}
     request = {"prompt": first.get("prompt"), "model": first.get("model"), **params}
     costs = [row.get("cost_usd") for row in rows]
-    cost = sum(costs) if all(isinstance(c, (int, float)) for c in costs) else None
+    known = [float(c) for c in costs if isinstance(c, (int, float))]
+    cost = sum(known) if len(known) == len(costs) else None
     latency = first.get("latency_s")
     return ImageResult(
         images=images,
