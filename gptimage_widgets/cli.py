@@ -113,6 +113,12 @@ def _add_serve(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument(
+        "--lifecycle",
+        choices=["lenient", "openai"],
+        default="lenient",
+        help="'openai': answer models shut down at OpenAI today with 404 model_not_found",
+    )
     parser.set_defaults(run=_run_serve)
 
 
@@ -268,7 +274,9 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 def _run_serve(args: argparse.Namespace) -> int:
     from .offline import OfflineServer
 
-    server = OfflineServer(latency=args.latency, port=args.port, host=args.host).start()
+    server = OfflineServer(
+        latency=args.latency, port=args.port, host=args.host, lifecycle=args.lifecycle
+    ).start()
     _out(f"Serving OpenAI-compatible images API at {server.base_url} (Ctrl+C to stop)")
     _out(f"  e.g. OpenAI(api_key='sk-test-FAKE', base_url='{server.base_url}')")
     try:

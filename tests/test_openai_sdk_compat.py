@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import openai
 import pytest
 from PIL import Image
 
+from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
 from gptimage_widgets.offline import OfflineServer
 
 
@@ -114,6 +117,50 @@ def test_sdk_maps_server_errors(sdk: openai.OpenAI) -> None:
     assert quota.value.code == "insufficient_quota"
     assert quota.value.request_id is not None
     assert quota.value.request_id.startswith("req_offline_")
+
+
+def test_generate_with_26_parameters(sdk: openai.OpenAI, offline_server: OfflineServer) -> None:
+    result = sdk.images.generate(
+        model="gpt-image-2.6-flare",
+        prompt="a paper kite",
+        size="480x1376",
+        complexity="medium",
+        background="transparent",
+        output_format="webp",
+        quality="low",
+    )
+    image = Image.open(io.BytesIO(base64.b64decode(result.data[0].b64_json or "")))
+    assert (image.size, image.mode) == ((480, 1376), "RGBA")
+    assert (result.size, result.background, result.output_format) == (
+        "480x1376",
+        "transparent",
+        "webp",
+    )
+    assert offline_server.requests[-1].params["complexity"] == "medium"
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.images.generate(model="gpt-image-2.5-flare", prompt="x", complexity="low")
+    assert refused.value.param == "complexity"
+
+
+def test_strict_lifecycle_server_answers_a_shut_down_model_with_404(
+    make_offline_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_lifecycle, "today", lambda: datetime.date(2026, 12, 2))
+    strict = make_offline_server(lifecycle="openai")
+    with openai.OpenAI(api_key="sk-test-FAKE", base_url=strict.base_url, max_retries=0) as sdk:
+        with pytest.raises(openai.NotFoundError) as missing:
+            sdk.images.generate(model="gpt-image-1.5", prompt="a fox")
+        assert (missing.value.code, missing.value.param) == ("model_not_found", None)
+        assert missing.value.request_id is not None
+        assert "gpt-image-1.5" not in {m.id for m in sdk.models.list()}
+        assert sdk.images.generate(model="gpt-image-2.6-flare", prompt="a fox").data
+
+
+def test_lenient_server_serves_a_shut_down_model(
+    sdk: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_lifecycle, "today", lambda: datetime.date(2026, 12, 2))
+    assert sdk.images.generate(model="gpt-image-1.5", prompt="a fox", quality="low").data
 
 
 def test_models_and_dalle_urls(sdk: openai.OpenAI) -> None:

@@ -33,8 +33,9 @@ from ..redact import is_secret_name
 from . import synth
 from .checks import check_call
 from .faults import FAULT_HEADER, Fault, FaultPlan, apply_output_fault, fault_response
+from .lifecycle import check_lifecycle, model_not_found, serves
 from .parsing import ImageCall, read_body, resolve_model, to_call
-from .rendering import json_body, stream_response
+from .rendering import effective_params, json_body, stream_response
 from .responses import (
     FileInfo,
     HTTPRequest,
@@ -77,6 +78,15 @@ class OfflineApp:
         The server's ``.../v1`` URL, for DALL·E ``url`` responses.
     url_ttl : float
         Seconds an image URL stays valid (OpenAI: 60 minutes).
+    lifecycle : {"lenient", "openai"}
+        ``"lenient"`` serves every catalog model; ``"openai"`` answers a model shut down at
+        OpenAI today with OpenAI's 404 ``model_not_found`` and leaves it out of
+        ``GET /v1/models`` (see :mod:`.lifecycle`).
+
+    Raises
+    ------
+    ValueError
+        For a ``lifecycle`` that is not one of :data:`.lifecycle.LIFECYCLES`.
     """
 
     def __init__(
@@ -87,7 +97,9 @@ class OfflineApp:
         seed: int = 0,
         base_url: Callable[[], str] = lambda: "http://127.0.0.1/v1",
         url_ttl: float = URL_TTL_SECONDS,
+        lifecycle: str = "lenient",
     ) -> None:
+        self.lifecycle = check_lifecycle(lifecycle)
         self.latency = float(latency)
         self.faults = FaultPlan(faults, seed=seed)
         self._base_url = base_url
@@ -144,10 +156,13 @@ class OfflineApp:
             return self._images(operation, request, record)
         if path == "/v1/models":
             _require_method(request, "GET")
-            return json_response(200, json_bytes(_list_models()))
+            return json_response(200, json_bytes(_list_models(self.lifecycle)))
         if match := _MODEL_URL.match(path):
             _require_method(request, "GET")
-            return json_response(200, json_bytes(_model_object(resolve_model(match[1]))))
+            spec = resolve_model(match[1])
+            if not serves(spec, self.lifecycle):
+                raise model_not_found(match[1])
+            return json_response(200, json_bytes(_model_object(spec)))
         if match := _FILE_URL.match(path):
             _require_method(request, "GET")
             return self._stored_file(match[1])
@@ -189,17 +204,20 @@ class OfflineApp:
         fault = self.faults.pick(request.path, stream=call.stream, header=header)
         record.fault = fault.kind if fault else None
         try:
-            response = self._answer(call, fault)
+            response = self._answer(call, fault, record)
         except (APIStatusError, ValidationError) as exc:
             response = error_response(exc)
         if fault is not None and fault.kind == "slow_headers":
             response.delay += fault.delay
         return response
 
-    def _answer(self, call: ImageCall, fault: Fault | None) -> HTTPResponse:
+    def _answer(self, call: ImageCall, fault: Fault | None, record: RequestRecord) -> HTTPResponse:
         if fault is not None and (early := fault_response(fault)) is not None:
             return early
+        if not serves(call.spec, self.lifecycle):
+            raise model_not_found(call.model)
         check_call(call)
+        record.params = effective_params(call)
         if call.stream:
             truncate = fault is not None and fault.kind == "truncate_stream"
             response = stream_response(call, truncate=truncate)
@@ -215,9 +233,12 @@ def _require_method(request: HTTPRequest, method: str) -> None:
         raise api_error(405, f"Method {request.method} is not allowed here; use {method}.")
 
 
-def _list_models() -> dict[str, Any]:
+def _list_models(lifecycle: str) -> dict[str, Any]:
+    """``GET /v1/models``: the catalog's models and aliases that ``lifecycle`` serves today."""
     data = []
     for spec in catalog.list_models(include_shutdown=True):
+        if not serves(spec, lifecycle):
+            continue
         data.append(_model_object(spec))
         data.extend(_model_object(spec, alias) for alias in spec.aliases)
     return {"object": "list", "data": data}

@@ -61,21 +61,15 @@ def check_call(call: ImageCall) -> None:
 
 
 def _input_checks(spec: ModelSpec, operation: str, call: ImageCall) -> list[Problem]:
-    """The validation problems of ``call``; a mask is checked against the first image only.
+    """The validation problems of ``call`` (images and mask included).
 
-    OpenAI applies the mask to the first image when several are sent (its API spec), so the
-    server accepts that combination, which the kit's own client refuses (see
+    With several images, :func:`gptimage_widgets.validation.check` checks the mask against the
+    first one only, as OpenAI applies it (see
     https://platform.openai.com/docs/api-reference/images/createEdit).
     """
     images = [p.data for p in call.images] or None
-    problems = validation.check(spec, operation, **call.params, images=images)
-    if call.mask is not None:
-        first = images[:1] if images else None
-        with_mask = validation.check(
-            spec, operation, **call.params, images=first, mask=call.mask.data
-        )
-        problems += [p for p in with_mask if p.param == "mask"]
-    return problems
+    mask = call.mask.data if call.mask is not None else None
+    return validation.check(spec, operation, **call.params, images=images, mask=mask)
 
 
 def _check_mime_type(part: Part, spec: ModelSpec) -> None:

@@ -64,7 +64,10 @@ class Body:
 
 @dataclass
 class ImageCall:
-    """An images request after parsing: typed params, uploaded files, the model's spec."""
+    """An images request after parsing: typed params, uploaded files, the model's spec.
+
+    ``model`` is the model name as sent (an alias stays an alias), or the endpoint's default.
+    """
 
     operation: str
     spec: ModelSpec
@@ -72,6 +75,7 @@ class ImageCall:
     images: list[Part]
     mask: Part | None
     stream: bool
+    model: str = ""
 
 
 def read_body(operation: str, request: HTTPRequest) -> Body:
@@ -134,7 +138,7 @@ def to_call(operation: str, body: Body) -> ImageCall:
             raise _unknown(name)
         kind = param.kind if param is not None else "str"
         params[name] = wire_value(kind, value) if body.from_form else value
-    return ImageCall(operation, spec, params, body.images, body.mask, stream)
+    return ImageCall(operation, spec, params, body.images, body.mask, stream, model)
 
 
 def wire_value(kind: str, value: Any) -> Any:

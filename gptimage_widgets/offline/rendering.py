@@ -28,14 +28,14 @@ from .parsing import ImageCall
 from .responses import HTTPResponse, api_error, sse
 from .usage import token_billed, usage
 
-__all__ = ["json_body", "stream_response"]
+__all__ = ["effective_params", "json_body", "stream_response"]
 
 #: Largest decoded input image, in pixels (a decompression-bomb guard).
 MAX_INPUT_PIXELS = 40_000_000
 #: Parameters whose catalog default (:func:`gptimage_widgets.catalog.resolve_params`) the server
 #: applies when a request leaves them out. Not ``response_format``: the kit's default
 #: (``b64_json``) is not the API's (``url``). Not ``size`` for edits: the output follows the input.
-FILLED_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style")
+FILLED_DEFAULTS = ("n", "size", "quality", "background", "output_format", "style", "complexity")
 
 #: Settings a GPT image answer reports next to its images (body, and every stream event).
 REPORTED_SETTINGS = ("size", "quality", "background", "output_format")
@@ -88,7 +88,13 @@ def _outputs(call: ImageCall) -> tuple[list[np.ndarray], dict[str, Any]]:
         mask = _edit_mask(call.mask, base)
         images = [
             synth.edit_image(
-                base, prompt, references=refs, mask=mask, size=(width, height), index=i
+                base,
+                prompt,
+                references=refs,
+                mask=mask,
+                size=(width, height),
+                index=i,
+                transparent=transparent,
             )
             for i in range(n)
         ]
@@ -215,6 +221,17 @@ def _edit_mask(mask_part: Part | None, base: np.ndarray) -> np.ndarray | None:
             code="invalid_image",
         )
     return masks.mask_from_rgba(mask)
+
+
+def effective_params(call: ImageCall) -> dict[str, Any]:
+    """The parameters the server renders ``call`` with: as sent, plus the defaults it fills.
+
+    For the request log (:attr:`~.responses.RequestRecord.params`): e.g. a 2.6 request without
+    ``complexity`` is rendered with the catalog default ``"high"``. Without ``prompt``.
+    """
+    params = _with_defaults(call)
+    params.pop("prompt", None)
+    return params
 
 
 def _with_defaults(call: ImageCall) -> dict[str, Any]:

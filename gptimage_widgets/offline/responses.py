@@ -85,7 +85,10 @@ class RequestRecord:
 
     ``fields`` holds the non-file parameters as received, ``headers`` every header except
     those whose name marks a credential (``authorization``, ``api-key``, cookies, tokens; see
-    :func:`gptimage_widgets.redact.is_secret_name`).
+    :func:`gptimage_widgets.redact.is_secret_name`). ``params`` is what a valid images
+    request was rendered with: ``fields`` typed, plus the catalog defaults the server fills
+    (e.g. ``complexity="high"`` for a 2.6 model; see ``offline/rendering.py``); empty for a
+    refused request.
     """
 
     method: str
@@ -97,6 +100,7 @@ class RequestRecord:
     status: int | None = None
     fault: str | None = None
     time: float = field(default_factory=time.time)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- encodings

@@ -272,6 +272,16 @@ class OfflineServer:
         Seeds the RNG of rate-based faults, so a run is reproducible.
     url_ttl : float
         Seconds DALL·E image URLs served by this server stay valid (OpenAI: 3600).
+    lifecycle : {"lenient", "openai"}
+        ``"lenient"`` (default) serves every catalog model, as OpenAI-compatible servers do.
+        ``"openai"`` behaves like OpenAI on today's date: a model shut down there
+        (:func:`gptimage_widgets.catalog.retirement_problem`) gets OpenAI's 404
+        ``model_not_found`` and is left out of ``GET /v1/models``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``lifecycle`` (the message names the choices).
 
     Attributes
     ----------
@@ -290,6 +300,7 @@ class OfflineServer:
         *,
         seed: int = 0,
         url_ttl: float = 3600.0,
+        lifecycle: str = "lenient",
     ) -> None:
         self.host = host
         self.port = port
@@ -300,6 +311,7 @@ class OfflineServer:
             seed=seed,
             base_url=lambda: self.base_url,
             url_ttl=url_ttl,
+            lifecycle=lifecycle,
         )
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -388,4 +400,5 @@ class OfflineServer:
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.running else "stopped"
         faults = len(self.app.faults.rules)
-        return f"OfflineServer({where}, latency={self.app.latency}, faults={faults})"
+        lifecycle = "" if self.app.lifecycle == "lenient" else f", lifecycle={self.app.lifecycle!r}"
+        return f"OfflineServer({where}, latency={self.app.latency}, faults={faults}{lifecycle})"

@@ -338,6 +338,7 @@ def edit_image(
     mask: np.ndarray | None = None,
     size: tuple[int, int] | None = None,
     index: int = 0,
+    transparent: bool = False,
 ) -> np.ndarray:
     """Edit ``base`` where ``mask`` is True; leave every other pixel byte-identical.
 
@@ -356,26 +357,39 @@ def edit_image(
         resized first, and "unchanged" refers to the resized base.
     index : int
         Which of the ``n`` outputs.
+    transparent : bool
+        ``background="transparent"``: the output is RGBA and the new content's sky (as drawn
+        by :func:`generate_image` with ``transparent=True``) is alpha 0; pixels outside the
+        mask keep their colour, and their alpha (255 for an RGB ``base``).
 
     Returns
     -------
     numpy.ndarray
-        uint8 with the channels of ``base``, ``(height, width, C)``.
+        uint8 ``(height, width, C)``: the channels of ``base``, or 4 when ``transparent``.
     """
     width, height = size if size is not None else (base.shape[1], base.shape[0])
     base = _resize(base, width, height)
+    if transparent and base.shape[2] == 3:
+        base = np.dstack([base, np.full(base.shape[:2], 255, np.uint8)])
     fill = _new_content(prompt, width, height, index, references).astype(np.uint8)
+    sky = _sky_alpha(prompt, width, height, index) if transparent else None
+    out = base.copy()
     if mask is None:
         blended = (_rgb(base).astype(np.uint16) * 11 + fill.astype(np.uint16) * 9) // 20
-        out = base.copy()
         out[..., :3] = blended.astype(np.uint8)
+        if sky is not None:
+            out[..., 3] = np.minimum(out[..., 3], sky)
         return out
     mask = _resize(mask.astype(np.uint8), width, height, nearest=True).astype(bool)
-    out = base.copy()
     out[mask, :3] = fill[mask]
     if out.shape[2] == 4:
-        out[mask, 3] = 255
+        out[mask, 3] = 255 if sky is None else sky[mask]
     return out
+
+
+def _sky_alpha(prompt: str, width: int, height: int, index: int) -> np.ndarray:
+    """``(height, width) uint8`` alpha of the transparent scene for ``prompt``: 0 = sky."""
+    return generate_image(prompt, width, height, index, transparent=True)[..., 3]
 
 
 def _new_content(
