@@ -77,7 +77,8 @@ class ImageClient(ClientBase[SyncTransport]):
         The request cache (default False: every call is sent). True: a call identical to
         one already saved in the history store is answered from it, ``result.cached`` True
         and cost 0, nothing sent; a folder or a HistoryStore: answered from that store (then
-        from the history). Any call takes ``cache=True``/``False`` to override. What
+        from the history; new results still go to `history`, so give both the same folder
+        to grow it). Any call takes ``cache=True``/``False`` to override. What
         "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
         images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
     """
