@@ -59,6 +59,8 @@ _LAZY: dict[str, str] = {
     "plot_mask_overlay": "plotting",
     "plot_sweep": "plotting",
     "register_model": "catalog",
+    "SweepResults": "sweeps",
+    "load_sweep": "sweeps",
     "studio": "widgets",
     "validate": "validation",
 }
@@ -97,6 +99,7 @@ __all__ = [
     "RedirectError",
     "ResponseDecodeError",
     "StreamError",
+    "SweepResults",
     "UnprocessableEntityError",
     "ValidationError",
     "__version__",
@@ -104,6 +107,7 @@ __all__ = [
     "estimate_cost",
     "get_model",
     "list_models",
+    "load_sweep",
     "plot_grid",
     "plot_mask_overlay",
     "plot_sweep",
@@ -138,5 +142,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .plotting import plot_grid, plot_mask_overlay, plot_sweep
     from .pricing import cost_from_usage, estimate_cost
     from .results import ImageResult
+    from .sweeps import SweepResults, load_sweep
     from .validation import validate
     from .widgets import Gallery, ImageStudio, MaskPainter, ParameterForm, studio

@@ -42,6 +42,7 @@ from .ratelimit import RatePacer, patient
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
+from .sweeps import SweepResults
 from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
 from .validation import require_operation
 
@@ -230,7 +231,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         *,
         return_exceptions: bool = True,
         progress: bool | Progress | None = None,
-    ) -> list[Any]:
+    ) -> SweepResults:
         """Run many requests concurrently (at most `max_concurrency` at once).
 
         Parameters
@@ -249,9 +250,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
         Returns
         -------
-        list
-            ``ImageResult`` (or the error) per request, in input order.
-
+        SweepResults
+            A list: ``ImageResult`` (or the error) per request, in input order; it exports
+            itself (``.arrays()``, ``.params``, ``.to_csv()``, ``.save()``; see
+            :mod:`gptimage_widgets.sweeps`).
         Notes
         -----
         A 429 ``rate_limit_exceeded`` here means "wait for the next free slot and go again"
@@ -274,7 +276,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
             with patient():
                 tasks = [asyncio.ensure_future(run_one(item)) for item in items]
             try:
-                return list(await asyncio.gather(*tasks))
+                return SweepResults(await asyncio.gather(*tasks))
             except BaseException:
                 for task in tasks:
                     task.cancel()
@@ -290,7 +292,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         progress: bool | Progress | None = True,
         return_exceptions: bool = True,
         **common: Any,
-    ) -> list[Any]:
+    ) -> SweepResults:
         """Every prompt x every combination of `grid` values, concurrently.
 
         Parameters
@@ -307,10 +309,10 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
         Returns
         -------
-        list
-            Results in order: prompts outer, grid combinations inner (``itertools.product``
-            over the grid's keys in the order given). Each result's ``.request`` holds its
-            parameters.
+        SweepResults
+            A list (see :meth:`map`) of results in order: prompts outer, grid combinations
+            inner (``itertools.product`` over the grid's keys in the order given). Each
+            result's ``.request`` holds its parameters.
         """
         prompt_list = [prompts] if isinstance(prompts, str) else list(prompts)
         grid = dict(grid or {})
@@ -350,6 +352,8 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         options: RequestOptions,
     ) -> ImageResult:
         call = self._prepare(operation, model, params, on_partial, options)
+        if call.cached is not None:  # answered by the request cache: nothing sent or reserved
+            return call.cached
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -439,7 +443,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         options: RequestOptions,
     ) -> AsyncGenerator[StreamEvent, None]:
         # validation errors surface on the first step of `async for`, like every other error
-        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
+        call = self._prepare(
+            operation, model, {**params, "stream": True, "cache": False}, None, options
+        )
         completed: ImageResult | None = None
         try:
             async for event in self._stream(call):

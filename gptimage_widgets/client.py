@@ -80,6 +80,14 @@ class ImageClient(ClientBase[SyncTransport]):
         (and Azure, by its own dates) a model shut down there raises ``ValidationError``
         before anything is sent; compatible servers and the offline backend accept every
         model. True: send anyway.
+    cache : bool, str, Path or HistoryStore
+        The request cache (default False: every call is sent). True: a call identical to
+        one already saved in the history store is answered from it, ``result.cached`` True
+        and cost 0, nothing sent; a folder or a HistoryStore: answered from that store (then
+        from the history; new results still go to `history`, so give both the same folder
+        to grow it). Any call takes ``cache=True``/``False`` to override. What
+        "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
+        images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
     """
 
     transport_class = SyncTransport
@@ -349,6 +357,8 @@ class ImageClient(ClientBase[SyncTransport]):
         options: RequestOptions,
     ) -> ImageResult:
         call = self._prepare(operation, model, params, on_partial, options)
+        if call.cached is not None:  # answered by the request cache: nothing sent or reserved
+            return call.cached
         result: ImageResult | None = None
         try:
             if call.request.stream:
@@ -409,7 +419,9 @@ class ImageClient(ClientBase[SyncTransport]):
         on_partial: PartialCallback | None,
         options: RequestOptions,
     ) -> Iterator[StreamEvent]:
-        call = self._prepare(operation, model, {**params, "stream": True}, None, options)
+        call = self._prepare(
+            operation, model, {**params, "stream": True, "cache": False}, None, options
+        )
         completed: ImageResult | None = None
         try:
             for event in self._stream(call):

@@ -2,16 +2,19 @@
 response into a saved :class:`~gptimage_widgets.results.ImageResult`.
 
 Owns: the constructor arguments and their checks, the session budget (reserve before
-sending, settle after), building a request (:func:`gptimage_widgets.request.build_request`
-validates it), cost from usage or the estimate, the result's timings and notes, and saving
-to the history store before a result is returned. Nothing here sends bytes: that is
-:mod:`gptimage_widgets.transport`; reading answers is :mod:`gptimage_widgets.responses`.
+sending, settle after), when the request cache is asked (``cache=``; what "identical"
+means is :mod:`gptimage_widgets.request_cache`), building a request
+(:func:`gptimage_widgets.request.build_request` validates it), cost from usage or the
+estimate, the result's timings and notes, and saving to the history store before a result
+is returned. Nothing here sends bytes: that is :mod:`gptimage_widgets.transport`; reading
+answers is :mod:`gptimage_widgets.responses`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 import threading
 import time
 import warnings
@@ -21,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 import numpy as np
 
-from . import catalog, pricing, retry, validation
+from . import catalog, pricing, request_cache, retry, validation
 from .backends import Backend, resolve_backend
 from .errors import BudgetExceededError, GPTImageError, ValidationError
 from .history import HistoryStore
@@ -59,6 +62,8 @@ class Call:
     attempts: int = 1
     options: RequestOptions = NO_OPTIONS
     secrets: tuple[str | None, ...] = ()
+    cache_key: str | None = None
+    cached: ImageResult | None = None
 
 
 def call_arguments(
@@ -111,6 +116,32 @@ def _check_allow_retired(value: Any, where: str = "allow_retired") -> bool:
     return value
 
 
+def _cache_store(cache: Any, history: HistoryStore | None) -> tuple[bool, HistoryStore | None]:
+    """``cache=`` -> (look up by default?, the store answers come from)."""
+    if cache is False or cache is None:
+        return False, history
+    if cache is True:
+        if history is None:
+            raise ValidationError(
+                "cache=True answers from the history store, but history=False turned it off; "
+                "pass history=None (./gptimage-outputs) or a folder, or cache='folder'",
+                param="cache",
+                value=cache,
+            )
+        return True, history
+    if isinstance(cache, HistoryStore):
+        return True, cache
+    if isinstance(cache, (str, os.PathLike)):
+        same = history is not None and history.folder == HistoryStore(cache).folder
+        return True, history if same else HistoryStore(cache)
+    raise ValidationError(
+        f"cache={cache!r} is not accepted; pass False (default), True (the history store), "
+        "a history folder path or a HistoryStore",
+        param="cache",
+        value=repr(cache),
+    )
+
+
 def _check_settings(max_retries: Any, budget_usd: Any) -> None:
     if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
         raise ValidationError(
@@ -128,6 +159,16 @@ def _check_settings(max_retries: Any, budget_usd: Any) -> None:
             param="budget_usd",
             value=budget_usd,
         )
+
+
+def _cache_switch(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValidationError(
+        f"cache={value!r} is not accepted for one call; pass True or False",
+        param="cache",
+        value=repr(value),
+    )
 
 
 class ClientBase(Generic[TransportT]):
@@ -157,6 +198,7 @@ class ClientBase(Generic[TransportT]):
         budget_usd: float | None = None,
         http_client: Any = None,
         allow_retired: bool = False,
+        cache: bool | str | os.PathLike[str] | HistoryStore = False,
     ) -> None:
         _check_settings(max_retries, budget_usd)
         #: Default of every call's ``allow_retired``: send models retired at this backend.
@@ -173,6 +215,8 @@ class ClientBase(Generic[TransportT]):
         )
         self.retry_policy = retry.RetryPolicy(max_retries=max_retries)
         self.history = _history_store(history)
+        #: Whether calls are answered from history when identical (per call: ``cache=``).
+        self.cache, self._cache_store = _cache_store(cache, self.history)
         self.budget_usd = budget_usd
         self._spent_usd = 0.0
         self._reserved_usd = 0.0
@@ -233,12 +277,22 @@ class ClientBase(Generic[TransportT]):
 
         The known parameters are validated; `options` (extra body fields...) go as given.
         ``params["allow_retired"]`` (None or absent: the client's) is taken out here.
+        ``params["cache"]`` (True/False, optional) overrides :attr:`cache` for this call;
+        on a cache hit the returned call has ``cached`` set and nothing reserved.
         """
         allow = params.pop("allow_retired", None)
         allow = self.allow_retired if allow is None else _check_allow_retired(allow)
         if not allow:
             self._refuse_retired(operation, model, params)
+        use_cache = _cache_switch(params.pop("cache", None))
+        started = time.perf_counter()
         request = build_request(model, operation, **params)
+        key = self._cache_key(request, options)
+        if key is not None and (self.cache if use_cache is None else use_cache):
+            hit = self._cache_lookup(key)
+            if hit is not None:
+                cached = request_cache.as_cached(hit, started)
+                return Call(request, None, 0.0, on_partial, cache_key=key, cached=cached)
         estimate = self._estimate(request)
         reserved = self._reserve(request, estimate)
         return Call(
@@ -248,6 +302,7 @@ class ClientBase(Generic[TransportT]):
             on_partial=on_partial,
             options=options,
             secrets=(*self._transport.secrets, *options.secrets),
+            cache_key=key,
         )
 
     def _refuse_retired(self, operation: str, model: Any, params: Mapping[str, Any]) -> None:
@@ -262,6 +317,30 @@ class ClientBase(Generic[TransportT]):
             return
         given = {k: v for k, v in params.items() if k not in CLIENT_OPTIONS}
         validation.validate(spec, operation, backend=self.backend, **given)
+
+    def _cache_key(self, request: ImageRequest, options: RequestOptions) -> str | None:
+        """The request's cache key, or None when no store could keep or answer it."""
+        if self._cache_store is None and self.history is None:
+            return None
+        backend = self._backend
+        origin = "offline" if backend.name == "offline" else f"{backend.name} {backend.base_url}"
+        if backend.deployment:
+            origin += f" {backend.deployment}"
+        return request_cache.cache_key(request, origin=origin, extra_body=options.body)
+
+    def _cache_lookup(self, key: str) -> ImageResult | None:
+        """A saved result with this key (the cache store first, then the history)."""
+        for store in dict.fromkeys(s for s in (self._cache_store, self.history) if s is not None):
+            try:
+                hit = store.find_cached(key)
+            except (OSError, sqlite3.Error) as exc:
+                warnings.warn(
+                    f"request cache: {store!r} unreadable ({exc})", RuntimeWarning, stacklevel=4
+                )
+                continue
+            if hit is not None:
+                return hit
+        return None
 
     def _estimate(self, request: ImageRequest) -> pricing.CostEstimate | None:
         p = request.params
@@ -325,6 +404,7 @@ class ClientBase(Generic[TransportT]):
             created=decoded.created if isinstance(decoded.created, int) else None,
             timings=timings,
             notes=notes,
+            cache_key=call.cache_key,
         )
 
     def _cost(self, call: Call, usage: Mapping[str, Any] | None) -> tuple[float | None, bool]:

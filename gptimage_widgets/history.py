@@ -42,8 +42,15 @@ from typing import Any
 import numpy as np
 
 from . import imaging
-from .errors import ValidationError
-from .history_index import index_row, insert, move_aside, open_index, search_query
+from .errors import GPTImageError, ValidationError
+from .history_index import (
+    cached_entry_query,
+    index_row,
+    insert,
+    move_aside,
+    open_index,
+    search_query,
+)
 from .redact import redact_tree
 from .results import ImageResult
 
@@ -308,6 +315,29 @@ class HistoryStore:
             )
         return result_from_meta(meta, entry_dir)
 
+    def find_cached(self, key: str) -> ImageResult | None:
+        """The newest complete entry saved with cache key `key`, loaded; None when none.
+
+        An indexed entry whose files are gone or unreadable is skipped (the next older one
+        is tried). See :mod:`gptimage_widgets.request_cache` for what the key covers.
+        """
+        if not self._has_index_or_entries():
+            return None
+        sql, args = cached_entry_query(key)
+        with self._connect() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        for row in rows:
+            assert self.folder is not None
+            entry_dir = self.folder / row["entry_dir"]
+            meta = _read_meta(entry_dir / META_NAME, warn=False)
+            if meta is None or meta.get("cache_sha256") != key:
+                continue
+            try:
+                return result_from_meta(meta, entry_dir)
+            except (OSError, ValueError, GPTImageError):
+                continue
+        return None
+
     def _find_entry_dir(self, entry_id: str) -> pathlib.Path:
         if not isinstance(entry_id, str) or not _ENTRY_ID.match(entry_id):
             raise ValidationError(
@@ -362,6 +392,7 @@ def build_meta(
         "timings": result.timings,
         "revised_prompts": result.revised_prompts,
         "notes": result.notes,
+        "cache_sha256": result.cache_key,  # not "cache_key": redact drops *_key names
         "images": [
             {
                 "file": name,
@@ -395,6 +426,7 @@ def result_from_meta(meta: Mapping[str, Any], entry_dir: pathlib.Path) -> ImageR
         paths=paths,
         entry_id=str(meta.get("entry_id")),
         notes=list(meta.get("notes") or []),
+        cache_key=meta.get("cache_sha256") if isinstance(meta.get("cache_sha256"), str) else None,
     )
 
 

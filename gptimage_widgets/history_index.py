@@ -1,6 +1,7 @@
 """The history store's SQLite index: opening it, one row per entry, and search queries.
 
-Owns the index schema, how a connection is opened (WAL, busy timeout, retried while the
+Owns the index schema (and migrating an older index: a missing ``cache_key`` column is
+added), how a connection is opened (WAL, busy timeout, retried while the
 file is locked), moving a corrupt index aside, and the SQL of
 :meth:`gptimage_widgets.history.HistoryStore.search`. The index is only an index: the entry
 files are the truth and ``HistoryStore.rebuild_index()`` recreates it from them.
@@ -24,7 +25,7 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["index_row", "insert", "move_aside", "open_index", "search_query"]
+__all__ = ["cached_entry_query", "index_row", "insert", "move_aside", "open_index", "search_query"]
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -38,11 +39,18 @@ CREATE TABLE IF NOT EXISTS entries (
     entry_dir  TEXT NOT NULL,
     files      TEXT NOT NULL,
     cost_usd   REAL,
-    request_id TEXT
+    request_id TEXT,
+    cache_key  TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 CREATE INDEX IF NOT EXISTS entries_model ON entries (model, created);
 """
+#: Columns added after the first schema: name -> SQL type (added by ``_migrate``).
+_ADDED_COLUMNS = {"cache_key": "TEXT"}
+_COLUMNS = (
+    "entry_id, created, model, operation, prompt, entry_dir, files, cost_usd, request_id, cache_key"
+)
+_CACHE_INDEX = "CREATE INDEX IF NOT EXISTS entries_cache_key ON entries (cache_key, created)"
 
 
 def open_index(path: pathlib.Path) -> sqlite3.Connection:
@@ -56,12 +64,23 @@ def open_index(path: pathlib.Path) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            _migrate(conn)
             return conn
         except sqlite3.OperationalError as exc:
             conn.close()
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an index made by an older version up to date (adds missing columns)."""
+    present = {row["name"] for row in conn.execute("PRAGMA table_info(entries)")}
+    for name, sql_type in _ADDED_COLUMNS.items():
+        if name not in present:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it
+                conn.execute(f"ALTER TABLE entries ADD COLUMN {name} {sql_type}")
+    conn.execute(_CACHE_INDEX)
 
 
 def move_aside(index_path: pathlib.Path, exc: Exception) -> None:
@@ -97,12 +116,20 @@ def index_row(meta: Mapping[str, Any], entry_dir: str) -> tuple[Any, ...]:
         json.dumps(files),
         float(cost) if isinstance(cost, (int, float)) else None,
         meta.get("request_id") if isinstance(meta.get("request_id"), str) else None,
+        meta.get("cache_sha256") if isinstance(meta.get("cache_sha256"), str) else None,
     )
 
 
 def insert(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     """Insert or replace one row (autocommit unless inside an explicit BEGIN)."""
-    conn.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    marks = ", ".join("?" * len(row))
+    conn.execute(f"INSERT OR REPLACE INTO entries ({_COLUMNS}) VALUES ({marks})", row)
+
+
+def cached_entry_query(key: str) -> tuple[str, list[Any]]:
+    """SQL for the newest entries saved with cache key `key` (newest first)."""
+    sql = "SELECT * FROM entries WHERE cache_key = ? ORDER BY created DESC, entry_id DESC"
+    return sql, [key]
 
 
 def search_query(

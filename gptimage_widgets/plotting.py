@@ -19,6 +19,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from .errors import ValidationError
+from .sweeps import SweepResults
 
 
 class InlineFigure(Figure):
@@ -447,8 +448,9 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
 
     Parameters
     ----------
-    results : list of ImageResult
-        E.g. from ``AsyncImageClient.sweep``; each result fills one cell with its first image.
+    results : list of ImageResult or SweepResults
+        E.g. from ``AsyncImageClient.sweep`` or :func:`~gptimage_widgets.sweeps.load_sweep`
+        (its failed items are skipped); each result fills one cell with its first image.
     row_param, col_param : str
         Request parameter names (``"prompt"``, ``"quality"``, ``"size"``...) or ``"model"``.
 
@@ -463,6 +465,8 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
     ValidationError
         On no results, a parameter missing from a request, or two results for one cell.
     """
+    if isinstance(results, SweepResults):  # failed items leave their cell blank
+        results = results.ok
     if isinstance(results, Mapping) or _is_result(results) or not isinstance(results, Sequence):
         raise ValidationError(
             f"results must be a list of ImageResults, got {type(results).__name__}",

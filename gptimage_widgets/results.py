@@ -68,6 +68,11 @@ class ImageResult:
         The history entry id.
     notes : list of str
         Things worth knowing, e.g. that an input was downscaled.
+    cached : bool
+        True when the request cache answered from the history store: nothing was sent and
+        ``cost_usd`` is 0 (see :mod:`gptimage_widgets.request_cache`).
+    cache_key : str or None
+        The request's cache key (sha256 hex), kept with the history entry.
     """
 
     images: list[np.ndarray] = field(default_factory=list)
@@ -84,6 +89,8 @@ class ImageResult:
     paths: list[pathlib.Path] = field(default_factory=list)
     entry_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    cached: bool = False
+    cache_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.images = list(self.images)
@@ -245,6 +252,8 @@ class ImageResult:
             parts.append(f"request_id={self.request_id!r}")
         if self.entry_id:
             parts.append(f"entry_id={self.entry_id!r}")
+        if self.cached:
+            parts.append("cached=True")
         return f"ImageResult({', '.join(parts)})"
 
     def _repr_html_(self) -> str:

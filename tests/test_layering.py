@@ -32,6 +32,8 @@ CORE = [
     "batch_lines",
     "batch_store",
     "ratelimit",
+    "request_cache",
+    "sweeps",
 ]
 CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch", "progress"]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")

@@ -17,12 +17,13 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.
 SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
 
 
-def test_the_four_notebooks_exist():
+def test_the_notebooks_exist():
     assert [path.name for path in NOTEBOOKS] == [
         "01_quickstart.ipynb",
         "02_inpainting.ipynb",
         "03_prompt_sweep.ipynb",
         "04_client_without_widgets.ipynb",
+        "05_batch_and_sweeps.ipynb",
     ]
 
 

@@ -41,6 +41,8 @@ ISSUE_ADDITIONS = {
     "plot_mask_overlay",
     "register_model",
     "ModelNotFoundError",
+    "SweepResults",
+    "load_sweep",
 }
 
 

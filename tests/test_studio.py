@@ -120,6 +120,18 @@ async def test_generate_fills_result_history_and_gallery(studio: ImageStudio):
     assert_idle(studio)
 
 
+async def test_reuse_switch_answers_an_identical_request_from_history(studio: ImageStudio):
+    assert studio._reuse.value is False and studio.request_kwargs()[1]["cache"] is False
+    first = await studio.generate()
+    studio._reuse.value = True
+    second = await studio.generate()
+    assert first is not None and second is not None
+    assert second.cached and second.cost_usd == 0.0 and second.entry_id == first.entry_id
+    studio._reuse.value = False
+    third = await studio.generate()
+    assert third is not None and not third.cached
+
+
 async def test_generate_button_schedules_a_task_and_locks_controls(
     make_client: Callable[..., AsyncImageClient],
 ):

@@ -166,6 +166,14 @@ class ImageStudio(widgets.VBox):
             description="Generate", icon="magic", button_style="primary"
         )
         self._cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self._reuse = widgets.Checkbox(  # the request cache, per request (request_cache.py)
+            value=bool(getattr(self.client, "cache", False)),
+            description="Reuse identical result",
+            tooltip="Answer a request identical to one already paid for from the history "
+            "(cost 0) instead of sending it again",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+        )
         self._progress = widgets.HTML("")
         self._partial = widgets.Image(format="jpeg", layout=widgets.Layout(display="none"))
         self._errors = widgets.HTML("")
@@ -179,7 +187,7 @@ class ImageStudio(widgets.VBox):
             ]
         )
         buttons = widgets.HBox(
-            [self._generate_button, self._cancel_button, self._progress, self._cost]
+            [self._generate_button, self._cancel_button, self._reuse, self._progress, self._cost]
         )
         return [
             self._banner,
@@ -379,6 +387,8 @@ class ImageStudio(widgets.VBox):
         """
         operation = self.effective_operation
         params = {**self.form.params, "model": self.model}  # only set, sendable parameters
+        if hasattr(self.client, "cache"):  # a client with the request cache
+            params["cache"] = self._reuse.value
         if operation == "variation":
             return "variations", {"image": self._first_reference(operation), **params}
         params["prompt"] = self.prompt
