@@ -40,7 +40,15 @@ from .client_base import (
     PartialCallback,
     call_arguments,
 )
-from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
+from .responses import (
+    LISTING_LIMIT,
+    BodyBuffer,
+    decode_items,
+    download_limit,
+    json_body,
+    parse_payload,
+    request_id_of,
+)
 from .results import ImageResult
 from .sse import StreamEvent
 from .transport import DEFAULT_TIMEOUT, NO_OPTIONS, RequestOptions, SyncTransport
@@ -112,7 +120,13 @@ class ImageClient(ClientBase[SyncTransport]):
             :func:`gptimage_widgets.model_listing.compare_listing` to compare it with the
             catalog).
         """
-        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
+        response, _ = self._transport.send(
+            self._transport.models_request,
+            stream=False,
+            model=None,
+            deadline=self._transport.deadline_for(),
+            limit=LISTING_LIMIT,
+        )
         return models_data(json_body(response, self._transport.secrets))
 
     def refresh_model_status(self) -> list[str]:
@@ -370,13 +384,14 @@ class ImageClient(ClientBase[SyncTransport]):
             self._settle(call, result)
 
     def _fetch(self, call: Call) -> ImageResult:
-        body = BodyBuffer()
+        body = BodyBuffer(self._body_limit(call))
         response, call.attempts = self._transport.send(
             lambda: self._transport.api_request(call.request, call.options),
             stream=False,
             model=call.request.model,
             body=body,
             secrets=call.secrets,
+            deadline=self._transport.deadline_for(call.options),
         )
         call.first_byte = time.perf_counter()
         payload = parse_payload(body, request_id_of(response), call.secrets)
@@ -390,13 +405,14 @@ class ImageClient(ClientBase[SyncTransport]):
 
         No credentials are sent, so redirects (storage hosts use them) are followed.
         """
-        body = BodyBuffer()
+        body = BodyBuffer(download_limit(self._transport.max_response_bytes), "the result download")
         self._transport.send(
             lambda: self._transport.download_request(url, options),
             stream=False,
             model=None,
             body=body,
             follow_redirects=True,
+            deadline=self._transport.deadline_for(options),
         )
         return body.take_bytes()
 
@@ -431,14 +447,16 @@ class ImageClient(ClientBase[SyncTransport]):
             self._settle(call, completed)
 
     def _stream(self, call: Call) -> Iterator[StreamEvent]:
+        deadline = self._transport.deadline_for(call.options)
         response, call.attempts = self._transport.send(
             lambda: self._transport.api_request(call.request, call.options),
             stream=True,
             model=call.request.model,
             secrets=call.secrets,
+            deadline=deadline,
         )
         call.first_byte = time.perf_counter()
-        run = StreamRun(call.request.operation, response, call.secrets)
+        run = self._stream_run(call, response, deadline)
         with contextlib.closing(response):
             try:
                 for chunk in response.iter_bytes():
