@@ -736,25 +736,27 @@ class AsyncTransport(Transport):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _keep(response: httpx.Response, chunks: list[bytes], size: int, limit: int | None) -> None:
-    """Make what was read the response's content; past `limit`, close it or raise.
+def _keep(response: httpx.Response, chunks: list[bytes], size: int, cap: int | None) -> bool:
+    """Make what was read the response's content (cut at `cap`); True when it was cut.
 
-    An error body is cut at :data:`SMALL_BODY_LIMIT` (its start says what went wrong); a
-    successful one past `limit` raises ``ResponseTooLargeError``.
+    An error body is cut at :data:`SMALL_BODY_LIMIT` (its start says what went wrong); for
+    a successful one, being cut is a ``ResponseTooLargeError`` (raised by the caller, once
+    the response is closed).
     """
     content = b"".join(chunks)
-    cap = limit if response.is_success else SMALL_BODY_LIMIT
-    response._content = content[:cap] if cap is not None else content
-    if cap is not None and size > cap:
-        response.close()
-        if response.is_success:
-            raise too_large(size, cap)
+    cut = cap is not None and size > cap
+    response._content = content[:cap] if cut else content
+    return cut
+
+
+def _cap(response: httpx.Response, limit: int | None) -> int | None:
+    return limit if response.is_success else SMALL_BODY_LIMIT
 
 
 def _read_capped(response: httpx.Response, limit: int | None, deadline: Deadline | None) -> None:
     """Read `response`'s body (a successful one up to `limit`, an error body up to
     :data:`SMALL_BODY_LIMIT`), checking `deadline` as it arrives."""
-    cap = limit if response.is_success else SMALL_BODY_LIMIT
+    cap = _cap(response, limit)
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
@@ -764,12 +766,15 @@ def _read_capped(response: httpx.Response, limit: int | None, deadline: Deadline
             deadline.check(response.request)
         if cap is not None and size > cap:
             break
-    _keep(response, chunks, size, limit)
+    if _keep(response, chunks, size, cap):
+        response.close()
+        if response.is_success:
+            raise too_large(size, cap or 0)
 
 
 async def _aread_capped(response: httpx.Response, limit: int | None) -> None:
     """Async :func:`_read_capped` (the deadline cancels it from outside)."""
-    cap = limit if response.is_success else SMALL_BODY_LIMIT
+    cap = _cap(response, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -777,4 +782,7 @@ async def _aread_capped(response: httpx.Response, limit: int | None) -> None:
         size += len(chunk)
         if cap is not None and size > cap:
             break
-    _keep(response, chunks, size, limit)
+    if _keep(response, chunks, size, cap):
+        await response.aclose()
+        if response.is_success:
+            raise too_large(size, cap or 0)
