@@ -445,6 +445,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                     raise run.broken(exc) from exc
                 decoded = run.finish()
             finally:
+                run.close()
                 await response.aclose()
         result = await asyncio.to_thread(self._save_now, self._make_result(call, decoded))
         for event in run.completed_events(result):

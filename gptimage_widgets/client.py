@@ -66,7 +66,11 @@ class ImageClient(ClientBase[SyncTransport]):
     backend : {"auto", "openai", "azure", "offline"}
         ``"auto"``: OpenAI when a key or base URL is set, else the embedded offline server.
     timeout : float or httpx.Timeout, optional
-        Default ``httpx.Timeout(600, connect=5)``.
+        Default ``httpx.Timeout(600, connect=5)`` (per read; connecting at most 5 s). A
+        number bounds each read *and the whole attempt*, connect to last byte, so a server
+        that sends a byte every few seconds cannot stretch it (``APITimeoutError``). An
+        ``httpx.Timeout`` keeps httpx's per-phase meaning; `total_timeout` bounds the
+        attempt then.
     max_retries : int
         Retries of 408/409/429/5xx and connection errors (policy in
         :mod:`gptimage_widgets.retry`); default 2.
@@ -96,6 +100,20 @@ class ImageClient(ClientBase[SyncTransport]):
         to grow it). Any call takes ``cache=True``/``False`` to override. What
         "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
         images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
+    max_response_bytes : int
+        No answer is read past this many bytes, decoded (default 1 GiB). Each call's limit
+        is far lower: ``n`` times the largest image any registered model returns, counted
+        as an uncompressed RGBA PNG in base64, plus 1 MiB (~46 MB a 4K image); a streamed
+        event may take one such image, a result download one PNG. Past it, reading stops,
+        the connection is closed and ``ResponseTooLargeError`` says how much arrived (not
+        retried). Whatever the ``Content-Encoding``: a gzip bomb stops at the limit.
+    total_timeout : float or None
+        Seconds one attempt may take in all, connect to last byte, when `timeout` is not a
+        number (default 900: high-quality 4K images take 2-3 minutes); each retry starts
+        afresh. None: httpx's per-phase timeouts only. The async client cancels the attempt
+        wherever it is; the sync client checks it as the body arrives, and no phase may
+        wait longer than it (a stall ends within twice it, at worst). A stream counts
+        while it is read.
     """
 
     transport_class = SyncTransport
@@ -457,7 +475,7 @@ class ImageClient(ClientBase[SyncTransport]):
         )
         call.first_byte = time.perf_counter()
         run = self._stream_run(call, response, deadline)
-        with contextlib.closing(response):
+        with contextlib.closing(response), contextlib.closing(run):
             try:
                 for chunk in response.iter_bytes():
                     yield from run.feed(chunk)

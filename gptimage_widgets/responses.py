@@ -312,7 +312,8 @@ class StreamRun:
         Decoded bytes the whole stream may take (:func:`body_limit`); each event may take
         :func:`event_limit`. None: neither is bounded.
     deadline : optional
-        The attempt's ``transport.Deadline``, checked as each chunk arrives.
+        The attempt's :class:`~gptimage_widgets.deadlines.Deadline`, checked as each chunk
+        arrives; :meth:`close` ends it.
     """
 
     def __init__(
@@ -364,7 +365,14 @@ class StreamRun:
             raise translate(exc, request_id=self.request_id) from exc.__cause__
 
     def finish(self) -> Decoded:
-        """What the completed events hold; StreamError when none arrived."""
+        """What the completed events hold; StreamError when none arrived.
+
+        A stream whose deadline cut its connection (so it seemed to end) is an
+        ``APITimeoutError``.
+        """
+        if self.deadline is not None and self.deadline.fired:
+            exceeded = self.deadline.exceeded(self.request)
+            raise self.broken(exceeded) from exceeded
         try:
             events = self.parser.finish()
         except GPTImageError as exc:
@@ -379,12 +387,19 @@ class StreamRun:
             request_id=self.request_id,
         )
 
+    def close(self) -> None:
+        """The stream is over (read to its end, failed or abandoned): end its deadline."""
+        if self.deadline is not None:
+            self.deadline.done()
+
     def broken(self, exc: httpx.HTTPError) -> GPTImageError:
         """The StreamError for a transport failure while reading the body.
 
         One message: what broke (with httpx's detail), how far the stream got, and one
-        next step.
+        next step. When the attempt's deadline cut the connection, ``APITimeoutError``.
         """
+        if self.deadline is not None and self.deadline.fired:
+            exc = self.deadline.exceeded(self.request)
         error = translate(exc, streaming=True, request_id=self.request_id)
         if not isinstance(error, StreamError):
             return error

@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +26,9 @@ import httpx
 from . import retry
 from ._version import __version__
 from .backends import Backend
+from .deadlines import Deadline, clamp_timeout
 from .errors import GPTImageError, RateLimitError, ValidationError
-from .http_errors import DeadlineExceeded, translate
+from .http_errors import translate
 from .ratelimit import RatePacer
 from .redact import is_secret_name, redact
 from .request import ImageRequest
@@ -45,7 +45,6 @@ __all__ = [
     "DEFAULT_TOTAL_TIMEOUT",
     "USER_AGENT",
     "AsyncTransport",
-    "Deadline",
     "RequestOptions",
     "SyncTransport",
     "Transport",
@@ -114,55 +113,6 @@ def resolve_deadline(timeout: Any, total_timeout: Any = DEFAULT_TOTAL_TIMEOUT) -
             value=total_timeout,
         )
     return total
-
-
-class Deadline:
-    """The end of one attempt's time (connect to last byte): restarted by every attempt.
-
-    Parameters
-    ----------
-    seconds : float
-        How long an attempt may take in all.
-    """
-
-    __slots__ = ("expires", "seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expires = time.monotonic() + seconds
-
-    def start(self) -> None:
-        """An attempt starts now."""
-        self.expires = time.monotonic() + self.seconds
-
-    def remaining(self) -> float:
-        """Seconds left (never below 0)."""
-        return max(0.0, self.expires - time.monotonic())
-
-    def check(self, request: httpx.Request) -> None:
-        """Raise :class:`~gptimage_widgets.http_errors.DeadlineExceeded` once it has passed."""
-        if time.monotonic() > self.expires:
-            raise self.exceeded(request)
-
-    def exceeded(self, request: httpx.Request) -> DeadlineExceeded:
-        """The (httpx) timeout exception of an attempt that ran out of time."""
-        return DeadlineExceeded(
-            f"the attempt took longer than its total timeout of {self.seconds:g} s "
-            "(connect to last byte)",
-            request=request,
-        )
-
-
-def clamp_timeout(timeout: httpx.Timeout, seconds: float | None) -> httpx.Timeout:
-    """`timeout` with no phase longer than `seconds` (the attempt's total timeout)."""
-    if seconds is None:
-        return timeout
-    parts = {name: getattr(timeout, name) for name in ("connect", "read", "write", "pool")}
-    if all(value is not None and value <= seconds for value in parts.values()):
-        return timeout
-    return httpx.Timeout(
-        **{name: seconds if v is None else min(v, seconds) for name, v in parts.items()}
-    )
 
 
 @contextlib.contextmanager
@@ -617,28 +567,42 @@ class SyncTransport(Transport):
                 if wait > 0:
                     with self.pacer.waiting_for_slot():
                         retry.sleep(wait)
+                request = build()
                 if deadline is not None:
                     deadline.start()
+                    deadline.watch(request)
                 outcome = response = self.http.send(
-                    build(), stream=True, follow_redirects=follow_redirects
+                    request, stream=True, follow_redirects=follow_redirects
                 )
                 with _closing_on_error(response):
+                    if deadline is not None:
+                        deadline.found(response)
+                        deadline.check(request)
                     if body is not None and outcome.is_success and not stream:
                         body.start(outcome)
                         for chunk in outcome.iter_bytes():
                             body.add(chunk)
                             if deadline is not None:
-                                deadline.check(outcome.request)
+                                deadline.check(request)
                     elif not (stream and outcome.is_success):
                         _read_capped(outcome, limit, deadline)
+                    if deadline is not None:  # a body cut by the watchdog may seem complete
+                        deadline.check(request)
             except httpx.HTTPError as exc:
                 outcome = exc
+                if deadline is not None and deadline.fired:  # the watchdog cut it
+                    outcome = deadline.exceeded(request)
             except BaseException as exc:
+                if deadline is not None:
+                    deadline.done()
                 if call.paced:
                     self.pacer.finished()
                 if isinstance(exc, GPTImageError) and response is not None:
                     exc.request_id = exc.request_id or request_id_of(response)
                 raise
+            streaming = stream and isinstance(outcome, httpx.Response) and outcome.is_success
+            if deadline is not None and not streaming:
+                deadline.done()  # a stream's reader ends it (StreamRun.close)
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 self.succeeded(outcome, call.paced)
                 return outcome, attempts

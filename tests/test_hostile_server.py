@@ -493,6 +493,25 @@ async def test_a_trickling_body_cannot_stretch_a_numeric_timeout_async(origin: s
 
 
 @pytest.mark.slow
+def test_trickling_headers_cannot_stretch_it_either(origin: str) -> None:
+    _raises_within(
+        APITimeoutError,
+        TRICKLE_SECONDS,
+        lambda: _sync_call(origin, "trickle_headers", {"timeout": 5}, {}),
+    )
+
+
+@pytest.mark.slow
+def test_the_total_timeout_bounds_an_attempt_given_an_httpx_timeout(origin: str) -> None:
+    import httpx
+
+    client = {"timeout": httpx.Timeout(60.0, connect=5.0), "total_timeout": 5}
+    _raises_within(
+        APITimeoutError, TRICKLE_SECONDS, lambda: _sync_call(origin, "trickle", client, {})
+    )
+
+
+@pytest.mark.slow
 async def test_trickling_headers_cannot_stretch_it_either_async(origin: str) -> None:
     call = _async_call(origin, "trickle_headers", {"timeout": 5}, {})
     await _araises_within(APITimeoutError, TRICKLE_SECONDS, call)
