@@ -477,7 +477,6 @@ async def test_more_completed_images_than_n_is_a_stream_error_async(origin: str)
 # --------------------------------------------------------------------------- time
 
 
-@pytest.mark.slow
 def test_a_trickling_body_cannot_stretch_a_numeric_timeout(origin: str) -> None:
     info = _raises_within(
         APITimeoutError, TRICKLE_SECONDS, lambda: _sync_call(origin, "trickle", {"timeout": 5}, {})
@@ -485,14 +484,12 @@ def test_a_trickling_body_cannot_stretch_a_numeric_timeout(origin: str) -> None:
     assert "total timeout of 5 s" in str(info.value) and KEY not in str(info.value)
 
 
-@pytest.mark.slow
 async def test_a_trickling_body_cannot_stretch_a_numeric_timeout_async(origin: str) -> None:
     call = _async_call(origin, "trickle", {"timeout": 5}, {})
     info = await _araises_within(APITimeoutError, TRICKLE_SECONDS, call)
     assert "total timeout of 5 s" in str(info.value)
 
 
-@pytest.mark.slow
 def test_trickling_headers_cannot_stretch_it_either(origin: str) -> None:
     _raises_within(
         APITimeoutError,
@@ -501,7 +498,6 @@ def test_trickling_headers_cannot_stretch_it_either(origin: str) -> None:
     )
 
 
-@pytest.mark.slow
 def test_the_total_timeout_bounds_an_attempt_given_an_httpx_timeout(origin: str) -> None:
     import httpx
 
@@ -511,13 +507,11 @@ def test_the_total_timeout_bounds_an_attempt_given_an_httpx_timeout(origin: str)
     )
 
 
-@pytest.mark.slow
 async def test_trickling_headers_cannot_stretch_it_either_async(origin: str) -> None:
     call = _async_call(origin, "trickle_headers", {"timeout": 5}, {})
     await _araises_within(APITimeoutError, TRICKLE_SECONDS, call)
 
 
-@pytest.mark.slow
 def test_a_per_call_numeric_timeout_bounds_a_stream_that_sends_only_keepalives(
     origin: str,
 ) -> None:
@@ -528,7 +522,6 @@ def test_a_per_call_numeric_timeout_bounds_a_stream_that_sends_only_keepalives(
     )
 
 
-@pytest.mark.slow
 async def test_the_total_timeout_bounds_a_keepalive_stream_async(origin: str) -> None:
     call = _async_call(origin, "trickle_stream", {"total_timeout": 5}, {"partial_images": 2})
     await _araises_within(APITimeoutError, TRICKLE_SECONDS, call)
