@@ -339,12 +339,14 @@ class ImageClient(ClientBase[SyncTransport]):
         return batch.submit(self, items, **common)
 
     def get_batch(self, id: str) -> BatchJob:
-        """Resume a job submitted with this history folder (a ``batchjob_``/``batch_`` id)."""
+        """Resume a job by its ``batchjob_`` id or one of its ``batch_`` ids: from this
+        history folder, else from the server (a job submitted from another machine)."""
         return batch.get_batch(self, id)
 
-    def list_batches(self) -> list[BatchJob]:
-        """The jobs remembered in this client's history folder, newest first."""
-        return batch.list_batches(self)
+    def list_batches(self, limit: int = batch.LIST_LIMIT) -> list[BatchJob]:
+        """The jobs this history folder remembers and the server lists (``GET /batches``,
+        up to `limit` batches; 0 = the history only), newest first."""
+        return batch.list_batches(self, limit)
 
     # ------------------------------------------------------------------ sync I/O
 

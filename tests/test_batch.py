@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 from fake_batch_api import FakeBatchAPI, prompt_image
 
-from gptimage_widgets import batch_lines, retry
+from gptimage_widgets import catalog, retry
+from gptimage_widgets.catalog import batch as catalog_batch
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
 
@@ -92,7 +94,8 @@ def test_refused_in_a_batch(tmp_path: Path) -> None:
 
 
 def test_image_url_limit_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch_lines, "MAX_IMAGE_URL_CHARS", 100)
+    limits = replace(catalog.batch_limits(), max_image_url_chars=100)
+    monkeypatch.setattr(catalog_batch, "_LIMITS", limits)
     fake = FakeBatchAPI()
     client = make_client(fake, tmp_path)
     with pytest.raises(ValidationError) as caught:
