@@ -339,6 +339,12 @@ def local_record(client: ClientBase[Any], job_id: str) -> JobRecord | None:
     return store.find(job_id)
 
 
+def needs_listing(found: list[dict[str, Any]]) -> bool:
+    """Whether resuming from the server must list batches: nothing retrieved yet, or the
+    retrieved batch belongs to a job of several (its siblings are found by listing)."""
+    return not found or job_id_of(found[0]) != found[0].get("id")
+
+
 def record_from_listing(
     client: ClientBase[Any], job_id: str, listed: Iterable[Mapping[str, Any]]
 ) -> JobRecord | None:
@@ -381,8 +387,10 @@ def get_batch(client: ImageClient, job_id: str) -> BatchJob:
     record = local_record(client, job_id)
     if record is None:
         api = BatchAPI(client._transport)
-        listed = [api.retrieve(job_id)] if job_id.startswith("batch_") else api.listing()
-        record = record_from_listing(client, job_id, listed)
+        found = [api.retrieve(job_id)] if job_id.startswith("batch_") else []
+        if needs_listing(found):
+            found += api.listing()
+        record = record_from_listing(client, job_id, found)
         if record is None:
             raise not_found(client, job_id)
     job = BatchJob(client, record)

@@ -153,7 +153,7 @@ class JobStore:
             for path in self.folder.glob(pattern):
                 with contextlib.suppress(OSError, ValueError, KeyError):
                     found.append(JobRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
-        yield from sorted(found, key=lambda r: (r.created, r.job_id), reverse=True)
+        yield from sorted(found, key=_newest_first, reverse=True)
 
     def find(self, job_id: str) -> JobRecord | None:
         """The record of a ``batchjob_...`` id or of the job holding a ``batch_...`` id."""
@@ -197,6 +197,17 @@ class JobStore:
 # --------------------------------------------------------------------------- server listing
 
 
+def _newest_first(record: JobRecord) -> tuple[dt.datetime, str]:
+    """Sort key of a record by its creation time (unreadable: oldest)."""
+    try:
+        when = dt.datetime.fromisoformat(record.created)
+    except ValueError:
+        when = dt.datetime.min
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when, record.job_id
+
+
 def _created_iso(batch: Mapping[str, Any]) -> str:
     created = batch.get("created_at")
     if isinstance(created, (int, float)):
@@ -223,7 +234,8 @@ def merge_listing(
     records : iterable of JobRecord
         The store's records (any API root).
     listed : iterable of dict
-        Batch objects from ``GET /v1/batches`` on `base_url` (image endpoints only).
+        Batch objects from ``GET /v1/batches`` on `base_url` (image endpoints only), newest
+        first as the server lists them.
     base_url : str
         The API root that listed them.
 
@@ -244,7 +256,7 @@ def merge_listing(
         for batch in record.batches
     }
     changed: dict[str, JobRecord] = {}
-    for fresh in listed:
+    for fresh in reversed(list(listed)):  # oldest first: a job's batches in submission order
         batch_id = str(fresh.get("id"))
         record = owner.get(batch_id)
         if record is not None:
@@ -264,5 +276,5 @@ def merge_listing(
         record.batches.append({**fresh, "lines": counts.get("total")})
         record.batches.sort(key=lambda b: b.get("created_at") or 0)
         owner[batch_id] = changed[job_id] = record
-    ordered = sorted(jobs.values(), key=lambda r: (r.created, r.job_id), reverse=True)
+    ordered = sorted(jobs.values(), key=_newest_first, reverse=True)
     return ordered, list(changed.values())

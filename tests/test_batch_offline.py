@@ -120,3 +120,19 @@ def test_cli_batch_against_the_server(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["item-0.png", "item-1.png"]
     assert main(["batch", "list", *where]) == 0
     assert job_id in capsys.readouterr().out
+
+
+def test_a_job_from_another_machine_is_listed_and_resumed(
+    server: OfflineServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retry, "sleep", lambda s: __import__("time").sleep(min(s, 0.05)))
+    there = ImageClient(base_url=server.base_url, api_key="sk-test-FAKE", history=tmp_path / "a")
+    job = there.submit_batch(["a fox", "a hen"], quality="low").wait(progress=False)
+    mine = job.results()
+    here = ImageClient(base_url=server.base_url, api_key="sk-test-FAKE", history=tmp_path / "b")
+    listed = {j.id: j for j in here.list_batches()}
+    assert job.id in listed and listed[job.id].status == "completed"
+    again = here.get_batch(job.id).results()
+    assert [r.request["prompt"] for r in again] == ["a fox", "a hen"]
+    for first, second in zip(mine, again, strict=True):
+        assert np.array_equal(first.images[0], second.images[0])
