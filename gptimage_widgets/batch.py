@@ -349,11 +349,12 @@ def record_from_listing(
     client: ClientBase[Any], job_id: str, listed: Iterable[Mapping[str, Any]]
 ) -> JobRecord | None:
     """The job `job_id` made of the listed batches that belong to it (None if none do)."""
-    mine = [b for b in listed if job_id in (b.get("id"), job_id_of(b))]
-    if not mine:
+    listed = list(listed)
+    first = next((b for b in listed if job_id in (b.get("id"), job_id_of(b))), None)
+    if first is None:
         return None
-    job = job_id_of(mine[0])
-    jobs, _ = merge_listing([], [b for b in mine if job_id_of(b) == job], client.base_url)
+    job = job_id_of(first)
+    jobs, _ = merge_listing([], [b for b in listed if job_id_of(b) == job], client.base_url)
     return jobs[0]
 
 
