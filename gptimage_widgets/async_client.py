@@ -26,8 +26,11 @@ from typing import Any
 
 import httpx
 
+from . import batch_async
 from ._types import ImageInput, ImageInputs, MaskInput
 from .backends import apply_model_status, models_data
+from .batch import LIST_LIMIT
+from .batch_async import AsyncBatchJob
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -333,6 +336,24 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         if operation == "edit":
             return await self.edit(**item)
         return await self.variations(item.pop("images", item.pop("image", None)), **item)
+
+    # ------------------------------------------------------------------ Batch API jobs
+
+    async def submit_batch(self, items: Iterable[Any], **common: Any) -> AsyncBatchJob:
+        """:meth:`ImageClient.submit_batch`, awaited: an :class:`AsyncBatchJob` whose
+        ``refresh``, ``wait``, ``cancel``, ``fetch``, ``results`` and ``export`` are awaited.
+
+        Items are validated and encoded in a thread (nothing is uploaded when one is bad).
+        """
+        return await batch_async.submit(self, items, **common)
+
+    async def get_batch(self, id: str) -> AsyncBatchJob:
+        """:meth:`ImageClient.get_batch`, awaited."""
+        return await batch_async.get_batch(self, id)
+
+    async def list_batches(self, limit: int = LIST_LIMIT) -> list[AsyncBatchJob]:
+        """:meth:`ImageClient.list_batches`, awaited."""
+        return await batch_async.list_batches(self, limit)
 
     # ------------------------------------------------------------------ async I/O
 

@@ -39,8 +39,8 @@ def prompt_image(prompt: str, side: int = 8) -> np.ndarray:
     return np.full((side, side, 3), (r, g, b), np.uint8)
 
 
-class Chunks(httpx.SyncByteStream):
-    """A body sent in 64 KiB pieces, as a network would (not one big chunk)."""
+class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent in 64 KiB pieces, as a network would (not one big chunk); sync or async."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -49,6 +49,10 @@ class Chunks(httpx.SyncByteStream):
         view = memoryview(self.data)
         for start in range(0, len(view), 65536):
             yield bytes(view[start : start + 65536])
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for piece in self:
+            yield piece
 
 
 class FakeBatchAPI:

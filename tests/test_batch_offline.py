@@ -136,3 +136,45 @@ def test_a_job_from_another_machine_is_listed_and_resumed(
     assert [r.request["prompt"] for r in again] == ["a fox", "a hen"]
     for first, second in zip(mine, again, strict=True):
         assert np.array_equal(first.images[0], second.images[0])
+
+
+async def test_the_async_client_runs_a_job_on_the_offline_server(
+    server: OfflineServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gptimage_widgets import load_sweep
+    from gptimage_widgets.async_client import AsyncImageClient
+
+    async with AsyncImageClient(
+        base_url=server.base_url, api_key="sk-test-FAKE", history=tmp_path
+    ) as client:
+        job = await client.submit_batch(
+            ["a kite", {"operation": "edit", "prompt": "a door", "images": [photo()]}],
+            quality="low",
+        )
+        await job.wait(progress=False, poll_interval=0.02)
+        results = await job.results()
+        assert [r.operation for r in results] == ["generate", "edit"]
+        manifest = await job.export(tmp_path / "export")
+    loaded = load_sweep(manifest.parent)
+    assert [r.request["prompt"] for r in loaded] == ["a kite", "a door"]
+    assert np.array_equal(loaded[1].images[0], results[1].images[0])
+
+
+def test_sync_results_export_like_a_sweep(tmp_path: Path) -> None:
+    from gptimage_widgets import SweepResults, load_sweep
+
+    fault = Fault("moderation", times=1, path="/images/generations")
+    with OfflineServer(faults=[fault]) as faulty:
+        client = ImageClient(base_url=faulty.base_url, api_key="sk-test-FAKE", history=tmp_path)
+        job = client.submit_batch(["refused", "a cat", "a dog"], quality="low")
+        results = job.wait(progress=False, poll_interval=0.02).results()
+    sweep = SweepResults.from_batch(results)
+    assert isinstance(sweep[0], ModerationError) and sweep.ok == results[1:]
+    assert results.arrays().shape[0] == 2
+    assert [row["error"] is not None for row in results.params] == [True, False, False]
+    manifest = job.export(tmp_path / "out")
+    loaded = load_sweep(manifest.parent)
+    assert "ModerationError" in str(loaded[0])
+    assert np.array_equal(loaded.arrays(), results.arrays())
+    rows = results.to_csv(tmp_path / "rows.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("item,image,file,prompt")
