@@ -41,7 +41,7 @@ from .client_base import (
 )
 from .errors import GPTImageError, ValidationError
 from .progress import Progress, progress_report
-from .ratelimit import RatePacer, patient
+from .ratelimit import patient
 from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
 from .results import ImageResult
 from .sse import StreamEvent
@@ -71,9 +71,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
     transport_class = AsyncTransport
 
-    def __init__(
-        self, *args: Any, max_concurrency: int = 8, rate_limit: bool = True, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValidationError(
                 f"max_concurrency must be an integer >= 1, got {max_concurrency!r}",
@@ -81,15 +79,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                 value=max_concurrency,
             )
         super().__init__(*args, **kwargs)
-        self._transport.pacer.enabled = bool(rate_limit)
         self.max_concurrency = max_concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
-
-    @property
-    def rate_limiter(self) -> RatePacer:
-        """What this client learnt about the server's rate limit (``.rate``, ``.limited``...)."""
-        return self._transport.pacer
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""

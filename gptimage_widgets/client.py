@@ -88,6 +88,13 @@ class ImageClient(ClientBase[SyncTransport]):
         to grow it). Any call takes ``cache=True``/``False`` to override. What
         "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
         images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
+    rate_limit : bool
+        True (default): requests are paced by the rate the server allows, learnt from its
+        ``x-ratelimit-*`` headers and 429 answers (:attr:`rate_limiter`), and, while other
+        requests of this client are under way (threads), a 429 ``rate_limit_exceeded`` is
+        waited out instead of spending the retry budget (see
+        :mod:`gptimage_widgets.ratelimit`). False: every request goes at once and each 429
+        spends a retry, as before pacing existed.
     """
 
     transport_class = SyncTransport
