@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from gptimage_widgets import retry
 from gptimage_widgets.client import ImageClient
@@ -99,27 +102,70 @@ def test_a_failed_line_is_a_typed_error(tmp_path: Path) -> None:
     assert client.list_batches(limit=0)[0].id == job.id  # the history alone, no request
 
 
-def test_cli_batch_against_the_server(
-    server: OfflineServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    from gptimage_widgets.cli import main
+GPTIMAGE = (sys.executable, "-m", "gptimage_widgets.cli")  # what the `gptimage` script runs
+ROOT = Path(__file__).resolve().parent.parent
 
-    monkeypatch.setattr(retry, "sleep", lambda s: __import__("time").sleep(min(s, 0.05)))
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKE")
-    where = ["--base-url", server.base_url, "--history", str(tmp_path / "h")]
-    prompts = tmp_path / "prompts.txt"
-    prompts.write_text("one\ntwo\n")
-    assert main(["batch", "submit", str(prompts), "--quality", "low", *where]) == 0
-    job_id = capsys.readouterr().out.split("submitted ", 1)[1].split(":", 1)[0]
-    assert main(["batch", "wait", job_id, *where]) == 0
-    assert "completed, 2 completed, 0 failed" in capsys.readouterr().out
-    assert main(["batch", "fetch", job_id, "-o", str(tmp_path / "out"), *where]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["item-0.png", "item-1.png"]
-    assert main(["batch", "list", *where]) == 0
-    assert job_id in capsys.readouterr().out
+
+def _gptimage(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GPTIMAGE, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd
+    )
+
+
+def test_cli_batch_commands_against_gptimage_serve(tmp_path: Path) -> None:
+    """`gptimage serve` in its own process (a free port); every `gptimage batch` command
+    in a process of its own, talking to it over HTTP."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))},
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OPENAI_API_KEY": "sk-test-FAKE",
+    }
+    serve = subprocess.Popen(
+        [*GPTIMAGE, "serve", "--port", "0", "--latency", "0.2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        base_url = serve.stdout.readline().split(" at ")[1].split()[0]
+        where = ["--base-url", base_url, "--history", str(tmp_path / "h")]
+        (tmp_path / "prompts.txt").write_text("one\n# a comment\ntwo\n")
+        submitted = _gptimage(
+            "batch", "submit", "prompts.txt", "--quality", "low", *where, env=env, cwd=tmp_path
+        )
+        assert submitted.returncode == 0, submitted.stderr
+        job_id = submitted.stdout.split("submitted ", 1)[1].split(":", 1)[0]
+        assert job_id.startswith("batchjob_") and "of 2" in submitted.stdout
+        status = _gptimage("batch", "status", job_id, *where, env=env, cwd=tmp_path)
+        assert status.returncode == 0 and job_id in status.stdout, status.stderr
+        waited = _gptimage("batch", "wait", job_id, *where, env=env, cwd=tmp_path)
+        assert "completed, 2 completed, 0 failed" in waited.stdout, waited.stderr
+        out = tmp_path / "out"
+        fetched = _gptimage("batch", "fetch", job_id, "-o", str(out), *where, env=env, cwd=tmp_path)
+        assert fetched.returncode == 0, fetched.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["item-0.png", "item-1.png"]
+        assert Image.open(out / "item-0.png").size == (1024, 1024)
+        # a long job, cancelled while it runs
+        (tmp_path / "many.txt").write_text("".join(f"prompt {i}\n" for i in range(30)))
+        long = _gptimage("batch", "submit", "many.txt", *where, env=env, cwd=tmp_path)
+        long_id = long.stdout.split("submitted ", 1)[1].split(":", 1)[0]
+        cancelled = _gptimage("batch", "cancel", long_id, *where, env=env, cwd=tmp_path)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert f"{long_id}: cancel" in cancelled.stdout  # cancelling, then cancelled
+        # another history folder (another machine) lists both jobs from the server
+        elsewhere = ["--base-url", base_url, "--history", str(tmp_path / "elsewhere")]
+        listed = _gptimage("batch", "list", *elsewhere, env=env, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        assert job_id in listed.stdout and long_id in listed.stdout
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=20) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
 
 
 def test_a_job_from_another_machine_is_listed_and_resumed(
