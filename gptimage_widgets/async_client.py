@@ -364,7 +364,13 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         on_partial: PartialCallback | None,
         options: RequestOptions,
     ) -> ImageResult:
-        call = self._prepare(operation, model, params, on_partial, options)
+        if self.cache or params.get("cache"):
+            # a cache lookup reads the history's index and images from disk: off the loop
+            call = await asyncio.to_thread(
+                self._prepare, operation, model, params, on_partial, options
+            )
+        else:
+            call = self._prepare(operation, model, params, on_partial, options)
         if call.cached is not None:  # answered by the request cache: nothing sent or reserved
             return call.cached
         result: ImageResult | None = None
