@@ -106,3 +106,23 @@ async def test_async_list_get_cancel_estimate_and_export(tmp_path: Path) -> None
     assert np.array_equal(loaded.arrays(), (await done.results()).arrays())
     for client in (there, here, other):
         await client.close()
+
+
+async def test_async_output_is_read_line_by_line_with_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    fake = FakeBatchAPI(line_payload=400)  # each line ~ 0.65 MB of base64
+    client = make_async(fake, tmp_path)
+    job = await (await client.submit_batch([f"noise {i}" for i in range(16)])).wait(progress=False)
+    output = fake.files[job.record.batches[0]["output_file_id"]]
+    longest = max(len(line) for line in output.splitlines())
+    assert len(output) > 8 * longest
+    del output
+    tracemalloc.start()
+    try:
+        assert await job.fetch() == 16
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * longest  # about one line, not the file
+    await client.close()

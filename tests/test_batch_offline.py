@@ -224,3 +224,33 @@ def test_sync_results_export_like_a_sweep(tmp_path: Path) -> None:
     assert np.array_equal(loaded.arrays(), results.arrays())
     rows = results.to_csv(tmp_path / "rows.csv").read_text().splitlines()
     assert len(rows) == 4 and rows[0].startswith("item,image,file,prompt")
+
+
+def test_a_batch_made_by_another_tool_is_listed_and_read(
+    server: OfflineServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import openai
+
+    monkeypatch.setattr(retry, "sleep", lambda s: __import__("time").sleep(min(s, 0.05)))
+    sdk = openai.OpenAI(api_key="sk-test-FAKE", base_url=server.base_url)
+    lines = [
+        {"custom_id": f"r{i}", "method": "POST", "url": "/v1/images/generations", "body": body}
+        for i, body in enumerate(
+            [{"model": "gpt-image-2", "prompt": "a crow"}, {"model": "gpt-image-2", "prompt": "x"}]
+        )
+    ]
+    lines[1]["body"]["size"] = "13x13"  # fails in the batch: an error line
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    uploaded = sdk.files.create(file=("input.jsonl", data), purpose="batch")
+    made = sdk.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/images/generations", completion_window="24h"
+    )
+    client = ImageClient(base_url=server.base_url, api_key="sk-test-FAKE", history=tmp_path)
+    assert made.id in [job.id for job in client.list_batches()]  # one job per foreign batch
+    job = client.get_batch(made.id).wait(progress=False, poll_interval=0.02)
+    results = job.results()  # the items are read back from the input file
+    assert [item["custom_id"] for item in job.record.items] == ["r0", "r1"]
+    assert results[0] is not None and results[0].request["prompt"] == "a crow"
+    assert results[1] is None and results.errors[1].status_code == 400
