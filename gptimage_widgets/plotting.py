@@ -466,8 +466,9 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
     ValidationError
         On no results, a parameter missing from a request, or two results for one cell.
     """
-    if callable(getattr(results, "to_sweep", None)):  # BatchResults: exported as a sweep
-        results = results.to_sweep()
+    to_sweep = getattr(results, "to_sweep", None)
+    if callable(to_sweep):  # BatchResults: exported as a sweep
+        results = to_sweep()
     if isinstance(results, SweepResults):  # failed items leave their cell blank
         results = results.ok
     if isinstance(results, Mapping) or _is_result(results) or not isinstance(results, Sequence):
