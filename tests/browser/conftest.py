@@ -662,7 +662,8 @@ def open_on(server: JupyterServer, page: Any, name: str, cells: list[str], ui: s
 
 def server_log(server: JupyterServer) -> str:
     """What ``server`` has logged so far."""
-    server.log.flush()
+    if not server.log.closed:
+        server.log.flush()
     return Path(server.log.name).read_text(errors="replace")
 
 
