@@ -37,9 +37,9 @@ def enable_nodelay(handler: Any) -> bool:
     Returns
     -------
     bool
-        True when the option was set; False when there is no open websocket or the socket
-        refused (a Unix socket has no Nagle; tornado itself skips those), so the connection
-        goes on exactly as before.
+        True when tornado was asked to set it (tornado itself skips sockets without Nagle,
+        such as a Unix socket); False when there is no open websocket or the socket refused
+        (``OSError``). Either way the connection goes on as before.
     """
     if handler is None or getattr(handler, "ws_connection", None) is None:
         return False
