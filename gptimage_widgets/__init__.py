@@ -135,6 +135,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server's hook: the ``gptimage_widgets`` server extension (TCP_NODELAY on kernel
+    websockets) lives in :mod:`gptimage_widgets.jupyter_nodelay`."""
+    return [{"module": f"{__name__}.jupyter_nodelay"}]
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
