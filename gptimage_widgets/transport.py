@@ -265,9 +265,8 @@ class Transport:
         nor an injected client's default headers or cookies reach the storage host.
         """
         timeout = options.timeout or self.timeout or self.http.timeout
-        return httpx.Request(
-            "GET", url, headers={"User-Agent": USER_AGENT}, extensions={"timeout": timeout.as_dict()}
-        )
+        extensions = {"timeout": timeout.as_dict()}
+        return httpx.Request("GET", url, headers={"User-Agent": USER_AGENT}, extensions=extensions)
 
     def redirect_target(self, error: RedirectError, hops: int) -> str:
         """Where a result download's redirect (hop number `hops`) points; it is followed by hand.

@@ -320,7 +320,7 @@ def test_every_sync_api_call_refuses_redirects(
     _check_sent_once_with_credentials(api, backend)
 
 
-@pytest.mark.parametrize("call", ASYNC_CALLS + ["list_server_models"])
+@pytest.mark.parametrize("call", [*ASYNC_CALLS, "list_server_models"])
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_every_async_api_call_refuses_redirects(
     backend: str, call: str, hosts: Callable[[Answer], Host]
