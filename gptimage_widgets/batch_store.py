@@ -11,6 +11,7 @@ The record is written atomically (``history._atomic_write``: temp file, fsync,
 ``os.replace``); the results log is append-only and flushed line by line, so a fetch cut
 off half-way keeps what it read and a finished batch is never downloaded into the history
 twice (a torn last line is ignored).
+Both are 0600 in a 0700 folder, like the rest of the history.
 Nothing secret is written: params pass through :func:`gptimage_widgets.redact.redact_tree`.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 
 from .errors import ValidationError
 from .history import _atomic_write
+from .private_files import make_private_dirs, make_private_once, private_append
 from .redact import redact_tree
 
 __all__ = ["JobRecord", "JobStore", "new_job_id"]
@@ -98,6 +100,11 @@ class JobStore:
     def __repr__(self) -> str:
         return f"JobStore({str(self.folder)!r})"
 
+    def _make_folder(self) -> None:
+        """``folder/batches``, private like the rest of the history (0700)."""
+        make_private_once(self.folder.parent)
+        make_private_dirs(self.folder, self.folder.parent)
+
     def _path(self, job_id: str, suffix: str = ".json") -> pathlib.Path:
         if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
             raise ValidationError(
@@ -111,7 +118,7 @@ class JobStore:
     def save(self, record: JobRecord) -> None:
         """Write the record atomically (the history's temp file + fsync + ``os.replace``)."""
         path = self._path(record.job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         _atomic_write(path, record.to_json())
 
     def load(self, job_id: str) -> JobRecord:
@@ -163,8 +170,8 @@ class JobStore:
     def append_result(self, job_id: str, row: Mapping[str, Any]) -> None:
         """Append one item's outcome and flush it to disk."""
         path = self._path(job_id, ".results.jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        self._make_folder()
+        with os.fdopen(private_append(path), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(redact_tree(dict(row)), default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
