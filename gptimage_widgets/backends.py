@@ -22,7 +22,6 @@ import datetime as _dt
 import ipaddress
 import logging
 import os
-import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._messages import user_stacklevel
 from .errors import ResponseDecodeError, ValidationError
 
 __all__ = [
@@ -172,17 +172,6 @@ def is_loopback(host: str | None) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
-def _outside_package() -> int:
-    """The ``stacklevel`` of the first caller outside this package (the user's line)."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-        package + os.sep
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 _clear_text_lock = threading.Lock()
 _clear_text_warned: set[str] = set()
 
@@ -209,7 +198,7 @@ def warn_if_clear_text(backend: Backend) -> None:
         f"(the {header} header) would travel in clear text, readable by anyone on the network "
         f"path. Use https://{host}/..., or reach that server through a tunnel on 127.0.0.1."
     )
-    warnings.warn(message, UserWarning, stacklevel=_outside_package())
+    warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
 
 
 def _auto_backend(

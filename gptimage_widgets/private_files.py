@@ -25,6 +25,8 @@ import stat
 import threading
 import warnings
 
+from ._messages import user_stacklevel
+
 __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
@@ -68,7 +70,8 @@ def make_private_dirs(path: pathlib.Path, root: pathlib.Path, *, exist_ok: bool 
 def create_private_file(path: pathlib.Path) -> None:
     """Create `path` empty with mode 0600 if it does not exist; an existing one is tightened."""
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags, PRIVATE_FILE_MODE)
     except FileExistsError:
         _tighten(path)
         return
@@ -81,7 +84,8 @@ def create_private_file(path: pathlib.Path) -> None:
 
 def private_append(path: pathlib.Path) -> int:
     """A file descriptor appending to `path`, created 0600 when missing (caller closes it)."""
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, PRIVATE_FILE_MODE)
+    flags = os.O_CREAT | os.O_APPEND | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
     if POSIX and stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
         with contextlib.suppress(OSError):
             os.fchmod(fd, PRIVATE_FILE_MODE)
@@ -135,7 +139,7 @@ def make_private_once(root: pathlib.Path, what: str = "history folder") -> None:
             f"the {what} {root} was readable by other users ({len(changed)} folders and "
             "files, the prompt index included); made it private: folders 0700, files 0600",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -109,6 +109,7 @@ def test_an_existing_history_is_tightened_once_with_one_warning(tmp_path: Path) 
             store = HistoryStore(folder)
             assert [e.prompt for e in store.search()] == ["an old fox"]
         assert len(caught) == 1 and str(folder) in str(caught[0].message)
+        assert caught[0].filename == __file__  # points at the user's line
         found = assert_private(folder)
         assert {"index.sqlite-wal", "index.sqlite-shm", "batches/batchjob_old.json"} <= set(found)
         with warnings.catch_warnings():
