@@ -4,8 +4,8 @@ Owns: building the httpx request of an API call, a result download or ``GET /mod
 (headers, query, timeout, per-call :class:`RequestOptions`); sending it with the retry policy
 of :mod:`gptimage_widgets.retry`; the redirect rule (API calls never follow redirects, so the
 key stays with the configured origin; result downloads are bare GETs whose redirects are
-followed hop by hop). Failed attempts are
-turned into typed errors by :func:`gptimage_widgets.http_errors.translate`, the one boundary.
+followed hop by hop). Failed attempts are turned into typed errors by
+:func:`gptimage_widgets.http_errors.translate`, the one boundary.
 
 :class:`SyncTransport` and :class:`AsyncTransport` differ only in how they send and sleep;
 the decisions are made once in :class:`Transport`.
