@@ -29,13 +29,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ValidationError
-from .history import _atomic_write
+from .history import BATCHES_FOLDER, _atomic_write, owned_by_history
 from .private_files import make_private_dirs, make_private_once, private_append
 from .redact import redact_tree
 
 __all__ = ["JobRecord", "JobStore", "new_job_id"]
 
-FOLDER = "batches"
+FOLDER = BATCHES_FOLDER
 _JOB_ID = re.compile(r"^batchjob_\d{8}_\d{6}_[0-9a-f]{8}$")
 
 
@@ -102,7 +102,7 @@ class JobStore:
 
     def _make_folder(self) -> None:
         """``folder/batches``, private like the rest of the history (0700)."""
-        make_private_once(self.folder.parent)
+        make_private_once(self.folder.parent, owned_by_history)
         make_private_dirs(self.folder, self.folder.parent)
 
     def _path(self, job_id: str, suffix: str = ".json") -> pathlib.Path:

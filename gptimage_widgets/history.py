@@ -59,10 +59,12 @@ from .private_files import make_private_dirs, make_private_once
 from .redact import redact_tree
 from .results import ImageResult
 
-__all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "scrub_secrets"]
+__all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "owned_by_history", "scrub_secrets"]
 
 DEFAULT_FOLDER = "./gptimage-outputs"
 INDEX_NAME = "index.sqlite"
+#: Where :mod:`gptimage_widgets.batch_store` keeps batch jobs, inside the history folder.
+BATCHES_FOLDER = "batches"
 META_NAME = "meta.json"
 META_VERSION = 1
 
@@ -147,7 +149,7 @@ class HistoryStore:
         saved_at = dt.datetime.now(dt.timezone.utc)
         entry_id = new_entry_id(saved_at)
         entry_dir = self.folder / saved_at.astimezone().strftime("%Y-%m-%d") / entry_id
-        make_private_once(self.folder)
+        make_private_once(self.folder, owned_by_history)
         make_private_dirs(entry_dir, self.folder, exist_ok=False)
         names = [f"image-{i}.png" for i in range(len(result.images))]
         for image, name in zip(result.images, names, strict=True):
@@ -219,7 +221,7 @@ class HistoryStore:
         A missing index is created and, if entries already exist on disk, rebuilt first.
         """
         assert self.folder is not None and self.index_path is not None
-        make_private_once(self.folder)
+        make_private_once(self.folder, owned_by_history)
         make_private_dirs(self.folder, self.folder)
         is_new = not self.index_path.exists()
         try:
@@ -365,6 +367,11 @@ class HistoryStore:
 
 
 # ---------------------------------------------------------------------- entry ids and metadata
+
+
+def owned_by_history(name: str) -> bool:
+    """Whether an entry of a history folder is the history's own (index, days, batches)."""
+    return name.startswith(INDEX_NAME) or name == BATCHES_FOLDER or bool(_DAY_DIR.match(name))
 
 
 def new_entry_id(when: dt.datetime | None = None) -> str:

@@ -7,8 +7,9 @@ Owns the modes and how they are applied, whatever the process umask says:
   SQLite gives a new ``-wal``/``-shm``/``-journal`` file the mode of its database file, so a
   0600 ``index.sqlite`` made here keeps the files SQLite creates later (lazily) 0600 too;
 - :func:`make_private_once` tightens a history folder made before this rule (or by another
-  tool) once per process: every folder 0700, every file 0600, and says so once with a
-  :class:`UserWarning` naming the folder.
+  tool) once per process: the folder and what the history owns in it (the caller says
+  which names), folders 0700 and files 0600, and says so once with a :class:`UserWarning`
+  naming the folder. Modes only lose group/other bits.
 
 Files written with :func:`tempfile.mkstemp` (the history's atomic writes) are already 0600.
 On Windows (no POSIX modes) every function only creates what it must.
@@ -24,6 +25,7 @@ import pathlib
 import stat
 import threading
 import warnings
+from collections.abc import Callable
 
 from ._messages import user_stacklevel
 
@@ -121,10 +123,15 @@ def tighten_tree(root: pathlib.Path) -> list[pathlib.Path]:
     return changed
 
 
-def make_private_once(root: pathlib.Path, what: str = "history folder") -> None:
+def make_private_once(
+    root: pathlib.Path, owned: Callable[[str], bool], what: str = "history folder"
+) -> None:
     """Tighten an existing `root` the first time this process uses it; warn when it had to.
 
-    A folder that does not exist yet is not recorded: it is created private when first used.
+    Only what the history owns is touched: `root` itself and the entries of `root` whose
+    name `owned` accepts (folders with everything in them). Other files a user keeps in
+    that folder keep their modes. A folder that does not exist yet is not recorded: it is
+    created private when first used.
     """
     if not POSIX:
         return
@@ -133,7 +140,7 @@ def make_private_once(root: pathlib.Path, what: str = "history folder") -> None:
         if key in _checked or not root.is_dir():
             return
         _checked.add(key)
-        changed = tighten_tree(root)
+        changed = _tighten_owned(root, owned)
     if changed:
         warnings.warn(
             f"the {what} {root} was readable by other users ({len(changed)} folders and "
@@ -141,6 +148,20 @@ def make_private_once(root: pathlib.Path, what: str = "history folder") -> None:
             UserWarning,
             stacklevel=user_stacklevel(),
         )
+
+
+def _tighten_owned(root: pathlib.Path, owned: Callable[[str], bool]) -> list[pathlib.Path]:
+    changed = [root] if _tighten(root) else []
+    with contextlib.suppress(OSError), os.scandir(root) as entries:
+        for entry in entries:
+            if not owned(entry.name) or entry.is_symlink():
+                continue
+            path = pathlib.Path(entry.path)
+            if entry.is_dir():
+                changed += tighten_tree(path)
+            elif _tighten(path):
+                changed.append(path)
+    return changed
 
 
 def _tighten(path: pathlib.Path) -> bool:

@@ -3,7 +3,7 @@
 Prompts are in ``index.sqlite`` and every ``meta.json``; images are what was paid for. A fresh
 history is created private whatever the umask; one made before the rule (0755 folders, 0644
 files, an index with leftover WAL/SHM files) is tightened the first time it is used, with one
-warning. The batch job records below ``batches/`` follow the same rule. Concurrent writers
+warning; other things kept in that folder are left alone. The batch job records below ``batches/`` follow the same rule. Concurrent writers
 still lose nothing: 4 processes x 15 entries + 1 from the parent = 61 entries, all private.
 """
 
@@ -119,6 +119,27 @@ def test_an_existing_history_is_tightened_once_with_one_warning(tmp_path: Path) 
     finally:
         holder.close()
     assert_private(folder)
+
+
+def test_only_what_the_history_owns_is_tightened(tmp_path: Path) -> None:
+    """A history pointed at a folder that holds other things leaves those things alone."""
+    folder = tmp_path / "project"
+    old_history(folder)
+    (folder / "notes.txt").write_text("mine")
+    (folder / "notes.txt").chmod(0o644)
+    (folder / "code").mkdir(mode=0o755)
+    (folder / "code" / "run.sh").write_text("echo")
+    (folder / "code" / "run.sh").chmod(0o755)
+    with pytest.warns(UserWarning, match="made it private"):
+        HistoryStore(folder).search()
+    found = modes(folder)
+    assert found["notes.txt"] == 0o644 and found["code"] == 0o755
+    assert found["code/run.sh"] == 0o755
+    assert found["."] == 0o700 and found["index.sqlite"] == 0o600
+    assert found["batches"] == 0o700 and found["batches/batchjob_old.json"] == 0o600
+    day = next(name for name in found if name.count("-") == 2 and "/" not in name)
+    assert found[day] == 0o700
+    assert all(mode == 0o600 for name, mode in found.items() if name.endswith(".png"))
 
 
 def test_a_save_into_an_old_history_tightens_it_too(tmp_path: Path) -> None:
