@@ -3,8 +3,9 @@
 Prompts are in ``index.sqlite`` and every ``meta.json``; images are what was paid for. A fresh
 history is created private whatever the umask; one made before the rule (0755 folders, 0644
 files, an index with leftover WAL/SHM files) is tightened the first time it is used, with one
-warning; other things kept in that folder are left alone. The batch job records below ``batches/`` follow the same rule. Concurrent writers
-still lose nothing: 4 processes x 15 entries + 1 from the parent = 61 entries, all private.
+warning; other things kept in that folder are left alone. The batch job records below
+``batches/`` follow the same rule. Concurrent writers still lose nothing: 4 processes x 15
+entries + 1 from the parent = 61 entries, all private.
 """
 
 from __future__ import annotations
