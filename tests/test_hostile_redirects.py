@@ -233,6 +233,7 @@ SYNC_CALLS: dict[str, Callable[[ImageClient], Any]] = {
     ),
     "list_server_models": lambda c: c.list_server_models(),
     "submit_batch": lambda c: c.submit_batch(["a fox"]),
+    "list_batches": lambda c: c.list_batches(),
 }
 
 
@@ -246,6 +247,10 @@ async def _async_call(client: AsyncImageClient, name: str) -> Any:
         return await client.variations(IMAGE, extra_headers=headers)
     if name == "list_server_models":
         return await client.list_server_models()
+    if name == "submit_batch":
+        return await client.submit_batch(["a fox"])
+    if name == "list_batches":
+        return await client.list_batches()
     stream = getattr(client, name)
     args = ("a fox",) if name == "stream_generate" else ("a hat", IMAGE)
     return [event async for event in stream(*args, extra_headers=headers)]
@@ -320,14 +325,16 @@ def test_every_sync_api_call_refuses_redirects(
     _check_sent_once_with_credentials(api, backend)
 
 
-@pytest.mark.parametrize("call", [*ASYNC_CALLS, "list_server_models"])
+@pytest.mark.parametrize(
+    "call", [*ASYNC_CALLS, "list_server_models", "submit_batch", "list_batches"]
+)
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_every_async_api_call_refuses_redirects(
-    backend: str, call: str, hosts: Callable[[Answer], Host]
+    backend: str, call: str, hosts: Callable[[Answer], Host], tmp_path: Path
 ) -> None:
     other = hosts(_serve_json)
     api = hosts(_redirect(lambda path: other.origin + path, 308))
-    async with _client(backend, api, asynchronous=True) as client:
+    async with _client(backend, api, asynchronous=True, history=tmp_path) as client:
         with pytest.raises(RedirectError) as info:
             await _async_call(client, call)
     _check_refused(info, 308, other.origin)
