@@ -405,13 +405,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """Async :meth:`ImageClient._download` (no credentials; redirects followed)."""
         body = BodyBuffer()
-        await self._transport.send(
-            lambda: self._transport.download_request(url, options),
-            stream=False,
-            model=None,
-            body=body,
-            follow_redirects=True,
-        )
+        await self._transport.download(url, options, body)
         return body.take_bytes()
 
     @staticmethod

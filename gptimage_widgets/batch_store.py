@@ -13,6 +13,7 @@ The record is written atomically (``history._atomic_write``: temp file, fsync,
 ``os.replace``); the results log is append-only and flushed line by line, so a fetch cut
 off half-way keeps what it read and a finished batch is never downloaded into the history
 twice (a torn last line is ignored).
+Both are 0600 in a 0700 folder, like the rest of the history.
 Nothing secret is written: params pass through :func:`gptimage_widgets.redact.redact_tree`.
 
 :func:`merge_listing` merges what the server lists (``GET /v1/batches``) with the records:
@@ -35,12 +36,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ValidationError
-from .history import _atomic_write
+from .history import BATCHES_FOLDER, _atomic_write, owned_by_history
+from .private_files import make_private_dirs, make_private_once, private_append
 from .redact import redact_tree
 
 __all__ = ["JOB_METADATA", "JobRecord", "JobStore", "job_id_of", "merge_listing", "new_job_id"]
 
-FOLDER = "batches"
+FOLDER = BATCHES_FOLDER
 #: The metadata key naming the kit's job on each of its batches.
 JOB_METADATA = "gptimage_job"
 _KIT_JOB_ID = re.compile(r"^batchjob_\d{8}_\d{6}_[0-9a-f]{8}$")
@@ -108,6 +110,11 @@ class JobStore:
     def __repr__(self) -> str:
         return f"JobStore({str(self.folder)!r})"
 
+    def _make_folder(self) -> None:
+        """``folder/batches``, private like the rest of the history (0700)."""
+        make_private_once(self.folder.parent, owned_by_history)
+        make_private_dirs(self.folder, self.folder.parent)
+
     def _path(self, job_id: str, suffix: str = ".json") -> pathlib.Path:
         if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
             raise ValidationError(
@@ -121,7 +128,7 @@ class JobStore:
     def save(self, record: JobRecord) -> None:
         """Write the record atomically (the history's temp file + fsync + ``os.replace``)."""
         path = self._path(record.job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         _atomic_write(path, record.to_json())
 
     def load(self, job_id: str) -> JobRecord:
@@ -187,8 +194,8 @@ class JobStore:
     def append_result(self, job_id: str, row: Mapping[str, Any]) -> None:
         """Append one item's outcome and flush it to disk."""
         path = self._path(job_id, ".results.jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        self._make_folder()
+        with os.fdopen(private_append(path), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(redact_tree(dict(row)), default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -129,8 +129,18 @@ def _add_models(commands: Any) -> None:
 def _add_serve(commands: Any) -> None:
     parser = commands.add_parser("serve", help="run the offline server until Ctrl+C")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on; the server has no authentication: keep 127.0.0.1",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        help="connections served at once; beyond, 503 (default 256)",
+    )
     parser.add_argument(
         "--lifecycle",
         choices=["lenient", "openai"],
@@ -365,11 +375,19 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from .backends import is_loopback
     from .offline import OfflineServer
 
+    limits = {} if args.max_connections is None else {"max_connections": args.max_connections}
     server = OfflineServer(
-        latency=args.latency, port=args.port, host=args.host, lifecycle=args.lifecycle
+        latency=args.latency, port=args.port, host=args.host, lifecycle=args.lifecycle, **limits
     ).start()
+    if not is_loopback(args.host):
+        _err(
+            f"warning: --host {args.host} is not a loopback address, and the offline server has "
+            f"no authentication: anyone who can reach this machine on port {server.port} can "
+            "use it and see what it was sent. Keep the default 127.0.0.1 unless you mean that."
+        )
     _out(f"Serving OpenAI-compatible images API at {server.base_url} (Ctrl+C to stop)")
     _out(f"  e.g. OpenAI(api_key='sk-test-FAKE', base_url='{server.base_url}')")
     try:

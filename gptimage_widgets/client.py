@@ -397,16 +397,11 @@ class ImageClient(ClientBase[SyncTransport]):
     def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """The bytes at a result URL, read into one buffer like an API answer (retried alike).
 
-        No credentials are sent, so redirects (storage hosts use them) are followed.
+        A bare GET: no key, no extra header, none of an injected httpx client's headers,
+        auth or cookies; so redirects (storage hosts use them) are followed, hop by hop.
         """
         body = BodyBuffer()
-        self._transport.send(
-            lambda: self._transport.download_request(url, options),
-            stream=False,
-            model=None,
-            body=body,
-            follow_redirects=True,
-        )
+        self._transport.download(url, options, body)
         return body.take_bytes()
 
     @staticmethod

@@ -29,6 +29,7 @@ CORE = [
     "results",
     "pricing",
     "history",
+    "private_files",
     "batch_lines",
     "batch_store",
     "ratelimit",
