@@ -140,6 +140,7 @@ class JupyterServer:
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
             "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "GPTIMAGE_CONFIG_DIR": str(base / "gptimage-config"),  # painter settings, per server
             "MPLBACKEND": "Agg",
         }
         self.env.pop("OPENAI_API_KEY", None)
