@@ -105,7 +105,7 @@ def load_settings(name: str = PAINTER) -> dict[str, Any]:
         if path.stat().st_size > MAX_BYTES:
             return _unusable(path, f"larger than {MAX_BYTES} bytes")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return _unusable(path, f"{type(exc).__name__}: {exc}")
