@@ -173,7 +173,9 @@ class MaskPainter(widgets.VBox):
         self._last_pos: tuple[float, float] | None = None
         #: Called with the new :class:`View` after every zoom/pan (e.g. the ink layer's scale).
         self._view_observers: list[Callable[[View], None]] = []
-        self._image_render: tuple[Any, np.ndarray] | None = None
+        #: Rendered image layers by view: the Fit one (the slowest, often returned to) and the
+        #: latest one.
+        self._image_renders: dict[Any, np.ndarray] = {}
         self.canvas = MultiCanvas(len(_LAYERS), width=1, height=1)
         self._build_controls(
             color if color is not None else self._remembered.get("color", _DEFAULT_COLOR),
@@ -451,7 +453,7 @@ class MaskPainter(widgets.VBox):
         self._display = _display_size(width, height, self.max_display)
         self._view = View.fit((width, height), self._display)
         self._pyramid = Pyramid(Image.fromarray(pixels).convert("RGBA"))
-        self._image_render = None
+        self._image_renders = {}
         self.document = MaskDocument(width, height)
         self._drag = self._pan_from = None
         longest = max(width, height)
@@ -574,11 +576,14 @@ class MaskPainter(widgets.VBox):
 
     def _draw_image(self) -> None:
         """Put the visible part of the image on the image layer (rendered once per view)."""
-        key = self._view.key()
-        if self._image_render is None or self._image_render[0] != key:
-            pixels = render(self._pyramid, self._view, down=Image.Resampling.LANCZOS)
-            self._image_render = (key, pixels)
-        self._image_layer.put_image_data(self._image_render[1], 0, 0)
+        view, renders = self._view, self._image_renders
+        key = view.key()
+        if key not in renders:
+            fit = View.fit(view.image_size, view.display_size).key()
+            for old in [k for k in renders if k != fit]:
+                del renders[old]
+            renders[key] = render(self._pyramid, view, down=Image.Resampling.LANCZOS)
+        self._image_layer.put_image_data(renders[key], 0, 0)
 
     def _image_area(self) -> np.ndarray:
         """(h, w) bool: the canvas pixels that show the image (not the margin around it)."""
