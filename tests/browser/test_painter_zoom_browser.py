@@ -1,4 +1,5 @@
-"""The painter zoomed in and its remembered settings, in a real browser (JupyterLab).
+"""The painter zoomed in and its remembered settings, in a real browser (JupyterLab and
+Notebook 7).
 
 - A 3840×2160 image on a 768×432 canvas, zoomed to 4× with the buttons, panned with
   space + drag: Chromium's real mouse strokes land at the right full-resolution pixels, and
@@ -58,15 +59,17 @@ def smooth_image(width: int, height: int) -> np.ndarray:
 VIEW = "{'zoom': painter.zoom, 'left': painter.view.left, 'top': painter.view.top}"
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook7"])
 def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
-    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any, ui: str
 ) -> None:
     probe = open_notebook(
-        "zoom.ipynb",
+        f"zoom_{ui}.ipynb",
         [
             widget_kit.KERNEL_HELPERS,
             painter_cell(brush_size=24, remember_settings=False),
         ],
+        ui=ui,
     )
     driver = widget_kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
     driver.measure()
@@ -150,10 +153,13 @@ def bigger_brush(size: int, presses: int, largest: int) -> int:
     return size
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook7"])
 def test_brush_size_and_tool_persist_across_a_kernel_restart(
-    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any, ui: str
 ) -> None:
-    probe = open_notebook("settings.ipynb", [widget_kit.KERNEL_HELPERS, painter_cell()])
+    probe = open_notebook(
+        f"settings_{ui}.ipynb", [widget_kit.KERNEL_HELPERS, painter_cell()], ui=ui
+    )
     driver = widget_kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
     driver.measure()
     start, largest, tool = probe.eval(
