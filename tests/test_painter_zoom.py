@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_painter import Wire, assert_stroke_raster, drag, fire, press
 
+from gptimage_widgets import ValidationError
 from gptimage_widgets.maskops import Lasso, Rect, Stroke, rasterize_ops
 from gptimage_widgets.widgets._painter_view import View
 from gptimage_widgets.widgets.painter import MaskPainter
@@ -279,3 +280,23 @@ def test_set_image_fits_the_new_image(painter) -> None:
     painter.set_image(np.zeros((100, 200, 3), np.uint8))
     assert painter.view.is_fit and painter.zoom == 1.0  # small images are shown at 1:1
     assert painter.to_image_coords(10, 10) == (9.5, 9.5)
+
+
+@pytest.mark.parametrize(
+    ("factor", "center", "param"),
+    [
+        (0, None, "factor"),
+        (-2, None, "factor"),
+        (float("nan"), None, "factor"),
+        (True, None, "factor"),
+        ("4", None, "factor"),
+        (4.0, (1.0,), "center"),
+        (4.0, (float("inf"), 3.0), "center"),
+        (4.0, "middle", "center"),
+    ],
+)
+def test_zoom_to_rejects_bad_values_by_name(painter, factor, center, param) -> None:
+    with pytest.raises(ValidationError, match=param) as caught:
+        painter.zoom_to(factor, center)
+    assert caught.value.problems[0].param == param
+    assert painter.view.is_fit  # unchanged

@@ -180,8 +180,17 @@ class View:
     def zoom_to(self, scale: float, center: Point | None = None) -> View:
         """Zoom to ``scale`` with image point ``center`` (index coordinates) at the canvas
         centre, or, with ``center=None``, keeping the current centre."""
-        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"zoom must be a positive number (display px per image px): {scale!r}")
+        if not (_is_number(scale) and scale > 0):
+            raise ValueError(
+                f"zoom factor must be a positive number (display px per image px, 1.0 = 1:1), "
+                f"got {scale!r}"
+            )
+        if center is not None and not (
+            isinstance(center, (tuple, list)) and len(center) == 2 and all(map(_is_number, center))
+        ):
+            raise ValueError(
+                f"center must be an image point (x, y) in pixels, or None, got {center!r}"
+            )
         cx, cy = self.center if center is None else center
         scale = float(np.clip(scale, self.min_scale, self.max_scale))
         dw, dh = self.display_size
@@ -255,6 +264,15 @@ class View:
     def key(self) -> tuple[Any, ...]:
         """A hashable identity of what this view shows (for caching rendered layers)."""
         return (self.image_size, self.display_size, self.scale, self.left, self.top)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def _clamp_axis(start: float, extent: float, size: int) -> float:

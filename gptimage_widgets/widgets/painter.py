@@ -287,8 +287,19 @@ class MaskPainter(widgets.VBox):
     def zoom_to(self, factor: float, center: Point | None = None) -> None:
         """Zoom to ``factor`` display px per image px (clamped to Fit..32) with the image
         point ``center`` (full-resolution pixel coordinates) at the canvas centre; None keeps
-        the current centre."""
-        self._set_view(self._view.zoom_to(factor, center))
+        the current centre.
+
+        Raises
+        ------
+        ValidationError
+            ``factor`` is not a positive number or ``center`` not an ``(x, y)`` pair.
+        """
+        try:
+            view = self._view.zoom_to(factor, center)
+        except ValueError as exc:
+            param = "center" if str(exc).startswith("center") else "factor"
+            raise ValidationError(str(exc), param=param) from None
+        self._set_view(view)
 
     def zoom_in(self) -> None:
         """One zoom step in (×√2 levels, so 1:1, 2×, 4× are reached), about the centre."""
