@@ -189,7 +189,8 @@ def clean_painter_settings(raw: Mapping[str, Any], tools: Collection[str]) -> di
     -------
     dict
         A subset of ``tool`` (one of ``tools``), ``brush_size`` (int in
-        ``[1, MAX_BRUSH_SIZE]``, from any finite number), ``opacity`` (float in ``[0, 1]``),
+        ``[1, MAX_BRUSH_SIZE]``, from any finite number), ``opacity`` (float in ``[0, 1]``,
+        4 decimals),
         ``color`` (``"#rrggbb"``, lowercase; ``"#rgb"`` is expanded). Unknown keys and
         invalid values (wrong type, NaN, booleans for numbers) are left out.
     """
@@ -202,7 +203,7 @@ def clean_painter_settings(raw: Mapping[str, Any], tools: Collection[str]) -> di
         clean["brush_size"] = int(min(max(round(size), 1), MAX_BRUSH_SIZE))
     opacity = _finite(raw.get("opacity"))
     if opacity is not None:
-        clean["opacity"] = min(max(opacity, 0.0), 1.0)
+        clean["opacity"] = round(min(max(opacity, 0.0), 1.0), 4)  # 0.35, not 0.35000000000000003
     color = raw.get("color")
     if isinstance(color, str) and (match := _HEX_COLOR.fullmatch(color.strip())):
         digits = match.group(1).lower()

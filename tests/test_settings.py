@@ -141,6 +141,7 @@ def test_clean_keeps_valid_values_and_normalises() -> None:
         ({"brush_size": 12.6}, {"brush_size": 13}),
         ({"opacity": 7}, {"opacity": 1.0}),
         ({"opacity": -1}, {"opacity": 0.0}),
+        ({"opacity": 0.35000000000000003}, {"opacity": 0.35}),
         ({"color": "00FF00"}, {"color": "#00ff00"}),
         ({"color": " #abc "}, {"color": "#aabbcc"}),
     ],
