@@ -202,6 +202,17 @@ def test_the_painter_remembers_tool_size_opacity_and_colour(config: Path) -> Non
     assert second.color_picker.value == "#00ff00"
 
 
+def test_only_what_the_user_changed_is_remembered(config: Path) -> None:
+    painter = MaskPainter(image(), brush_size=40, opacity=0.3)
+    painter.tool_buttons.value = "rect"
+    assert json.loads((config / "painter.json").read_text()) == {"version": 1, "tool": "rect"}
+    big = MaskPainter(np.zeros((2160, 3840, 3), np.uint8))
+    assert big.brush_size == 120  # the image's own default: 3840 / 32
+    assert big.opacity_slider.value == 0.5
+    big.opacity_slider.value = 0.8
+    assert settings.load_settings() == {"version": 1, "tool": "rect", "opacity": 0.8}
+
+
 def test_arguments_win_over_remembered_values(config: Path) -> None:
     settings.save_settings("painter", {"brush_size": 33, "opacity": 0.75, "color": "#00ff00"})
     painter = MaskPainter(image(), brush_size=10, opacity=0.2, color="#0000ff")

@@ -520,18 +520,22 @@ class MaskPainter(widgets.VBox):
             return {}
         return settings.clean_painter_settings(raw, [value for _, value in TOOLS])
 
-    def _save_settings(self, _change: Any = None) -> None:
-        """Remember the tool, brush size, opacity and colour (when they changed)."""
+    def _save_settings(self, change: dict[str, Any]) -> None:
+        """Remember the setting the user just changed (tool, brush size, opacity or colour).
+
+        Only values the user set are remembered: a size never touched stays the image's
+        default (1/32 of its side) in the next session.
+        """
         if self._settings_quiet or not self.remember_settings:
             return
+        key = {
+            id(self.tool_buttons): "tool",
+            id(self.size_slider): "brush_size",
+            id(self.opacity_slider): "opacity",
+            id(self.color_picker): "color",
+        }[id(change["owner"])]
         values = settings.clean_painter_settings(
-            {
-                "tool": self._tool,
-                "brush_size": self.brush_size,
-                "opacity": float(self.opacity_slider.value),
-                "color": self.color_picker.value,
-            },
-            [value for _, value in TOOLS],
+            {**self._remembered, key: change["new"]}, [value for _, value in TOOLS]
         )
         if values == self._remembered:
             return
