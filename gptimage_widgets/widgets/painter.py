@@ -28,6 +28,7 @@ Settings: the tool, brush size, opacity and colour are remembered between sessio
 
 from __future__ import annotations
 
+import io
 import math
 import time
 import warnings
@@ -39,6 +40,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
+from ipycanvas.canvas import COMMANDS
 from PIL import Image
 
 from .. import imaging, settings
@@ -81,6 +83,25 @@ def _finite_numbers(msg: dict[str, Any], *names: str) -> tuple[float, ...] | Non
             return None
         values.append(float(value))
     return tuple(values)
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    """(h, w, 4) uint8 -> PNG bytes, zlib level 1: lossless like ipycanvas' own encoding
+    (level 6), ~5× faster on photographs for ~15% more bytes (a 768×432 crop of a photo:
+    ~35 ms instead of ~170 ms on the 2-core test machine), which is what a pan step costs."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _put_png(layer: Canvas, png: bytes) -> None:
+    """``layer.put_image_data`` with an encoded PNG (the page decodes any image buffer)."""
+    layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [0, 0], [png])
+
+
+def _put_rgba(layer: Canvas, rgba: np.ndarray) -> None:
+    """Draw (h, w, 4) uint8 pixels at the layer's top-left corner (see :func:`_png`)."""
+    _put_png(layer, _png(rgba))
 
 
 def _hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -173,9 +194,9 @@ class MaskPainter(widgets.VBox):
         self._last_pos: tuple[float, float] | None = None
         #: Called with the new :class:`View` after every zoom/pan (e.g. the ink layer's scale).
         self._view_observers: list[Callable[[View], None]] = []
-        #: Rendered image layers by view: the Fit one (the slowest, often returned to) and the
-        #: latest one.
-        self._image_renders: dict[Any, np.ndarray] = {}
+        #: Rendered image layers (PNG bytes) by view: the Fit one (the slowest, often returned
+        #: to) and the latest one.
+        self._image_renders: dict[Any, bytes] = {}
         self.canvas = MultiCanvas(len(_LAYERS), width=1, height=1)
         self._build_controls(
             color if color is not None else self._remembered.get("color", _DEFAULT_COLOR),
@@ -573,7 +594,7 @@ class MaskPainter(widgets.VBox):
             alpha = np.asarray(coverage, dtype=np.float32) * float(self.opacity_slider.value)
             rgba[:, :, 3] = np.round(alpha).astype(np.uint8)
             self._reset_composite(self._overlay)
-            self._overlay.put_image_data(rgba, 0, 0)
+            _put_rgba(self._overlay, rgba)
 
     def _draw_preview(self) -> None:
         """Show exactly what :meth:`mask_png` sends: its alpha channel, black = alpha 0."""
@@ -587,7 +608,7 @@ class MaskPainter(widgets.VBox):
         with hold_canvas():
             self._overlay.clear()
             self._reset_composite(self._overlay)
-            self._overlay.put_image_data(rgba, 0, 0)
+            _put_rgba(self._overlay, rgba)
 
     def _draw_image(self) -> None:
         """Put the visible part of the image on the image layer (rendered once per view)."""
@@ -597,8 +618,8 @@ class MaskPainter(widgets.VBox):
             fit = View.fit(view.image_size, view.display_size).key()
             for old in [k for k in renders if k != fit]:
                 del renders[old]
-            renders[key] = render(self._pyramid, view, down=Image.Resampling.LANCZOS)
-        self._image_layer.put_image_data(renders[key], 0, 0)
+            renders[key] = _png(render(self._pyramid, view, down=Image.Resampling.LANCZOS))
+        _put_png(self._image_layer, renders[key])
 
     def _image_area(self) -> np.ndarray:
         """(h, w) bool: the canvas pixels that show the image (not the margin around it)."""
