@@ -853,16 +853,9 @@ class MaskPainter(widgets.VBox):
             self._draw_image()
             self._draw_overlay_from_document()
             self._clear_cursor()
-            if (
-                self._last_pos is not None
-                and self._pan_from is None
-                and self._tool
-                in (
-                    "brush",
-                    "eraser",
-                )
-            ):
-                self._draw_brush_cursor(*self._last_pos)
+            brush = self._tool in ("brush", "eraser")
+            if brush and self._last_pos is not None and self._pan_from is None:
+                self._draw_brush_cursor(*self._last_pos)  # its size on screen changed
         self._update_zoom_label()
         self._notify_view_observers()
 
