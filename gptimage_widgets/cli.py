@@ -9,6 +9,8 @@ Examples::
     gptimage serve --port 8000 --latency 0.5
     gptimage history search lighthouse --model gpt-image-2
     gptimage batch submit prompts.txt --size 1024x1024   (see gptimage_widgets/cli_batch.py)
+    gptimage settings show             # the painter's remembered tool, brush, opacity, colour
+    gptimage settings reset            # forget them (deletes the settings file)
 
 Requests go through :class:`gptimage_widgets.client.ImageClient` (no HTTP here). The API key
 comes from ``OPENAI_API_KEY`` only — never from the command line, where it would land in
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_history(commands)
     add_batch(commands)  # gptimage batch ...: gptimage_widgets/cli_batch.py
+    _add_settings(commands)
     return parser
 
 
@@ -158,6 +161,18 @@ def _add_history(commands: Any) -> None:
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--folder", help="history folder (./gptimage-outputs)")
     parser.set_defaults(run=_run_history)
+
+
+def _add_settings(commands: Any) -> None:
+    parser = commands.add_parser("settings", help="show or reset the remembered widget settings")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("show", "path", "reset"),
+        default="show",
+        help="show (default): the file and its content; path: the file; reset: delete it",
+    )
+    parser.set_defaults(run=_run_settings)
 
 
 # --------------------------------------------------------------------------- main
@@ -396,6 +411,29 @@ def _run_serve(args: argparse.Namespace) -> int:
         _out("stopped")
     finally:
         server.stop()
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _run_settings(args: argparse.Namespace) -> int:
+    """``gptimage settings show|path|reset``: the painter's remembered settings file."""
+    import json
+
+    from . import settings
+
+    path = settings.settings_path(settings.PAINTER)
+    if args.action == "path":
+        _out(str(path))
+    elif args.action == "reset":
+        deleted = settings.reset_settings()
+        _out(f"deleted {', '.join(map(str, deleted))}" if deleted else f"nothing to reset ({path})")
+    elif not path.exists():
+        _out(f"no painter settings saved yet ({path})")
+    else:
+        _out(f"{path}:")
+        _out(json.dumps(settings.load_settings(settings.PAINTER), indent=2, sort_keys=True))
     return EXIT_OK
 
 

@@ -35,6 +35,7 @@ CORE = [
     "ratelimit",
     "request_cache",
     "sweeps",
+    "settings",
 ]
 CLIENT = [
     "client",
@@ -82,7 +83,10 @@ WIDGETS = f"{PACKAGE}.widgets"
 #: painter and the gallery), never each other's helpers: those live in ``widgets/_display.py``.
 SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
 #: A widget's own private parts (split out to keep modules small) and the one module using them.
-PRIVATE_PARTS = {f"{WIDGETS}._controls": f"{WIDGETS}.form"}
+PRIVATE_PARTS = {
+    f"{WIDGETS}._controls": f"{WIDGETS}.form",
+    f"{WIDGETS}._painter_view": f"{WIDGETS}.painter",
+}
 
 
 def _module_name(path: Path) -> str:

@@ -148,6 +148,7 @@ class JupyterServer:
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
             "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "GPTIMAGE_CONFIG_DIR": str(base / "gptimage-config"),  # painter settings, per server
             "MPLBACKEND": "Agg",
         }
         self.env.pop("OPENAI_API_KEY", None)
@@ -355,6 +356,8 @@ def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable
     def _open(
         name: str, cells: list[str] | None = None, *, ui: str = "lab", source: Path | None = None
     ) -> KernelProbe:
+        # each notebook starts with no remembered painter settings (tool, brush size...)
+        shutil.rmtree(jupyter_server.env["GPTIMAGE_CONFIG_DIR"], ignore_errors=True)
         if source is not None:  # an existing notebook (e.g. from notebooks/), copied as is
             shutil.copy(source, jupyter_server.root / name)
         else:
