@@ -10,7 +10,11 @@ The browser only shows a downscaled copy:
   on mouse up one :class:`~gptimage_widgets.maskops.Stroke` is committed to the document;
 - after undo, redo, invert, grow, load... the overlay is redrawn from the document's raster,
   downscaled to the display size and sent as one RGBA image;
-- nothing is ever read back from the browser: canvas pixels are never synced to the kernel.
+- nothing is ever read back from the browser: canvas pixels are never synced to the kernel;
+- a local ink layer (:mod:`._ink_layer`, an anywidget stacked over the MultiCanvas in one
+  ``GridBox`` cell) takes the pointer events, draws strokes in the browser at once (also while
+  a cell runs) and sends their points in batches; Python commits them as above and confirms
+  them. If that layer does not load, the ipycanvas mouse events drive the painter as before.
 
 Coordinates: the browser reports display pixels ``(x, y)`` with ``(0, 0)`` at the canvas'
 top-left corner; the image point is ``(x * sx - 0.5, y * sy - 0.5)`` in the document's pixel
@@ -30,6 +34,7 @@ from ipycanvas import Canvas, MultiCanvas, hold_canvas
 from PIL import Image
 
 from .. import imaging
+from ._ink_layer import InkInput, InkLayer
 from ..errors import ValidationError
 from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect, Stroke
 
@@ -107,6 +112,8 @@ class MaskPainter(widgets.VBox):
     """
 
     mask_version = traitlets.Int(0, read_only=True)
+    #: Pen pressure scales the brush (pen input only; each pressure level run is one Stroke).
+    pen_pressure = traitlets.Bool(False)
 
     def __init__(
         self,
@@ -128,7 +135,17 @@ class MaskPainter(widgets.VBox):
         self._last_pos: tuple[float, float] | None = None
         self.canvas = MultiCanvas(len(_LAYERS), width=1, height=1)
         self._build_controls(color, opacity)
-        super().__init__([self._toolbar, self._settings, self.canvas, self._status])
+        self.ink = InkLayer()
+        self._ink_input = InkInput(self, self.ink)
+        cell = {"grid_area": "1 / 1 / 2 / 2"}
+        self.canvas.layout = widgets.Layout(**cell)
+        self.ink.layout = widgets.Layout(width="100%", height="100%", **cell)
+        stack = widgets.GridBox(
+            [self.canvas, self.ink], layout=widgets.Layout(grid_template_columns="max-content")
+        )
+        super().__init__(
+            [self._toolbar, self._settings, stack, self._status, self._ink_input.notice]
+        )
         # Nothing is drawn yet: the page asks with "client_ready" (see redraw), so the image
         # crosses the wire once per page.
         self._load_image(imaging.to_array(image, param="image"), brush_size)
@@ -294,6 +311,7 @@ class MaskPainter(widgets.VBox):
 
     def _connect_events(self) -> None:
         self.canvas.on_client_ready(self.redraw)
+        self._link_ink()
         self.canvas.on_mouse_down(self._on_mouse_down)
         self.canvas.on_mouse_move(self._on_mouse_move)
         self.canvas.on_mouse_up(self._on_mouse_up)
@@ -311,6 +329,25 @@ class MaskPainter(widgets.VBox):
         self.size_slider.observe(self._on_size_change, "value")
         self.tool_buttons.observe(lambda _: self._clear_cursor(), "value")
 
+    def _link_ink(self) -> None:
+        """Controls -> ink layer, in Python and in the page (so a busy kernel does not lag)."""
+        ink = self.ink
+        ink._image_layer, ink._overlay_layer = (layer.model_id for layer in self.layers[:2])
+        pairs = [
+            (self.tool_buttons, "index", "tool_index"),
+            (self.size_slider, "value", "brush_size"),
+            (self.color_picker, "value", "color"),
+            (self.opacity_slider, "value", "opacity"),
+        ]
+        ink.tool_names = [value for _, value in TOOLS]
+        for control, source, name in pairs:
+            traitlets.dlink((control, source), (ink, name))
+            widgets.jsdlink((control, source), (ink, name))
+        traitlets.dlink((self, "pen_pressure"), (ink, "pen_pressure"))
+
+    def _on_view_gesture(self, msg: dict[str, Any]) -> None:
+        """A wheel or pan gesture from the ink layer (display pixels); no zoom/pan yet."""
+
     def _load_image(self, pixels: np.ndarray, brush_size: int | None) -> None:
         pixels = np.array(pixels, dtype=np.uint8, copy=True)
         pixels.setflags(write=False)
@@ -326,6 +363,8 @@ class MaskPainter(widgets.VBox):
         self.size_slider.value = brush_size or max(1, round(longest / 32))
         self.grow_box.value = max(1, round(longest / 128))
         self.canvas.width, self.canvas.height = self._display
+        self.ink.width, self.ink.height = self._display
+        self.ink.view_scale = 1 / self._scale[0]
 
     # ------------------------------------------------------------------ changes
 
@@ -402,12 +441,22 @@ class MaskPainter(widgets.VBox):
         layer.global_alpha = 1.0
         layer.global_composite_operation = "source-over"
 
-    def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+    def _paint_segment(
+        self,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        *,
+        width: float | None = None,
+        erase: bool | None = None,
+    ) -> None:
         """Draw one brush/eraser segment on the overlay: erase its area, then paint it.
 
-        Erasing first keeps the overlay's alpha uniform where segments overlap.
+        Erasing first keeps the overlay's alpha uniform where segments overlap. ``width``
+        (display pixels) and ``erase`` default to the current brush and tool.
         """
-        layer, width = self._overlay, self.brush_size / self._scale[0]
+        layer = self._overlay
+        width = self.brush_size / self._scale[0] if width is None else width
+        erase = self._tool == "eraser" if erase is None else erase
         with hold_canvas():
             layer.line_cap = "round"
             layer.line_join = "round"
@@ -415,7 +464,7 @@ class MaskPainter(widgets.VBox):
             layer.global_composite_operation = "destination-out"
             layer.stroke_style = "#000000"
             layer.stroke_line(*start, *end)
-            if self._tool != "eraser":
+            if not erase:
                 layer.global_composite_operation = "source-over"
                 layer.stroke_style = self._overlay_rgba(self.opacity_slider.value)
                 layer.stroke_line(*start, *end)
@@ -481,6 +530,7 @@ class MaskPainter(widgets.VBox):
         return str(self.tool_buttons.value)
 
     def _on_mouse_down(self, x: float, y: float) -> None:
+        self._ink_input.fallback_used()  # ipycanvas got the event: the ink layer is not on top
         if self.preview_toggle.value:
             self.preview_toggle.value = False  # painting shows the overlay again
         self._drag = [(x, y)]
