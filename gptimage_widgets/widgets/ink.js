@@ -431,6 +431,12 @@ function render({ model, el }) {
     }
     if (!handledKey(e)) return;
     e.preventDefault();
+    const tool = { b: "brush", e: "eraser", r: "rect", l: "lasso" }[e.key.toLowerCase()];
+    const index = (model.get("tool_names") || []).indexOf(tool);
+    if (!(e.ctrlKey || e.metaKey) && index >= 0) {
+      model.set("tool_index", index); // the next stroke uses it even while Python is busy
+      draw();
+    }
     flush(); // a finished stroke goes first: undo must see it
     model.send({ kind: "key", key: e.key, shift: e.shiftKey, ctrl: e.ctrlKey, meta: e.metaKey });
   }

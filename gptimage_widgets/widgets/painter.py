@@ -34,9 +34,9 @@ from ipycanvas import Canvas, MultiCanvas, hold_canvas
 from PIL import Image
 
 from .. import imaging
-from ._ink_layer import InkInput, InkLayer
 from ..errors import ValidationError
 from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect, Stroke
+from ._ink_layer import InkInput, InkLayer
 
 __all__ = ["MaskPainter"]
 
