@@ -56,7 +56,7 @@ FALLBACK_NOTE = (
 )
 
 
-class InkLayer(anywidget.AnyWidget):  # type: ignore[misc]
+class InkLayer(anywidget.AnyWidget):
     """The browser canvas stacked over the painter's MultiCanvas; draws ink locally.
 
     All sizes are display pixels except ``brush_size`` (image pixels, as the slider).
@@ -226,7 +226,7 @@ class InkInput:
             size = float(self.painter.brush_size)
         if self.painter.preview_toggle.value:
             self.painter.preview_toggle.value = False  # painting shows the overlay again
-        pressure = [] if isinstance(content.get("pressure"), list) else None
+        pressure: list[float] | None = [] if isinstance(content.get("pressure"), list) else None
         return _OpenStroke(str(tool), size, pressure=pressure)
 
     def _paint_batch(self, stroke: _OpenStroke, new: list[tuple[float, float]]) -> None:
