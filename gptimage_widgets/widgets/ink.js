@@ -87,7 +87,7 @@ function render({ model, el }) {
         const layer = await manager.get_model(id);
         if (layer && layer.canvas instanceof HTMLCanvasElement) layers[name] = layer.canvas;
         if (layer && layer.on && name === "overlay") {
-          layer.on("new-frame", draw);
+          layer.on("new-frame", onOverlayFrame);
           layerModels.push(layer);
         }
       } catch (error) {
@@ -164,26 +164,78 @@ function render({ model, el }) {
 
   // ---------------------------------------------------------------- drawing
 
-  function draw() {
-    const [w, h] = [canvas.width, canvas.height];
+  // Redraw the box {x, y, w, h} (display px; null = everything). Pointer moves redraw only
+  // the few pixels they change, so ink costs the page about what a plain canvas costs.
+  function draw(box = null) {
+    const full = { x: 0, y: 0, w: canvas.width, h: canvas.height };
+    const b = box ? clampBox(box) : full;
+    if (b.w <= 0 || b.h <= 0) return;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalCompositeOperation = "source-over";
     ctx.globalAlpha = 1;
-    ctx.clearRect(0, 0, w, h);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(b.x, b.y, b.w, b.h);
+    ctx.clip();
+    ctx.clearRect(b.x, b.y, b.w, b.h);
     if (pending.length) {
-      if (layers.image && layers.overlay) drawExact(w, h);
-      else drawPlain(w, h);
+      if (layers.image && layers.overlay) drawExact(b);
+      else drawPlain(b);
     }
     drawGuides();
+    ctx.restore();
     updateNote();
   }
 
+  function clampBox(box) {
+    const x0 = Math.max(0, Math.floor(box.x));
+    const y0 = Math.max(0, Math.floor(box.y));
+    const x1 = Math.min(canvas.width, Math.ceil(box.x + box.w));
+    const y1 = Math.min(canvas.height, Math.ceil(box.y + box.h));
+    return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  }
+
+  function union(a, b) {
+    if (!a) return b;
+    if (!b) return a;
+    const x = Math.min(a.x, b.x);
+    const y = Math.min(a.y, b.y);
+    const w = Math.max(a.x + a.w, b.x + b.w) - x;
+    return { x, y, w, h: Math.max(a.y + a.h, b.y + b.h) - y };
+  }
+
+  function pointsBox(points, pad) {
+    if (!points.length) return null;
+    const xs = points.map((p) => p[0]);
+    const ys = points.map((p) => p[1]);
+    const [x, y] = [Math.min(...xs) - pad, Math.min(...ys) - pad];
+    return { x, y, w: Math.max(...xs) + pad - x, h: Math.max(...ys) + pad - y };
+  }
+
+  // What the guides (brush cursor, rectangle and lasso outlines) cover now.
+  function guidesBox() {
+    let box = null;
+    if (current && (current.tool === "rect" || current.tool === "lasso")) {
+      box = pointsBox(current.points, 3);
+    }
+    const tool = toolName();
+    if (hover && (tool === "brush" || tool === "eraser")) {
+      const radius = Math.max(1, (model.get("brush_size") * scale()) / 2);
+      box = union(box, pointsBox([hover], radius + 3));
+    }
+    return box;
+  }
+
   // Inside the pending strokes' area: the image, then the overlay with the pending ops applied.
-  function drawExact(w, h) {
+  function drawExact(b) {
     const opacity = Number(model.get("opacity"));
+    sctx.save();
+    sctx.beginPath();
+    sctx.rect(b.x, b.y, b.w, b.h);
+    sctx.clip();
     sctx.globalCompositeOperation = "source-over";
-    sctx.clearRect(0, 0, w, h);
-    sctx.drawImage(layers.overlay, 0, 0);
+    sctx.clearRect(b.x, b.y, b.w, b.h);
+    sctx.drawImage(layers.overlay, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     for (const stroke of pending) {
       sctx.globalCompositeOperation = "destination-out";
       fillArea(sctx, stroke, "#000");
@@ -192,27 +244,32 @@ function render({ model, el }) {
         fillArea(sctx, stroke, colour(opacity));
       }
     }
-    sctx.globalCompositeOperation = "source-over";
+    sctx.restore();
     for (const stroke of pending) fillArea(ctx, stroke, "#000");
     ctx.globalCompositeOperation = "source-in";
-    ctx.drawImage(layers.image, 0, 0);
+    ctx.drawImage(layers.image, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     ctx.globalCompositeOperation = "source-atop";
-    ctx.drawImage(scratch, 0, 0);
+    ctx.drawImage(scratch, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     ctx.globalCompositeOperation = "source-over";
   }
 
   // Without the ipycanvas layers: the pending ink at the mask's opacity (eraser in white).
-  function drawPlain(w, h) {
+  function drawPlain(b) {
+    sctx.save();
+    sctx.beginPath();
+    sctx.rect(b.x, b.y, b.w, b.h);
+    sctx.clip();
     sctx.globalCompositeOperation = "source-over";
-    sctx.clearRect(0, 0, w, h);
+    sctx.clearRect(b.x, b.y, b.w, b.h);
     for (const stroke of pending) {
       sctx.globalCompositeOperation = "destination-out";
       fillArea(sctx, stroke, "#000");
       sctx.globalCompositeOperation = "source-over";
       fillArea(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
     }
+    sctx.restore();
     ctx.globalAlpha = Number(model.get("opacity"));
-    ctx.drawImage(scratch, 0, 0);
+    ctx.drawImage(scratch, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     ctx.globalAlpha = 1;
   }
 
@@ -383,13 +440,20 @@ function render({ model, el }) {
       scheduleFlush();
       return;
     }
+    let box = guidesBox();
     hover = position(e);
     if (current && e.pointerId === current.pointerId) {
+      const from = Math.max(0, current.points.length - 1);
       const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
       for (const ev of events.length ? events : [e]) addPoint(current, position(ev), ev);
+      if (current.tool === "brush" || current.tool === "eraser") {
+        const added = current.points.slice(from);
+        const widest = Math.max(...added.map((_, i) => widthAt(current, from + i)));
+        box = union(box, pointsBox(added, widest / 2 + 2));
+      }
       scheduleFlush();
     }
-    draw();
+    draw(union(box, guidesBox()));
   }
 
   function onPointerUp(e) {
@@ -411,8 +475,20 @@ function render({ model, el }) {
   }
 
   function onPointerLeave() {
+    const box = guidesBox();
     hover = null;
-    draw();
+    draw(box);
+  }
+
+  // The ipycanvas overlay changed (Python painted, undid...): redraw once per frame at most,
+  // and not during a stroke (its own moves redraw what they touch; pointerup redraws all).
+  let redrawFrame = null;
+  function onOverlayFrame() {
+    if (!pending.length || current || redrawFrame !== null) return;
+    redrawFrame = requestAnimationFrame(() => {
+      redrawFrame = null;
+      draw();
+    });
   }
 
   function onWheel(e) {
@@ -452,12 +528,15 @@ function render({ model, el }) {
   canvas.addEventListener("pointerleave", onPointerLeave);
   canvas.addEventListener("wheel", onWheel, { passive: false });
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  // the middle button pans: no autoscroll, no paste
+  canvas.addEventListener("mousedown", (e) => e.button === 1 && e.preventDefault());
+  canvas.addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
   el.addEventListener("keydown", onKeyDown);
   el.addEventListener("keyup", onKeyUp);
   model.on("msg:custom", onMessage);
   for (const name of ["width", "height"]) model.on(`change:${name}`, resize);
   for (const name of ["tool_index", "brush_size", "view_scale", "color", "opacity"]) {
-    model.on(`change:${name}`, draw);
+    model.on(`change:${name}`, () => draw());
   }
   for (const name of ["_image_layer", "_overlay_layer"]) model.on(`change:${name}`, findLayers);
   resize();
@@ -466,7 +545,7 @@ function render({ model, el }) {
 
   return () => {
     flush();
-    for (const layer of layerModels) layer.off("new-frame", draw);
+    for (const layer of layerModels) layer.off("new-frame", onOverlayFrame);
     if (noteTimer !== null) clearTimeout(noteTimer);
   };
 }

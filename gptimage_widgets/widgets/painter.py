@@ -102,6 +102,10 @@ class MaskPainter(widgets.VBox):
     ----------
     mask_version : int (trait)
         Increases whenever the mask changes (commit, undo, redo, clear, load, new image).
+    pen_pressure : bool (trait)
+        Pen pressure scales the brush (pen input only; off by default).
+    ink : InkLayer
+        The local ink layer stacked over :attr:`canvas` (draws strokes in the browser).
     document : MaskDocument
         The operations and the full-resolution raster.
     canvas : ipycanvas.MultiCanvas
@@ -383,7 +387,8 @@ class MaskPainter(widgets.VBox):
         shown = "" if self._display == (width, height) else " shown at {}×{}".format(*self._display)
         self._status.value = (
             f"<small>{width}×{height}{shown} · {len(self.document.ops)} edits · "
-            "keys: [ ] brush size, Ctrl+Z undo, Ctrl+Shift+Z redo, B/E/R/L tools"
+            "keys: [ ] brush size, Ctrl+Z undo, Ctrl+Shift+Z redo, B/E/R/L tools, "
+            "Shift+click straight line"
             + (f" · {_PREVIEW_HELP}" if self.preview_toggle.value else "")
             + "</small>"
         )
