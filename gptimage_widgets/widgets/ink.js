@@ -115,8 +115,9 @@ function render({ model, el }) {
     return Math.max(1, (base * level) / PRESSURE_LEVELS);
   }
 
-  // Add the stroke's area to the current path of c (as fill for shapes, as lines for brushes).
-  function paintArea(c, stroke) {
+  // Draw the stroke's area on c with its current style (fill for shapes, lines for brushes);
+  // ``only`` = i draws just segment i of a brush stroke.
+  function paintArea(c, stroke, only = null) {
     const p = stroke.points;
     if (stroke.tool === "rect") {
       if (p.length < 2) return;
@@ -135,31 +136,50 @@ function render({ model, el }) {
     }
     c.lineCap = "round";
     c.lineJoin = "round";
-    c.beginPath();
-    c.arc(p[0][0], p[0][1], widthAt(stroke, 0) / 2, 0, 2 * Math.PI);
-    c.fill();
-    if (p.length < 2) return;
-    if (!stroke.pressure) {
-      c.lineWidth = widthAt(stroke, 0);
+    if (p.length === 1) {
       c.beginPath();
-      c.moveTo(...p[0]);
-      for (const q of p.slice(1)) c.lineTo(...q);
-      c.stroke();
+      c.arc(p[0][0], p[0][1], widthAt(stroke, 0) / 2, 0, 2 * Math.PI);
+      c.fill();
       return;
     }
-    for (let i = 1; i < p.length; i++) {
+    const segments = only !== null ? [only] : stroke.pressure ? p.map((_, i) => i).slice(1) : [];
+    for (const i of segments) {
       c.lineWidth = widthAt(stroke, i);
       c.beginPath();
       c.moveTo(...p[i - 1]);
       c.lineTo(...p[i]);
       c.stroke();
     }
+    if (segments.length) return;
+    c.lineWidth = widthAt(stroke, 0);
+    c.beginPath();
+    c.moveTo(...p[0]);
+    for (const q of p.slice(1)) c.lineTo(...q);
+    c.stroke();
   }
 
-  function fillArea(c, stroke, style) {
+  function fillArea(c, stroke, style, only = null) {
     c.fillStyle = style;
     c.strokeStyle = style;
-    paintArea(c, stroke);
+    paintArea(c, stroke, only);
+  }
+
+  // Apply one op as the painter paints its overlay: erase its area, then paint it with
+  // ``style`` (none: erase only). Pressure strokes go segment by segment, as Python does, so
+  // overlapping segments keep one uniform alpha.
+  function applyOp(c, stroke, style) {
+    const brush = stroke.tool === "brush" || stroke.tool === "eraser";
+    const perSegment = brush && stroke.pressure && stroke.points.length > 1;
+    const parts = perSegment ? stroke.points.map((_, i) => i).slice(1) : [null];
+    for (const part of parts) {
+      c.globalCompositeOperation = "destination-out";
+      fillArea(c, stroke, "#000", part);
+      if (style) {
+        c.globalCompositeOperation = "source-over";
+        fillArea(c, stroke, style, part);
+      }
+    }
+    c.globalCompositeOperation = "source-over";
   }
 
   // ---------------------------------------------------------------- drawing
@@ -237,12 +257,7 @@ function render({ model, el }) {
     sctx.clearRect(b.x, b.y, b.w, b.h);
     sctx.drawImage(layers.overlay, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     for (const stroke of pending) {
-      sctx.globalCompositeOperation = "destination-out";
-      fillArea(sctx, stroke, "#000");
-      if (stroke.tool !== "eraser") {
-        sctx.globalCompositeOperation = "source-over";
-        fillArea(sctx, stroke, colour(opacity));
-      }
+      applyOp(sctx, stroke, stroke.tool === "eraser" ? null : colour(opacity));
     }
     sctx.restore();
     for (const stroke of pending) fillArea(ctx, stroke, "#000");
@@ -262,10 +277,7 @@ function render({ model, el }) {
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
     for (const stroke of pending) {
-      sctx.globalCompositeOperation = "destination-out";
-      fillArea(sctx, stroke, "#000");
-      sctx.globalCompositeOperation = "source-over";
-      fillArea(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
+      applyOp(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
     }
     sctx.restore();
     ctx.globalAlpha = Number(model.get("opacity"));
