@@ -36,7 +36,7 @@ CORE = [
     "sweeps",
 ]
 CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch", "progress"]
-UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
+UI_PACKAGES = ("ipywidgets", "ipycanvas", "anywidget", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 
 
@@ -70,7 +70,10 @@ WIDGETS = f"{PACKAGE}.widgets"
 #: painter and the gallery), never each other's helpers: those live in ``widgets/_display.py``.
 SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
 #: A widget's own private parts (split out to keep modules small) and the one module using them.
-PRIVATE_PARTS = {f"{WIDGETS}._controls": f"{WIDGETS}.form"}
+PRIVATE_PARTS = {
+    f"{WIDGETS}._controls": f"{WIDGETS}.form",
+    f"{WIDGETS}._ink_layer": f"{WIDGETS}.painter",
+}
 
 
 def _module_name(path: Path) -> str:
