@@ -43,9 +43,10 @@ __all__ = ["DEFAULT_BATCH_MS", "InkInput", "InkLayer", "pressure_strokes"]
 logger = logging.getLogger(__name__)
 
 #: Points are sent to Python at most this often (ms); 0 = once per animation frame.
-#: 33 ms keeps ink p95 at the floor while halving the messages of per-frame batching
-#: (benchmarks/RESULTS.md, "Painter latency").
-DEFAULT_BATCH_MS = 33
+#: Ink p95 is at the floor for every interval measured (per frame, 16, 33, 50 ms); the mask
+#: confirmed by Python lags by about half the interval, so 16 ms (benchmarks/RESULTS.md,
+#: "Painter latency in the browser").
+DEFAULT_BATCH_MS = 16
 TOOL_NAMES = ("brush", "eraser", "rect", "lasso")
 #: Pen pressure is rounded to this many levels; each level run is one Stroke.
 PRESSURE_LEVELS = 8
