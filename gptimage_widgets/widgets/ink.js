@@ -34,18 +34,21 @@ function handledKey(e) {
 function render({ model, el }) {
   const session = Math.random().toString(36).slice(2, 10);
   el.classList.add("giw-ink");
-  el.tabIndex = 0;
-  el.setAttribute("data-lm-suppress-shortcuts", "true");
   el.style.cssText =
     "position:relative;width:100%;height:100%;touch-action:none;outline:none;user-select:none;";
   const canvas = document.createElement("canvas");
+  // The widget's box is hidden by Python (so that a front end that failed to load blocks no
+  // events); this canvas shows itself.
   canvas.style.cssText =
-    "position:absolute;left:0;top:0;width:100%;height:100%;touch-action:none;cursor:crosshair;";
+    "position:absolute;left:0;top:0;width:100%;height:100%;touch-action:none;cursor:crosshair;" +
+    "visibility:visible;outline:none;";
+  canvas.tabIndex = 0; // takes the keys (shortcuts); the hidden box cannot be focused
+  canvas.setAttribute("data-lm-suppress-shortcuts", "true");
   const note = document.createElement("div");
   note.className = "giw-ink-note";
   note.style.cssText =
     "position:absolute;left:6px;top:6px;padding:2px 8px;border-radius:4px;font:12px sans-serif;" +
-    "background:rgba(0,0,0,0.65);color:#fff;pointer-events:none;display:none;";
+    "background:rgba(0,0,0,0.65);color:#fff;pointer-events:none;display:none;visibility:visible;";
   el.append(canvas, note);
   const ctx = canvas.getContext("2d");
   const scratch = document.createElement("canvas");
@@ -401,7 +404,7 @@ function render({ model, el }) {
   }
 
   function onPointerDown(e) {
-    el.focus({ preventScroll: true });
+    canvas.focus({ preventScroll: true });
     if (e.button === 1 || (spaceDown && e.button === 0)) {
       e.preventDefault();
       canvas.setPointerCapture(e.pointerId);

@@ -143,7 +143,9 @@ class MaskPainter(widgets.VBox):
         self._ink_input = InkInput(self, self.ink)
         cell = {"grid_area": "1 / 1 / 2 / 2"}
         self.canvas.layout = widgets.Layout(**cell)
-        self.ink.layout = widgets.Layout(width="100%", height="100%", **cell)
+        # hidden until ink.js shows its canvas: a front end that failed to load leaves the
+        # MultiCanvas below reachable, so its mouse events take over (the fallback)
+        self.ink.layout = widgets.Layout(width="100%", height="100%", visibility="hidden", **cell)
         stack = widgets.GridBox(
             [self.canvas, self.ink], layout=widgets.Layout(grid_template_columns="max-content")
         )

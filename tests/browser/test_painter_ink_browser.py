@@ -204,3 +204,23 @@ def test_undo_redo_after_local_ink_give_exactly_pythons_masks(
     ink.leave()
     wait_until(ink.overlay_matches_document, timeout=30, what="the overlay after the queue")
     wait_until(ink.ink_is_empty, timeout=30, what="no ink left over")
+
+
+def test_without_the_ink_front_end_the_ipycanvas_mouse_events_paint_and_say_so(
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+) -> None:
+    broken = "painter.ink._esm = 'export default { render() { throw new Error(\"no ink\"); } };'"
+    cells = painter_cells(widget_kit)
+    cells[1] = cells[1].replace("painter.add_class", f"{broken}\npainter.add_class")
+    probe = open_notebook("ink_broken.ipynb", cells)
+    driver = widget_kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
+    driver.measure()
+    radius = probe.eval("painter.brush_size") / 2
+    stroke = driver.drag([(200, 300), (800, 300), (800, 700)])
+    wait_until(lambda: probe.eval("painter.mask_version") >= 1, timeout=60, what="the stroke")
+    report = probe.eval(
+        f"mask_report(painter.mask, [{op_source('Stroke', stroke, radius=radius)}])"
+    )
+    assert report["wrong_outside_band"] == 0, report
+    notice = page.locator(PAINTER, has_text="did not load")
+    wait_until(notice.is_visible, timeout=30, what="the fallback notice")
