@@ -4,7 +4,8 @@ Trusted input (Playwright's mouse and keyboard) on the ink layer stacked over th
 MultiCanvas. The tests check behaviour, never timing: a stroke drawn while the kernel sleeps
 is on the ink layer (and the "pending" note shows) before the kernel has answered, and it is
 in the full-resolution mask afterwards; shift-click draws a straight line; undo/redo after
-local ink give exactly the masks (and overlay pixels) Python computes, with no ink left over.
+local ink give exactly the masks (and overlay pixels) Python computes, with no ink left over;
+pen pressure (CDP pen events) scales the brush; without the ink front end, ipycanvas paints.
 """
 
 from __future__ import annotations
@@ -224,3 +225,38 @@ def test_without_the_ink_front_end_the_ipycanvas_mouse_events_paint_and_say_so(
     assert report["wrong_outside_band"] == 0, report
     notice = page.locator(PAINTER, has_text="did not load")
     wait_until(notice.is_visible, timeout=30, what="the fallback notice")
+
+
+def test_pen_pressure_scales_the_brush_when_turned_on(
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+) -> None:
+    ink = Ink(open_notebook, page, widget_kit, wait_until, "lab")
+    assert ink.probe.eval("setattr(painter, 'pen_pressure', True) or painter.ink.pen_pressure")
+    cdp = page.context.new_cdp_session(page)
+    path = [(200, 300), (500, 300), (800, 300), (1100, 300)]
+    forces = [1.0, 1.0, 0.25, 0.25]
+    page_points = [ink.driver.to_page(p) for p in path]
+
+    def pen(kind: str, point: tuple[int, int], force: float) -> None:
+        cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": kind,
+                "x": point[0],
+                "y": point[1],
+                "button": "left",
+                "buttons": 0 if kind == "mouseReleased" else 1,
+                "clickCount": 1,
+                "pointerType": "pen",
+                "force": force,
+            },
+        )
+
+    pen("mousePressed", page_points[0], forces[0])
+    for point, force in zip(page_points[1:], forces[1:], strict=True):
+        pen("mouseMoved", point, force)
+        widget_kit.next_frame(page)
+    pen("mouseReleased", page_points[-1], forces[-1])
+    ink.wait_version(2)  # one Stroke per pressure level run
+    radii = ink.probe.eval("[op.radius for op in painter.document.ops]")
+    assert radii == [ink.radius, ink.radius * 0.25]
