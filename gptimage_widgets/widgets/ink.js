@@ -65,6 +65,7 @@ function render({ model, el }) {
   let flushFrame = null;
   let noteTimer = null;
   const layers = { image: null, overlay: null };
+  let overlayModel = null;
   const layerModels = [];
 
   const toolName = () => String((model.get("tool_names") || [])[model.get("tool_index")] || "brush");
@@ -92,6 +93,7 @@ function render({ model, el }) {
         if (layer && layer.on && name === "overlay") {
           layer.on("new-frame", onOverlayFrame);
           layerModels.push(layer);
+          overlayModel = layer;
         }
       } catch (error) {
         layers[name] = null;
@@ -375,13 +377,29 @@ function render({ model, el }) {
     }
   }
 
+  // Python sends its overlay commands before the ack, but ipycanvas may still be working on
+  // them (its commands run on a promise chain, e.g. behind an image being decoded): drop the
+  // confirmed ink only once they are drawn, so the stroke never blinks.
+  async function canvasCommandsDone() {
+    const manager = overlayModel && overlayModel.get ? overlayModel.get("_canvas_manager") : null;
+    if (manager && manager.currentProcessing) {
+      try {
+        await manager.currentProcessing;
+      } catch (error) {
+        // a failed command: the ack still stands
+      }
+    }
+  }
+
   function onMessage(msg) {
     if (!msg || msg.session !== session) return;
     if (msg.kind === "ack") {
-      for (let i = pending.length - 1; i >= 0; i--) {
-        if (pending[i].done && pending[i].id <= msg.id) pending.splice(i, 1);
-      }
-      draw();
+      canvasCommandsDone().then(() => {
+        for (let i = pending.length - 1; i >= 0; i--) {
+          if (pending[i].done && pending[i].id <= msg.id) pending.splice(i, 1);
+        }
+        draw();
+      });
     }
   }
 
