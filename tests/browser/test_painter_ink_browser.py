@@ -53,8 +53,12 @@ def display_point(point: tuple[float, float]) -> tuple[int, int]:
 class Ink:
     """One painter opened in a notebook, with its kernel probe and mouse driver."""
 
-    def __init__(self, open_notebook: Any, page: Any, kit: Any, wait_until: Any, ui: str) -> None:
-        self.probe = open_notebook(f"ink_{ui}.ipynb", painter_cells(kit), ui=ui)
+    def __init__(
+        self, open_notebook: Any, page: Any, kit: Any, wait_until: Any, ui: str, setup: str = ""
+    ) -> None:
+        cells = painter_cells(kit)
+        cells[1] = cells[1].replace("painter.add_class", f"{setup}\npainter.add_class")
+        self.probe = open_notebook(f"ink_{ui}.ipynb", cells, ui=ui)
         self.page, self.kit, self.wait_until = page, kit, wait_until
         self.driver = kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
         wait_until(
@@ -230,8 +234,9 @@ def test_without_the_ink_front_end_the_ipycanvas_mouse_events_paint_and_say_so(
 def test_pen_pressure_scales_the_brush_when_turned_on(
     open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
 ) -> None:
-    ink = Ink(open_notebook, page, widget_kit, wait_until, "lab")
-    assert ink.probe.eval("setattr(painter, 'pen_pressure', True) or painter.ink.pen_pressure")
+    setup = "painter.pen_pressure = True"  # before the page shows it
+    ink = Ink(open_notebook, page, widget_kit, wait_until, "lab", setup)
+    assert ink.probe.eval("painter.ink.pen_pressure")
     cdp = page.context.new_cdp_session(page)
     path = [(200, 300), (500, 300), (800, 300), (1100, 300)]
     forces = [1.0, 1.0, 0.25, 0.25]
