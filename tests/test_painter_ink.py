@@ -165,14 +165,30 @@ def test_bad_messages_change_nothing_and_unknown_tools_are_acked(painter, sent) 
 
 def test_a_batch_paints_its_segments_on_the_overlay_only(painter, sent) -> None:
     calls = []
-    painter._paint_segment = lambda a, b, **kw: calls.append((a, b, kw))  # type: ignore[method-assign]
+    painter._paint_polyline = lambda points, **kw: calls.append((points, kw))  # type: ignore[method-assign]
     batch(painter, 1, [(10, 10), (20, 10)], size=40)
-    batch(painter, 1, [(30, 10)], size=40, final=True)
+    batch(painter, 1, [(30, 10), (40, 12)], size=40, final=True)
     assert calls == [
-        ((10, 10), (10, 10), {"width": 20.0, "erase": False}),  # the first point: a dot
-        ((10, 10), (20, 10), {"width": 20.0, "erase": False}),
-        ((20, 10), (30, 10), {"width": 20.0, "erase": False}),
+        ([(10, 10), (20, 10)], {"width": 20.0, "erase": False}),  # first point: a dot, then on
+        ([(20, 10), (30, 10), (40, 12)], {"width": 20.0, "erase": False}),  # from the last point
     ]
+
+
+def test_one_canvas_message_per_batch_and_never_an_image(painter, sent, monkeypatch) -> None:
+    from ipycanvas.canvas import _CANVAS_MANAGER
+
+    messages = []
+    monkeypatch.setattr(_CANVAS_MANAGER, "send", lambda *a, **k: messages.append(a))
+    batch(painter, 1, [(10, 10), (20, 10), (30, 10)], size=40)
+    batch(painter, 1, [(40, 10), (50, 10)], size=40, tool="eraser")
+    assert len(messages) == 2
+
+
+def test_pressure_batches_paint_each_segment_with_its_width(painter, sent) -> None:
+    calls = []
+    painter._paint_polyline = lambda points, **kw: calls.append((points, kw["width"]))  # type: ignore[method-assign]
+    batch(painter, 1, [(10, 10), (20, 10)], size=40, pressure=[1.0, 0.5])
+    assert calls == [([(10, 10), (10, 10)], 20.0), ([(10, 10), (20, 10)], 10.0)]
 
 
 def test_painting_turns_the_preview_off(painter, sent) -> None:

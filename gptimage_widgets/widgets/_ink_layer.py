@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import ipywidgets as widgets
 import traitlets
-from ipycanvas import hold_canvas
 
 from ..maskops import Lasso, Rect, Stroke
 
@@ -233,17 +232,21 @@ class InkInput:
     def _paint_batch(self, stroke: _OpenStroke, new: list[tuple[float, float]]) -> None:
         """Paint the batch's segments on Python's overlay (erase, then paint, as the painter).
 
-        Call before adding ``new`` to the stroke: each segment ends at one new point (the
-        first one of a stroke is a dot) and has that point's width.
+        Call before adding ``new`` to the stroke: the segments run from the stroke's last
+        point (a dot for a stroke's first point) through ``new``; one canvas message per
+        batch, or one per segment for pen pressure (each with its point's width).
         """
         if stroke.tool == "lasso" or not new:
             return
-        starts = stroke.points[-1:] + new[:-1] if stroke.points else new[:1] + new[:-1]
-        widths = self._widths(stroke, len(stroke.points), len(new))
         erase = stroke.tool == "eraser"
-        with hold_canvas():
-            for a, b, width in zip(starts, new, widths, strict=True):
-                self.painter._paint_segment(a, b, width=width, erase=erase)
+        widths = self._widths(stroke, len(stroke.points), len(new))
+        if stroke.pressure is None:
+            polyline = stroke.points[-1:] + new
+            self.painter._paint_polyline(polyline, width=widths[0], erase=erase)
+            return
+        starts = stroke.points[-1:] + new[:-1] if stroke.points else new[:1] + new[:-1]
+        for a, b, width in zip(starts, new, widths, strict=True):
+            self.painter._paint_polyline([a, b], width=width, erase=erase)
 
     def _widths(self, stroke: _OpenStroke, offset: int, count: int) -> list[float]:
         """Display widths of points ``offset .. offset + count - 1`` of the stroke."""

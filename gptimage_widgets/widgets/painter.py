@@ -448,15 +448,18 @@ class MaskPainter(widgets.VBox):
         layer.global_alpha = 1.0
         layer.global_composite_operation = "source-over"
 
-    def _paint_segment(
+    def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Draw one brush/eraser segment on the overlay (the current brush and tool)."""
+        self._paint_polyline([start, end])
+
+    def _paint_polyline(
         self,
-        start: tuple[float, float],
-        end: tuple[float, float],
+        points: Sequence[tuple[float, float]],
         *,
         width: float | None = None,
         erase: bool | None = None,
     ) -> None:
-        """Draw one brush/eraser segment on the overlay: erase its area, then paint it.
+        """Draw brush/eraser segments through ``points`` on the overlay: erase, then paint.
 
         Erasing first keeps the overlay's alpha uniform where segments overlap. ``width``
         (display pixels) and ``erase`` default to the current brush and tool.
@@ -464,17 +467,18 @@ class MaskPainter(widgets.VBox):
         layer = self._overlay
         width = self.brush_size / self._scale[0] if width is None else width
         erase = self._tool == "eraser" if erase is None else erase
+        points = list(points) * 2 if len(points) == 1 else list(points)  # one point: a dot
         with hold_canvas():
             layer.line_cap = "round"
             layer.line_join = "round"
             layer.line_width = max(1.0, width)
             layer.global_composite_operation = "destination-out"
             layer.stroke_style = "#000000"
-            layer.stroke_line(*start, *end)
+            layer.stroke_lines(points)
             if not erase:
                 layer.global_composite_operation = "source-over"
                 layer.stroke_style = self._overlay_rgba(self.opacity_slider.value)
-                layer.stroke_line(*start, *end)
+                layer.stroke_lines(points)
 
     def _paint_shape(self, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]) -> None:
         layer = self._overlay
