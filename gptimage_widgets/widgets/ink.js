@@ -83,6 +83,8 @@ function render({ model, el }) {
 
   async function findLayers() {
     const manager = model.widget_manager;
+    for (const layer of layerModels.splice(0)) layer.off("new-frame", onOverlayFrame);
+    overlayModel = null;
     for (const name of ["image", "overlay"]) {
       layers[name] = null;
       const id = model.get(`_${name}_layer`);
