@@ -38,7 +38,10 @@ from .errors import (
 
 # name -> submodule that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {
+    "AsyncBatchJob": "batch_async",
     "AsyncImageClient": "client",
+    "BatchJob": "batch",
+    "BatchResults": "batch",
     "Gallery": "widgets",
     "HistoryStore": "history",
     "ImageClient": "client",
@@ -70,9 +73,12 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncBatchJob",
     "AsyncImageClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchJob",
+    "BatchResults",
     "BudgetExceededError",
     "ConflictError",
     "GPTImageError",
@@ -135,6 +141,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._types import ImageInput, MaskInput
+    from .batch import BatchJob, BatchResults
+    from .batch_async import AsyncBatchJob
     from .catalog import ModelSpec, ParamSpec, get_model, list_models, register_model
     from .client import AsyncImageClient, ImageClient
     from .history import HistoryStore

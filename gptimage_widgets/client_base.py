@@ -28,6 +28,7 @@ from . import catalog, pricing, request_cache, retry, validation
 from .backends import Backend, resolve_backend
 from .errors import BudgetExceededError, GPTImageError, ValidationError
 from .history import HistoryStore
+from .ratelimit import RatePacer
 from .redact import redact_tree
 from .request import CLIENT_OPTIONS, ImageRequest, build_request
 from .responses import Decoded
@@ -161,6 +162,17 @@ def _check_settings(max_retries: Any, budget_usd: Any) -> None:
         )
 
 
+def _check_rate_limit(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(
+            f"rate_limit must be True (pace requests by the server's limit) or False, got "
+            f"{value!r}",
+            param="rate_limit",
+            value=value,
+        )
+    return value
+
+
 def _cache_switch(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -199,6 +211,7 @@ class ClientBase(Generic[TransportT]):
         http_client: Any = None,
         allow_retired: bool = False,
         cache: bool | str | os.PathLike[str] | HistoryStore = False,
+        rate_limit: bool = True,
     ) -> None:
         _check_settings(max_retries, budget_usd)
         #: Default of every call's ``allow_retired``: send models retired at this backend.
@@ -229,6 +242,7 @@ class ClientBase(Generic[TransportT]):
             policy=self.retry_policy,
             owns_http=not injected,
         )
+        self._transport.pacer.enabled = _check_rate_limit(rate_limit)
 
     # ------------------------------------------------------------------ description
 
@@ -245,6 +259,11 @@ class ClientBase(Generic[TransportT]):
     @property
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
+
+    @property
+    def rate_limiter(self) -> RatePacer:
+        """What this client learnt about the server's rate limit (``.rate``, ``.limited``...)."""
+        return self._transport.pacer
 
     @property
     def spent_usd(self) -> float:

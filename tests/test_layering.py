@@ -35,7 +35,18 @@ CORE = [
     "request_cache",
     "sweeps",
 ]
-CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch", "progress"]
+CLIENT = [
+    "client",
+    "sse",
+    "retry",
+    "backends",
+    "offline",
+    "cli",
+    "batch",
+    "batch_async",
+    "cli_batch",
+    "progress",
+]
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "anywidget", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 

@@ -43,6 +43,9 @@ ISSUE_ADDITIONS = {
     "ModelNotFoundError",
     "SweepResults",
     "load_sweep",
+    "BatchJob",
+    "AsyncBatchJob",
+    "BatchResults",
 }
 
 
