@@ -49,7 +49,7 @@ CLIENT = [
     "cli_batch",
     "progress",
 ]
-UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
+UI_PACKAGES = ("ipywidgets", "ipycanvas", "anywidget", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 
 
@@ -85,6 +85,7 @@ SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
 #: A widget's own private parts (split out to keep modules small) and the one module using them.
 PRIVATE_PARTS = {
     f"{WIDGETS}._controls": f"{WIDGETS}.form",
+    f"{WIDGETS}._ink_layer": f"{WIDGETS}.painter",
     f"{WIDGETS}._painter_view": f"{WIDGETS}.painter",
 }
 

@@ -10,7 +10,11 @@ The browser only shows a downscaled copy:
   on mouse up one :class:`~gptimage_widgets.maskops.Stroke` is committed to the document;
 - after undo, redo, invert, grow, load... the overlay is redrawn from the document's raster,
   downscaled to the display size and sent as one RGBA image;
-- nothing is ever read back from the browser: canvas pixels are never synced to the kernel.
+- nothing is ever read back from the browser: canvas pixels are never synced to the kernel;
+- a local ink layer (:mod:`._ink_layer`, an anywidget stacked over the MultiCanvas in one
+  ``GridBox`` cell) takes the pointer events, draws strokes in the browser at once (also while
+  a cell runs) and sends their points in batches; Python commits them as above and confirms
+  them. If that layer does not load, the ipycanvas mouse events drive the painter as before.
 
 Zoom and pan (the view, :mod:`._painter_view`): the canvas shows the visible part of the
 image and of the mask, rendered in the kernel from full resolution at display size. The view
@@ -46,6 +50,7 @@ from PIL import Image
 from .. import imaging, settings
 from ..errors import ValidationError
 from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect, Stroke
+from ._ink_layer import InkInput, InkLayer
 from ._painter_view import Pyramid, View, render
 
 __all__ = ["MaskPainter"]
@@ -157,6 +162,10 @@ class MaskPainter(widgets.VBox):
     ----------
     mask_version : int (trait)
         Increases whenever the mask changes (commit, undo, redo, clear, load, new image).
+    pen_pressure : bool (trait)
+        Pen pressure scales the brush (pen input only; off by default).
+    ink : InkLayer
+        The local ink layer stacked over :attr:`canvas` (draws strokes in the browser).
     document : MaskDocument
         The operations and the full-resolution raster.
     canvas : ipycanvas.MultiCanvas
@@ -167,6 +176,8 @@ class MaskPainter(widgets.VBox):
     """
 
     mask_version = traitlets.Int(0, read_only=True)
+    #: Pen pressure scales the brush (pen input only; each pressure level run is one Stroke).
+    pen_pressure = traitlets.Bool(False)
 
     def __init__(
         self,
@@ -203,7 +214,20 @@ class MaskPainter(widgets.VBox):
             opacity if opacity is not None else self._remembered.get("opacity", _DEFAULT_OPACITY),
         )
         self.tool_buttons.value = self._remembered.get("tool", "brush")
-        super().__init__([self._toolbar, self._settings, self.canvas, self._status])
+        self.ink = InkLayer()
+        self._view_observers.append(self._set_ink_scale)
+        self._ink_input = InkInput(self, self.ink)
+        cell = {"grid_area": "1 / 1 / 2 / 2"}
+        self.canvas.layout = widgets.Layout(**cell)
+        # hidden until ink.js shows its canvas: a front end that failed to load leaves the
+        # MultiCanvas below reachable, so its mouse events take over (the fallback)
+        self.ink.layout = widgets.Layout(width="100%", height="100%", visibility="hidden", **cell)
+        stack = widgets.GridBox(
+            [self.canvas, self.ink], layout=widgets.Layout(grid_template_columns="max-content")
+        )
+        super().__init__(
+            [self._toolbar, self._settings, stack, self._status, self._ink_input.notice]
+        )
         # Nothing is drawn yet: the page asks with "client_ready" (see redraw), so the image
         # crosses the wire once per page.
         self._load_image(imaging.to_array(image, param="image"), brush_size)
@@ -452,6 +476,7 @@ class MaskPainter(widgets.VBox):
 
     def _connect_events(self) -> None:
         self.canvas.on_client_ready(self.redraw)
+        self._link_ink()
         self.canvas.on_mouse_down(self._on_mouse_down)
         self.canvas.on_mouse_move(self._on_mouse_move)
         self.canvas.on_mouse_up(self._on_mouse_up)
@@ -477,6 +502,26 @@ class MaskPainter(widgets.VBox):
             control.observe(self._save_settings, "value")
         self.color_picker.observe(self._save_settings, "value")
 
+    def _link_ink(self) -> None:
+        """Controls -> ink layer, in Python and in the page (so a busy kernel does not lag)."""
+        ink = self.ink
+        ink._image_layer, ink._overlay_layer = (layer.model_id for layer in self.layers[:2])
+        pairs = [
+            (self.tool_buttons, "index", "tool_index"),
+            (self.size_slider, "value", "brush_size"),
+            (self.color_picker, "value", "color"),
+            (self.opacity_slider, "value", "opacity"),
+        ]
+        ink.tool_names = [value for _, value in TOOLS]
+        for control, source, name in pairs:
+            traitlets.dlink((control, source), (ink, name))
+            widgets.jsdlink((control, source), (ink, name))
+        traitlets.dlink((self, "pen_pressure"), (ink, "pen_pressure"))
+
+    def _set_ink_scale(self, view: View) -> None:
+        """Keep the ink layer's brush at the view's scale (display px per image px)."""
+        self.ink.view_scale = view.scale
+
     def _load_image(self, pixels: np.ndarray, brush_size: int | None) -> None:
         pixels = np.array(pixels, dtype=np.uint8, copy=True)
         pixels.setflags(write=False)
@@ -497,6 +542,8 @@ class MaskPainter(widgets.VBox):
         self.grow_box.value = max(1, round(longest / 128))
         self.canvas.width, self.canvas.height = self._display
         self._update_zoom_label()
+        self.ink.width, self.ink.height = self._display
+        self._set_ink_scale(self._view)
 
     # ------------------------------------------------------------------ changes
 
@@ -516,7 +563,7 @@ class MaskPainter(widgets.VBox):
         self._status.value = (
             f"<small>{width}×{height}{shown} · {len(self.document.ops)} edits · "
             "keys: [ ] brush size, Ctrl+Z undo, Ctrl+Shift+Z redo, B/E/R/L tools, "
-            "+/− zoom, 0 fit, 1 1:1, wheel zoom, space+drag pan"
+            "+/− zoom, 0 fit, 1 1:1, wheel zoom, space+drag pan, Shift+click straight line"
             + (f" · {_PREVIEW_HELP}" if self.preview_toggle.value else "")
             + "</small>"
         )
@@ -634,22 +681,36 @@ class MaskPainter(widgets.VBox):
         layer.global_composite_operation = "source-over"
 
     def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        """Draw one brush/eraser segment on the overlay: erase its area, then paint it.
+        """Draw one brush/eraser segment on the overlay (the current brush and tool)."""
+        self._paint_polyline([start, end])
 
-        Erasing first keeps the overlay's alpha uniform where segments overlap.
+    def _paint_polyline(
+        self,
+        points: Sequence[tuple[float, float]],
+        *,
+        width: float | None = None,
+        erase: bool | None = None,
+    ) -> None:
+        """Draw brush/eraser segments through ``points`` on the overlay: erase, then paint.
+
+        Erasing first keeps the overlay's alpha uniform where segments overlap. ``width``
+        (display pixels) and ``erase`` default to the current brush and tool.
         """
-        layer, width = self._overlay, self.brush_size * self.zoom
+        layer = self._overlay
+        width = self.brush_size * self.zoom if width is None else width
+        erase = self._tool == "eraser" if erase is None else erase
+        points = list(points) * 2 if len(points) == 1 else list(points)  # one point: a dot
         with hold_canvas():
             layer.line_cap = "round"
             layer.line_join = "round"
             layer.line_width = max(1.0, width)
             layer.global_composite_operation = "destination-out"
             layer.stroke_style = "#000000"
-            layer.stroke_line(*start, *end)
-            if self._tool != "eraser":
+            layer.stroke_lines(points)
+            if not erase:
                 layer.global_composite_operation = "source-over"
                 layer.stroke_style = self._overlay_rgba(self.opacity_slider.value)
-                layer.stroke_line(*start, *end)
+                layer.stroke_lines(points)
 
     def _paint_shape(self, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]) -> None:
         layer = self._overlay
@@ -712,6 +773,7 @@ class MaskPainter(widgets.VBox):
         return str(self.tool_buttons.value)
 
     def _on_mouse_down(self, x: float, y: float) -> None:
+        self._ink_input.fallback_used()  # ipycanvas got the event: the ink layer is not on top
         if self._space_pan and time.monotonic() - self._space_pan < _SPACE_PAN_S:
             self._pan_from = (x, y)  # space + drag pans (ipycanvas reports no key release)
             return
