@@ -4,7 +4,7 @@ Each script prints its tables and, as its last line, ``HEADLINE <name>: ... -> P
 it exits non-zero when a target is missed. This runner shows each script's output as it
 comes, then one summary line per script, and exits non-zero when any script missed.
 
-Run: ``python benchmarks/run_all.py`` (about 5 minutes on 2 cores), or name some:
+Run: ``python benchmarks/run_all.py`` (about 6 minutes on 2 cores), or name some:
 ``python benchmarks/run_all.py bench_sse_parser bench_memory``.
 """
 
@@ -27,6 +27,7 @@ SCRIPTS = (
     "bench_ratelimit",
     "bench_memory",
     "bench_mask_raster",
+    "bench_widget_roundtrip",
 )
 
 

@@ -39,7 +39,10 @@ from .errors import (
 
 # name -> submodule that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {
+    "AsyncBatchJob": "batch_async",
     "AsyncImageClient": "client",
+    "BatchJob": "batch",
+    "BatchResults": "batch",
     "Gallery": "widgets",
     "HistoryStore": "history",
     "ImageClient": "client",
@@ -71,9 +74,12 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncBatchJob",
     "AsyncImageClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchJob",
+    "BatchResults",
     "BudgetExceededError",
     "ConflictError",
     "GPTImageError",
@@ -131,12 +137,20 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server's hook: the ``gptimage_widgets`` server extension (TCP_NODELAY on kernel
+    websockets) lives in :mod:`gptimage_widgets.jupyter_nodelay`."""
+    return [{"module": f"{__name__}.jupyter_nodelay"}]
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._types import ImageInput, MaskInput
+    from .batch import BatchJob, BatchResults
+    from .batch_async import AsyncBatchJob
     from .catalog import ModelSpec, ParamSpec, get_model, list_models, register_model
     from .client import AsyncImageClient, ImageClient
     from .history import HistoryStore

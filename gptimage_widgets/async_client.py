@@ -26,8 +26,11 @@ from typing import Any
 
 import httpx
 
+from . import batch_async
 from ._types import ImageInput, ImageInputs, MaskInput
 from .backends import apply_model_status, models_data
+from .batch import LIST_LIMIT
+from .batch_async import AsyncBatchJob
 from .client_base import (
     DEFAULT_MODEL,
     DEFAULT_VARIATION_MODEL,
@@ -38,7 +41,7 @@ from .client_base import (
 )
 from .errors import GPTImageError, ValidationError
 from .progress import Progress, progress_report
-from .ratelimit import RatePacer, patient
+from .ratelimit import patient
 from .responses import (
     LISTING_LIMIT,
     BodyBuffer,
@@ -76,9 +79,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
     transport_class = AsyncTransport
 
-    def __init__(
-        self, *args: Any, max_concurrency: int = 8, rate_limit: bool = True, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValidationError(
                 f"max_concurrency must be an integer >= 1, got {max_concurrency!r}",
@@ -86,15 +87,9 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                 value=max_concurrency,
             )
         super().__init__(*args, **kwargs)
-        self._transport.pacer.enabled = bool(rate_limit)
         self.max_concurrency = max_concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._semaphores = weakref.WeakKeyDictionary()
-
-    @property
-    def rate_limiter(self) -> RatePacer:
-        """What this client learnt about the server's rate limit (``.rate``, ``.limited``...)."""
-        return self._transport.pacer
 
     async def close(self) -> None:
         """Close the connection pool (unless it was passed in as `http_client`)."""
@@ -346,6 +341,24 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
             return await self.edit(**item)
         return await self.variations(item.pop("images", item.pop("image", None)), **item)
 
+    # ------------------------------------------------------------------ Batch API jobs
+
+    async def submit_batch(self, items: Iterable[Any], **common: Any) -> AsyncBatchJob:
+        """:meth:`ImageClient.submit_batch`, awaited: an :class:`AsyncBatchJob` whose
+        ``refresh``, ``wait``, ``cancel``, ``fetch``, ``results`` and ``export`` are awaited.
+
+        Items are validated and encoded in a thread (nothing is uploaded when one is bad).
+        """
+        return await batch_async.submit(self, items, **common)
+
+    async def get_batch(self, id: str) -> AsyncBatchJob:
+        """:meth:`ImageClient.get_batch`, awaited."""
+        return await batch_async.get_batch(self, id)
+
+    async def list_batches(self, limit: int = LIST_LIMIT) -> list[AsyncBatchJob]:
+        """:meth:`ImageClient.list_batches`, awaited."""
+        return await batch_async.list_batches(self, limit)
+
     # ------------------------------------------------------------------ async I/O
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -363,7 +376,13 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
         on_partial: PartialCallback | None,
         options: RequestOptions,
     ) -> ImageResult:
-        call = self._prepare(operation, model, params, on_partial, options)
+        if self.cache or params.get("cache"):
+            # a cache lookup reads the history's index and images from disk: off the loop
+            call = await asyncio.to_thread(
+                self._prepare, operation, model, params, on_partial, options
+            )
+        else:
+            call = self._prepare(operation, model, params, on_partial, options)
         if call.cached is not None:  # answered by the request cache: nothing sent or reserved
             return call.cached
         result: ImageResult | None = None
@@ -399,14 +418,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """Async :meth:`ImageClient._download` (no credentials; redirects followed)."""
         body = BodyBuffer(download_limit(self._transport.max_response_bytes), "the result download")
-        await self._transport.send(
-            lambda: self._transport.download_request(url, options),
-            stream=False,
-            model=None,
-            body=body,
-            follow_redirects=True,
-            deadline=self._transport.deadline_for(options),
-        )
+        await self._transport.download(url, options, body)
         return body.take_bytes()
 
     @staticmethod

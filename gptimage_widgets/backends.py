@@ -9,12 +9,17 @@ requests to the backend itself, never to URLs the server hands back (DALL·E dow
 ``backend="auto"`` picks Azure when an Azure endpoint is given, OpenAI (or the compatible
 server at ``base_url``) when a key or a base URL is set, and otherwise starts the embedded
 :class:`~gptimage_widgets.offline.OfflineServer` once per process and says so once.
+
+A key that would go over plain HTTP to another machine (``http://`` base URL or Azure
+endpoint, host not loopback) is warned about once per origin (:func:`warn_if_clear_text`);
+:func:`is_loopback` is the one test of "this machine" (the CLI's ``serve --host`` asks it too).
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import ipaddress
 import logging
 import os
 import threading
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._messages import user_stacklevel
 from .errors import ResponseDecodeError, ValidationError
 
 __all__ = [
@@ -32,9 +38,11 @@ __all__ = [
     "OPENAI_BASE_URL",
     "Backend",
     "apply_model_status",
+    "is_loopback",
     "models_data",
     "resolve_backend",
     "shared_offline_base_url",
+    "warn_if_clear_text",
 ]
 
 logger = logging.getLogger("gptimage_widgets")
@@ -136,8 +144,61 @@ def resolve_backend(
     if backend == "offline":
         return _offline_backend(announce=chosen_automatically)
     if backend == "azure":
-        return _azure_backend(api_key, base_url, azure_endpoint, azure_deployment, api_version, env)
-    return _openai_backend(api_key, base_url, organization, project, env)
+        resolved = _azure_backend(
+            api_key, base_url, azure_endpoint, azure_deployment, api_version, env
+        )
+    else:
+        resolved = _openai_backend(api_key, base_url, organization, project, env)
+    warn_if_clear_text(resolved)
+    return resolved
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` names this machine: ``localhost`` (``*.localhost``), 127.0.0.0/8, ``::1``.
+
+    Parameters
+    ----------
+    host : str or None
+        A host name or IP address, IPv6 with or without brackets.
+    """
+    name = (host or "").strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+_clear_text_lock = threading.Lock()
+_clear_text_warned: set[str] = set()
+
+
+def warn_if_clear_text(backend: Backend) -> None:
+    """Warn once per origin when `backend` would send its key over plain HTTP to another machine.
+
+    Nothing is said for HTTPS, for loopback hosts (a local gateway or the offline server), or
+    when no key is set (nothing secret travels).
+    """
+    parts = urlsplit(backend.base_url)
+    if parts.scheme.lower() != "http" or not backend.has_key or is_loopback(parts.hostname):
+        return
+    host = parts.hostname or ""
+    origin = f"http://{host}" + (f":{parts.port}" if parts.port else "")
+    with _clear_text_lock:
+        if origin in _clear_text_warned:
+            return
+        _clear_text_warned.add(origin)
+    setting = "azure_endpoint" if backend.name == "azure" else "base_url"
+    header = "api-key" if backend.name == "azure" else "Authorization"
+    message = (
+        f"{setting} {origin} is plain HTTP to {host}, which is not this machine: the API key "
+        f"(the {header} header) would travel in clear text, readable by anyone on the network "
+        f"path. Use https://{host}/..., or reach that server through a tunnel on 127.0.0.1."
+    )
+    warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
 
 
 def _auto_backend(

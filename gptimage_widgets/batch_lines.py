@@ -9,12 +9,16 @@ https://platform.openai.com/docs/api-reference/batch):
   validated by :func:`gptimage_widgets.request.build_request` (the catalog's rules), every
   problem named by the item's index;
 - edits as the JSON edits body: images and mask as ``data:`` URLs, each at most
-  :data:`MAX_IMAGE_URL_CHARS` characters;
-- splitting into input files of at most :data:`MAX_LINES` lines and :data:`MAX_FILE_BYTES`
-  bytes, one endpoint and one model per file (:class:`Chunker`);
+  ``max_image_url_chars`` characters;
+- splitting into input files of at most ``max_requests_per_file`` lines and
+  ``max_file_bytes`` bytes, one endpoint and one model per file (:class:`Chunker`);
+
+The limits themselves (and the half price) are catalog data:
+:func:`gptimage_widgets.catalog.batch_limits` (``models.json``'s ``batch_api``).
 - one job status and request counts from several batches (:func:`job_status`,
   :func:`job_counts`);
-- reading an output or error line (:func:`parse_output_line`).
+- reading an output or error line (:func:`parse_output_line`), and an input line back into
+  an item (:func:`item_from_input_line`, for a batch this kit did not submit here).
 """
 
 from __future__ import annotations
@@ -26,40 +30,37 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .catalog import batch_limits
 from .errors import Problem, ValidationError
-from .request import ImageRequest, build_request
+from .request import PATHS, ImageRequest, build_request
 
 __all__ = [
     "ACTIVE_STATUSES",
-    "BATCH_OPERATIONS",
-    "BATCH_PRICE_FACTOR",
-    "MAX_FILE_BYTES",
-    "MAX_IMAGE_URL_CHARS",
-    "MAX_LINES",
     "TERMINAL_STATUSES",
     "BuiltItem",
     "Chunk",
     "Chunker",
     "OutputLine",
+    "batch_operations",
     "build_items",
     "custom_id_of",
+    "item_from_input_line",
     "job_counts",
     "job_status",
     "parse_output_line",
 ]
 
-MAX_LINES = 50_000
-MAX_FILE_BYTES = 200 * 1024 * 1024
-MAX_IMAGE_URL_CHARS = 20_971_520
-COMPLETION_WINDOW = "24h"
-#: The Batch API's price relative to the same requests sent one by one (half price).
-BATCH_PRICE_FACTOR = 0.5
-BATCH_OPERATIONS = ("generate", "edit")
 TERMINAL_STATUSES = ("completed", "failed", "expired", "cancelled")
 ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
 #: Client-side options a batch line cannot carry (nothing streams inside a batch).
 _NOT_IN_BATCH = ("stream", "partial_images", "on_partial")
 _SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def batch_operations() -> tuple[str, ...]:
+    """The operations whose endpoint a batch may run (the catalog's ``endpoints``)."""
+    endpoints = batch_limits().endpoints
+    return tuple(op for op, path in PATHS.items() if f"/v1{path}" in endpoints)
 
 
 def custom_id_of(index: int) -> str:
@@ -113,17 +114,18 @@ def _edit_inputs(index: int, request: ImageRequest) -> tuple[dict[str, Any], lis
     """The JSON edits body's ``images`` and ``mask`` as data URLs, with their size problems."""
     inputs: dict[str, Any] = {"images": []}
     problems = []
+    limit = batch_limits().max_image_url_chars
     for part in request.files:
         url = _data_url(part.content, part.content_type)
         name = "mask" if part.field == "mask" else f"images[{len(inputs['images'])}]"
-        if len(url) > MAX_IMAGE_URL_CHARS:
+        if len(url) > limit:
             problems.append(
                 Problem(
                     param=f"items[{index}].{name}",
                     value=f"{len(url):,} characters",
                     message=(
                         f"item {index}: {name} as a data URL is {len(url):,} characters; the "
-                        f"JSON edits body takes at most {MAX_IMAGE_URL_CHARS:,}: pass a "
+                        f"JSON edits body takes at most {limit:,}: pass a "
                         "smaller image (or upload_format='jpeg')"
                     ),
                 )
@@ -137,16 +139,17 @@ def _edit_inputs(index: int, request: ImageRequest) -> tuple[dict[str, Any], lis
 
 def _refused(index: int, operation: str, params: Mapping[str, Any]) -> list[Problem]:
     problems = []
-    if operation not in BATCH_OPERATIONS:
+    allowed = batch_operations()
+    if operation not in allowed:
         problems.append(
             Problem(
                 param=f"items[{index}].operation",
                 value=operation,
                 message=(
                     f"item {index}: operation {operation!r} cannot run in a batch; the Batch "
-                    "API takes 'generate' and 'edit'"
+                    f"API takes {' and '.join(repr(op) for op in allowed)}"
                 ),
-                allowed=BATCH_OPERATIONS,
+                allowed=allowed,
             )
         )
     for name in _NOT_IN_BATCH:
@@ -243,13 +246,14 @@ class Chunker:
 
     Parameters
     ----------
-    max_lines, max_bytes : int
-        Limits of one input file (OpenAI: 50,000 lines, 200 MB).
+    max_lines, max_bytes : int, optional
+        Limits of one input file; None = the catalog's (OpenAI: 50,000 lines, 200 MB).
     """
 
-    def __init__(self, max_lines: int = MAX_LINES, max_bytes: int = MAX_FILE_BYTES) -> None:
-        self.max_lines = max_lines
-        self.max_bytes = max_bytes
+    def __init__(self, max_lines: int | None = None, max_bytes: int | None = None) -> None:
+        limits = batch_limits()
+        self.max_lines = limits.max_requests_per_file if max_lines is None else max_lines
+        self.max_bytes = limits.max_file_bytes if max_bytes is None else max_bytes
         self.chunks: list[Chunk] = []
         self._open: dict[tuple[str, str], Chunk] = {}
 
@@ -357,3 +361,37 @@ def parse_output_line(text: str | bytes) -> OutputLine | None:
         request_id=request_id if isinstance(request_id, str) else None,
         error=error,
     )
+
+
+def item_from_input_line(text: str | bytes) -> dict[str, Any] | None:
+    """An input line -> the item row a job record keeps (None for a blank line).
+
+    For a batch submitted elsewhere (another machine, another tool): ``custom_id``, the
+    ``operation`` of its ``url``, ``model`` and ``params`` from its ``body`` (images and mask
+    replaced by their count: no pixels are kept), no estimate.
+
+    Raises
+    ------
+    ValueError
+        When the line is not a batch input line.
+    """
+    if not text.strip():
+        return None
+    data = json.loads(text)
+    body = data.get("body") if isinstance(data, dict) else None
+    if not isinstance(data.get("custom_id"), str) or not isinstance(body, dict):
+        raise ValueError("a batch input line needs a custom_id and a body object")
+    operations = {f"/v1{path}": op for op, path in PATHS.items()}
+    params = {k: v for k, v in body.items() if k not in ("images", "mask")}
+    if isinstance(body.get("images"), list):
+        params["image_count"] = len(body["images"])
+    if "mask" in body:
+        params["mask"] = True
+    return {
+        "custom_id": data["custom_id"],
+        "operation": operations.get(str(data.get("url")), "generate"),
+        "model": str(body.get("model") or ""),
+        "params": params,
+        "notes": [f"read back from the batch input file ({data.get('url')})"],
+        "estimate": None,
+    }

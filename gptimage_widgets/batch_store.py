@@ -4,6 +4,8 @@ Layout, inside the history folder (:mod:`gptimage_widgets.history`)::
 
     folder/batches/
         <job_id>.json            # JobRecord: the batches, and each item's model, params, estimate
+                                 # (job_id: batchjob_... or, for a batch found on the server
+                                 # that this kit did not submit here, its batch_... id)
         <job_id>.results.jsonl   # one line per item read from an output/error file:
                                  # {"custom_id", "entry_id"} or {"custom_id", "error": {...}}
 
@@ -11,7 +13,13 @@ The record is written atomically (``history._atomic_write``: temp file, fsync,
 ``os.replace``); the results log is append-only and flushed line by line, so a fetch cut
 off half-way keeps what it read and a finished batch is never downloaded into the history
 twice (a torn last line is ignored).
+Both are 0600 in a 0700 folder, like the rest of the history.
 Nothing secret is written: params pass through :func:`gptimage_widgets.redact.redact_tree`.
+
+:func:`merge_listing` merges what the server lists (``GET /v1/batches``) with the records:
+a batch of a known job refreshes it; other image batches become records of their own,
+grouped by the ``gptimage_job`` metadata the kit gives every batch (a job submitted from
+another machine), else one record per batch.
 """
 
 from __future__ import annotations
@@ -23,18 +31,22 @@ import os
 import pathlib
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ValidationError
-from .history import _atomic_write
+from .history import BATCHES_FOLDER, _atomic_write, owned_by_history
+from .private_files import make_private_dirs, make_private_once, private_append
 from .redact import redact_tree
 
-__all__ = ["JobRecord", "JobStore", "new_job_id"]
+__all__ = ["JOB_METADATA", "JobRecord", "JobStore", "job_id_of", "merge_listing", "new_job_id"]
 
-FOLDER = "batches"
-_JOB_ID = re.compile(r"^batchjob_\d{8}_\d{6}_[0-9a-f]{8}$")
+FOLDER = BATCHES_FOLDER
+#: The metadata key naming the kit's job on each of its batches.
+JOB_METADATA = "gptimage_job"
+_KIT_JOB_ID = re.compile(r"^batchjob_\d{8}_\d{6}_[0-9a-f]{8}$")
+_JOB_ID = re.compile(r"^(batchjob_\d{8}_\d{6}_[0-9a-f]{8}|batch_[A-Za-z0-9_-]{1,128})$")
 
 
 def new_job_id(when: dt.datetime | None = None) -> str:
@@ -98,6 +110,11 @@ class JobStore:
     def __repr__(self) -> str:
         return f"JobStore({str(self.folder)!r})"
 
+    def _make_folder(self) -> None:
+        """``folder/batches``, private like the rest of the history (0700)."""
+        make_private_once(self.folder.parent, owned_by_history)
+        make_private_dirs(self.folder, self.folder.parent)
+
     def _path(self, job_id: str, suffix: str = ".json") -> pathlib.Path:
         if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
             raise ValidationError(
@@ -111,7 +128,7 @@ class JobStore:
     def save(self, record: JobRecord) -> None:
         """Write the record atomically (the history's temp file + fsync + ``os.replace``)."""
         path = self._path(record.job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         _atomic_write(path, record.to_json())
 
     def load(self, job_id: str) -> JobRecord:
@@ -138,9 +155,23 @@ class JobStore:
         """Every job of this history, newest first."""
         if not self.folder.is_dir():
             return
-        for path in sorted(self.folder.glob("batchjob_*.json"), reverse=True):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                yield JobRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        found = []
+        for pattern in ("batchjob_*.json", "batch_*.json"):
+            for path in self.folder.glob(pattern):
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    found.append(JobRecord.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        yield from sorted(found, key=_newest_first, reverse=True)
+
+    def find(self, job_id: str) -> JobRecord | None:
+        """The record of a ``batchjob_...`` id or of the job holding a ``batch_...`` id."""
+        if isinstance(job_id, str) and job_id.startswith("batch_"):
+            job_id = self.find_batch(job_id) or job_id
+        try:
+            return self.load(job_id)
+        except ValidationError:
+            if not self._path(job_id).exists():
+                return None
+            raise
 
     # ------------------------------------------------------------------ results log
 
@@ -163,8 +194,94 @@ class JobStore:
     def append_result(self, job_id: str, row: Mapping[str, Any]) -> None:
         """Append one item's outcome and flush it to disk."""
         path = self._path(job_id, ".results.jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        self._make_folder()
+        with os.fdopen(private_append(path), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(redact_tree(dict(row)), default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+# --------------------------------------------------------------------------- server listing
+
+
+def _newest_first(record: JobRecord) -> tuple[dt.datetime, str]:
+    """Sort key of a record by its creation time (unreadable: oldest)."""
+    try:
+        when = dt.datetime.fromisoformat(record.created)
+    except ValueError:
+        when = dt.datetime.min
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when, record.job_id
+
+
+def _created_iso(batch: Mapping[str, Any]) -> str:
+    created = batch.get("created_at")
+    if isinstance(created, (int, float)):
+        return dt.datetime.fromtimestamp(created, dt.timezone.utc).isoformat()
+    return ""
+
+
+def job_id_of(batch: Mapping[str, Any]) -> str:
+    """The job a listed batch belongs to: its ``gptimage_job`` metadata, else its own id."""
+    metadata = batch.get("metadata")
+    named = metadata.get(JOB_METADATA) if isinstance(metadata, Mapping) else None
+    if isinstance(named, str) and _KIT_JOB_ID.match(named):
+        return named
+    return str(batch.get("id"))
+
+
+def merge_listing(
+    records: Iterable[JobRecord], listed: Iterable[Mapping[str, Any]], base_url: str
+) -> tuple[list[JobRecord], list[JobRecord]]:
+    """Merge the batches a server lists with the records a history knows.
+
+    Parameters
+    ----------
+    records : iterable of JobRecord
+        The store's records (any API root).
+    listed : iterable of dict
+        Batch objects from ``GET /v1/batches`` on `base_url` (image endpoints only), newest
+        first as the server lists them.
+    base_url : str
+        The API root that listed them.
+
+    Returns
+    -------
+    jobs : list of JobRecord
+        Every job, newest first: the records (their batches refreshed from the listing) and
+        new records for listed batches no record holds (grouped by job, ``items`` empty:
+        read from the input file when results are asked for).
+    changed : list of JobRecord
+        The records that are new or were refreshed (to save).
+    """
+    jobs = {record.job_id: record for record in records}
+    owner = {
+        str(batch.get("id")): record
+        for record in jobs.values()
+        if record.base_url == base_url
+        for batch in record.batches
+    }
+    changed: dict[str, JobRecord] = {}
+    for fresh in reversed(list(listed)):  # oldest first: a job's batches in submission order
+        batch_id = str(fresh.get("id"))
+        record = owner.get(batch_id)
+        if record is not None:
+            position = next(i for i, b in enumerate(record.batches) if b.get("id") == batch_id)
+            old = record.batches[position]
+            if any(old.get(k) != v for k, v in fresh.items()):
+                record.batches[position] = {**old, **fresh}
+                changed[record.job_id] = record
+            continue
+        job_id = job_id_of(fresh)
+        record = jobs.get(job_id)
+        if record is None:
+            record = jobs[job_id] = JobRecord(
+                job_id=job_id, created=_created_iso(fresh), base_url=base_url
+            )
+        counts = fresh.get("request_counts") or {}
+        record.batches.append({**fresh, "lines": counts.get("total")})
+        record.batches.sort(key=lambda b: b.get("created_at") or 0)
+        owner[batch_id] = changed[job_id] = record
+    ordered = sorted(jobs.values(), key=_newest_first, reverse=True)
+    return ordered, list(changed.values())

@@ -9,6 +9,8 @@ Examples::
     gptimage serve --port 8000 --latency 0.5
     gptimage history search lighthouse --model gpt-image-2
     gptimage batch submit prompts.txt --size 1024x1024   (see gptimage_widgets/cli_batch.py)
+    gptimage settings show             # the painter's remembered tool, brush, opacity, colour
+    gptimage settings reset            # forget them (deletes the settings file)
 
 Requests go through :class:`gptimage_widgets.client.ImageClient` (no HTTP here). The API key
 comes from ``OPENAI_API_KEY`` only — never from the command line, where it would land in
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_history(commands)
     add_batch(commands)  # gptimage batch ...: gptimage_widgets/cli_batch.py
+    _add_settings(commands)
     return parser
 
 
@@ -129,8 +132,18 @@ def _add_models(commands: Any) -> None:
 def _add_serve(commands: Any) -> None:
     parser = commands.add_parser("serve", help="run the offline server until Ctrl+C")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on; the server has no authentication: keep 127.0.0.1",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        help="connections served at once; beyond, 503 (default 256)",
+    )
     parser.add_argument(
         "--lifecycle",
         choices=["lenient", "openai"],
@@ -148,6 +161,18 @@ def _add_history(commands: Any) -> None:
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--folder", help="history folder (./gptimage-outputs)")
     parser.set_defaults(run=_run_history)
+
+
+def _add_settings(commands: Any) -> None:
+    parser = commands.add_parser("settings", help="show or reset the remembered widget settings")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("show", "path", "reset"),
+        default="show",
+        help="show (default): the file and its content; path: the file; reset: delete it",
+    )
+    parser.set_defaults(run=_run_settings)
 
 
 # --------------------------------------------------------------------------- main
@@ -365,11 +390,19 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from .backends import is_loopback
     from .offline import OfflineServer
 
+    limits = {} if args.max_connections is None else {"max_connections": args.max_connections}
     server = OfflineServer(
-        latency=args.latency, port=args.port, host=args.host, lifecycle=args.lifecycle
+        latency=args.latency, port=args.port, host=args.host, lifecycle=args.lifecycle, **limits
     ).start()
+    if not is_loopback(args.host):
+        _err(
+            f"warning: --host {args.host} is not a loopback address, and the offline server has "
+            f"no authentication: anyone who can reach this machine on port {server.port} can "
+            "use it and see what it was sent. Keep the default 127.0.0.1 unless you mean that."
+        )
     _out(f"Serving OpenAI-compatible images API at {server.base_url} (Ctrl+C to stop)")
     _out(f"  e.g. OpenAI(api_key='sk-test-FAKE', base_url='{server.base_url}')")
     try:
@@ -378,6 +411,29 @@ def _run_serve(args: argparse.Namespace) -> int:
         _out("stopped")
     finally:
         server.stop()
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _run_settings(args: argparse.Namespace) -> int:
+    """``gptimage settings show|path|reset``: the painter's remembered settings file."""
+    import json
+
+    from . import settings
+
+    path = settings.settings_path(settings.PAINTER)
+    if args.action == "path":
+        _out(str(path))
+    elif args.action == "reset":
+        deleted = settings.reset_settings()
+        _out(f"deleted {', '.join(map(str, deleted))}" if deleted else f"nothing to reset ({path})")
+    elif not path.exists():
+        _out(f"no painter settings saved yet ({path})")
+    else:
+        _out(f"{path}:")
+        _out(json.dumps(settings.load_settings(settings.PAINTER), indent=2, sort_keys=True))
     return EXIT_OK
 
 

@@ -8,14 +8,15 @@ Examples::
     gptimage batch wait ID
     gptimage batch fetch ID -o out/
     gptimage batch cancel ID
-    gptimage batch list
+    gptimage batch list              # the history folder's jobs and the server's
 
 ``prompts.txt`` holds one prompt per line (blank lines and lines starting with ``#`` are
 skipped); ``items.jsonl`` one JSON object per line, as ``client.submit_batch`` takes them
 (``{"operation": "edit", "prompt": ..., "images": ["photo.png"], "mask": "mask.png"}``;
 paths are relative to the file). Jobs are remembered in the history folder
 (``--history``, default ``./gptimage-outputs``), so every command after ``submit`` finds
-the job by its id. Built on :mod:`gptimage_widgets.batch` (no HTTP here); the parser
+the job by its id (``list``, ``status``... also find jobs submitted from another machine on
+the server). Built on :mod:`gptimage_widgets.batch` (no HTTP here); the parser
 block is added to ``gptimage`` by :func:`gptimage_widgets.cli.build_parser`.
 """
 
@@ -65,7 +66,15 @@ def add_batch(commands: Any) -> None:
             action.add_argument("--timeout", type=float, help="give up after SECONDS")
         if name == "fetch":
             action.add_argument("-o", "--output", required=True, help="folder for the images")
-    listing = actions.add_parser("list", help="the jobs remembered in the history folder")
+    listing = actions.add_parser(
+        "list", help="the jobs of the history folder and of the server (GET /v1/batches)"
+    )
+    listing.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        help="read at most N batches from the server (0: the history folder only)",
+    )
     listing.set_defaults(run=_run_list)
     for action in actions.choices.values():
         _add_connection(action)
@@ -125,7 +134,7 @@ def _describe(job: BatchJob) -> str:
     counts = job.counts
     return (
         f"{job.id}: {job.status}, {counts['completed']} completed, {counts['failed']} failed "
-        f"of {len(job.record.items)} ({len(job.batch_ids)} batch"
+        f"of {job.size} ({len(job.batch_ids)} batch"
         f"{'es' if len(job.batch_ids) != 1 else ''}: {', '.join(job.batch_ids)})"
     )
 
@@ -191,15 +200,13 @@ def _run_list(args: argparse.Namespace) -> int:
     from .cli import EXIT_OK, _out, _table
 
     with make_client(args) as client:
-        jobs = client.list_batches()
+        jobs = client.list_batches(limit=args.limit)
         if not jobs:
-            _out("no batch jobs in this history folder")
+            _out("no batch jobs in this history folder or on the server")
             return EXIT_OK
         rows = [("JOB", "CREATED", "STATUS", "ITEMS", "BATCHES")]
         for job in jobs:
             created = job.record.created[:16].replace("T", " ")
-            rows.append(
-                (job.id, created, job.status, str(len(job.record.items)), str(len(job.batch_ids)))
-            )
+            rows.append((job.id, created, job.status, str(job.size), str(len(job.batch_ids))))
         _out(_table(rows))
     return EXIT_OK

@@ -100,6 +100,13 @@ class ImageClient(ClientBase[SyncTransport]):
         to grow it). Any call takes ``cache=True``/``False`` to override. What
         "identical" means (model, resolved parameters, prompt, ``n``, sha256 of the input
         images and mask): :mod:`gptimage_widgets.request_cache`. Streams are never cached.
+    rate_limit : bool
+        True (default): requests are paced by the rate the server allows, learnt from its
+        ``x-ratelimit-*`` headers and 429 answers (:attr:`rate_limiter`), and, while other
+        requests of this client are under way (threads), a 429 ``rate_limit_exceeded`` is
+        waited out instead of spending the retry budget (see
+        :mod:`gptimage_widgets.ratelimit`). False: every request goes at once and each 429
+        spends a retry, as before pacing existed.
     max_response_bytes : int
         No answer is read past this many bytes, decoded (default 1 GiB). Each call's limit
         is far lower: ``n`` times the largest image any registered model returns, counted
@@ -371,12 +378,14 @@ class ImageClient(ClientBase[SyncTransport]):
         return batch.submit(self, items, **common)
 
     def get_batch(self, id: str) -> BatchJob:
-        """Resume a job submitted with this history folder (a ``batchjob_``/``batch_`` id)."""
+        """Resume a job by its ``batchjob_`` id or one of its ``batch_`` ids: from this
+        history folder, else from the server (a job submitted from another machine)."""
         return batch.get_batch(self, id)
 
-    def list_batches(self) -> list[BatchJob]:
-        """The jobs remembered in this client's history folder, newest first."""
-        return batch.list_batches(self)
+    def list_batches(self, limit: int = batch.LIST_LIMIT) -> list[BatchJob]:
+        """The jobs this history folder remembers and the server lists (``GET /batches``,
+        up to `limit` batches; 0 = the history only), newest first."""
+        return batch.list_batches(self, limit)
 
     # ------------------------------------------------------------------ sync I/O
 
@@ -421,17 +430,11 @@ class ImageClient(ClientBase[SyncTransport]):
     def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """The bytes at a result URL, read into one buffer like an API answer (retried alike).
 
-        No credentials are sent, so redirects (storage hosts use them) are followed.
+        A bare GET: no key, no extra header, none of an injected httpx client's headers,
+        auth or cookies; so redirects (storage hosts use them) are followed, hop by hop.
         """
         body = BodyBuffer(download_limit(self._transport.max_response_bytes), "the result download")
-        self._transport.send(
-            lambda: self._transport.download_request(url, options),
-            stream=False,
-            model=None,
-            body=body,
-            follow_redirects=True,
-            deadline=self._transport.deadline_for(options),
-        )
+        self._transport.download(url, options, body)
         return body.take_bytes()
 
     @staticmethod

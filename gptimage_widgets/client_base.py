@@ -28,6 +28,7 @@ from . import catalog, pricing, request_cache, retry, validation
 from .backends import Backend, resolve_backend
 from .errors import BudgetExceededError, GPTImageError, ValidationError
 from .history import HistoryStore
+from .ratelimit import RatePacer
 from .redact import redact_tree
 from .request import CLIENT_OPTIONS, ImageRequest, build_request
 from .responses import DEFAULT_MAX_RESPONSE_BYTES, Decoded, StreamRun, body_limit
@@ -177,6 +178,17 @@ def _check_max_response_bytes(value: Any) -> None:
         )
 
 
+def _check_rate_limit(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(
+            f"rate_limit must be True (pace requests by the server's limit) or False, got "
+            f"{value!r}",
+            param="rate_limit",
+            value=value,
+        )
+    return value
+
+
 def _cache_switch(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -215,6 +227,7 @@ class ClientBase(Generic[TransportT]):
         http_client: Any = None,
         allow_retired: bool = False,
         cache: bool | str | os.PathLike[str] | HistoryStore = False,
+        rate_limit: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
     ) -> None:
@@ -250,6 +263,7 @@ class ClientBase(Generic[TransportT]):
             deadline=resolve_deadline(timeout, total_timeout),
             max_response_bytes=max_response_bytes,
         )
+        self._transport.pacer.enabled = _check_rate_limit(rate_limit)
 
     # ------------------------------------------------------------------ description
 
@@ -266,6 +280,11 @@ class ClientBase(Generic[TransportT]):
     @property
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
+
+    @property
+    def rate_limiter(self) -> RatePacer:
+        """What this client learnt about the server's rate limit (``.rate``, ``.limited``...)."""
+        return self._transport.pacer
 
     @property
     def spent_usd(self) -> float:

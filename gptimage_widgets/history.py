@@ -15,6 +15,10 @@ entry or a folder without ``meta.json`` that every reader ignores. The SQLite in
 (:mod:`gptimage_widgets.history_index`) uses WAL and a busy timeout and opens one connection
 per call, so several threads and several processes can save into one folder at once.
 
+The folder is private to its user (POSIX): folders 0700, files 0600, the index and its
+WAL/SHM files included; a history made before that rule (or by another tool) is tightened
+the first time a process uses it, with one warning (:mod:`gptimage_widgets.private_files`).
+
 Nothing secret is written: every ``meta.json`` passes through
 :func:`gptimage_widgets.redact.redact_tree` (parameters named like ``api_key``/``authorization``
 are dropped, strings that look like an API key are removed or redacted).
@@ -51,13 +55,16 @@ from .history_index import (
     open_index,
     search_query,
 )
+from .private_files import make_private_dirs, make_private_once
 from .redact import redact_tree
 from .results import ImageResult
 
-__all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "scrub_secrets"]
+__all__ = ["DEFAULT_FOLDER", "HistoryEntry", "HistoryStore", "owned_by_history", "scrub_secrets"]
 
 DEFAULT_FOLDER = "./gptimage-outputs"
 INDEX_NAME = "index.sqlite"
+#: Where :mod:`gptimage_widgets.batch_store` keeps batch jobs, inside the history folder.
+BATCHES_FOLDER = "batches"
 META_NAME = "meta.json"
 META_VERSION = 1
 
@@ -142,7 +149,8 @@ class HistoryStore:
         saved_at = dt.datetime.now(dt.timezone.utc)
         entry_id = new_entry_id(saved_at)
         entry_dir = self.folder / saved_at.astimezone().strftime("%Y-%m-%d") / entry_id
-        entry_dir.mkdir(parents=True, exist_ok=False)
+        make_private_once(self.folder, owned_by_history)
+        make_private_dirs(entry_dir, self.folder, exist_ok=False)
         names = [f"image-{i}.png" for i in range(len(result.images))]
         for image, name in zip(result.images, names, strict=True):
             data = imaging.encode_image(image, "png", compress_level=_PNG_COMPRESS_LEVEL)
@@ -213,7 +221,8 @@ class HistoryStore:
         A missing index is created and, if entries already exist on disk, rebuilt first.
         """
         assert self.folder is not None and self.index_path is not None
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_once(self.folder, owned_by_history)
+        make_private_dirs(self.folder, self.folder)
         is_new = not self.index_path.exists()
         try:
             conn = open_index(self.index_path)
@@ -358,6 +367,11 @@ class HistoryStore:
 
 
 # ---------------------------------------------------------------------- entry ids and metadata
+
+
+def owned_by_history(name: str) -> bool:
+    """Whether an entry of a history folder is the history's own (index, days, batches)."""
+    return name.startswith(INDEX_NAME) or name == BATCHES_FOLDER or bool(_DAY_DIR.match(name))
 
 
 def new_entry_id(when: dt.datetime | None = None) -> str:

@@ -1,8 +1,8 @@
 """The history store's SQLite index: opening it, one row per entry, and search queries.
 
 Owns the index schema (and migrating an older index: a missing ``cache_key`` column is
-added), how a connection is opened (WAL, busy timeout, retried while the
-file is locked), moving a corrupt index aside, and the SQL of
+added), how a connection is opened (file created 0600 first, WAL, busy timeout, retried
+while the file is locked), moving a corrupt index aside, and the SQL of
 :meth:`gptimage_widgets.history.HistoryStore.search`. The index is only an index: the entry
 files are the truth and ``HistoryStore.rebuild_index()`` recreates it from them.
 
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ValidationError
+from .private_files import create_private_file, tighten_files
 
 __all__ = ["cached_entry_query", "index_row", "insert", "move_aside", "open_index", "search_query"]
 
@@ -54,8 +55,14 @@ _CACHE_INDEX = "CREATE INDEX IF NOT EXISTS entries_cache_key ON entries (cache_k
 
 
 def open_index(path: pathlib.Path) -> sqlite3.Connection:
-    """Open (and if needed create) the index: WAL, busy timeout, autocommit mode."""
+    """Open (and if needed create) the index: WAL, busy timeout, autocommit mode.
+
+    The file is created 0600 before SQLite opens it, so the ``-wal``/``-shm`` files SQLite
+    creates later get that mode too (it copies the database's); ones left 0644 by an older
+    version are tightened once open.
+    """
     deadline = time.monotonic() + BUSY_TIMEOUT_S
+    create_private_file(path)
     while True:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
@@ -65,6 +72,7 @@ def open_index(path: pathlib.Path) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             _migrate(conn)
+            tighten_files(*(path.with_name(path.name + end) for end in ("-wal", "-shm")))
             return conn
         except sqlite3.OperationalError as exc:
             conn.close()

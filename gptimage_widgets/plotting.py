@@ -448,9 +448,10 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
 
     Parameters
     ----------
-    results : list of ImageResult or SweepResults
-        E.g. from ``AsyncImageClient.sweep`` or :func:`~gptimage_widgets.sweeps.load_sweep`
-        (its failed items are skipped); each result fills one cell with its first image.
+    results : list of ImageResult, SweepResults or BatchResults
+        E.g. from ``AsyncImageClient.sweep``, :func:`~gptimage_widgets.sweeps.load_sweep` or
+        ``BatchJob.results()`` (failed items are skipped); each result fills one cell with its
+        first image.
     row_param, col_param : str
         Request parameter names (``"prompt"``, ``"quality"``, ``"size"``...) or ``"model"``.
 
@@ -465,6 +466,9 @@ def plot_sweep(results: Sequence[Any], row_param: str, col_param: str) -> Figure
     ValidationError
         On no results, a parameter missing from a request, or two results for one cell.
     """
+    to_sweep = getattr(results, "to_sweep", None)
+    if callable(to_sweep):  # BatchResults: exported as a sweep
+        results = to_sweep()
     if isinstance(results, SweepResults):  # failed items leave their cell blank
         results = results.ok
     if isinstance(results, Mapping) or _is_result(results) or not isinstance(results, Sequence):

@@ -64,6 +64,29 @@ class SweepResults(list[Any]):
     Items are in input order; see the module docstring for how rows map to items.
     """
 
+    @classmethod
+    def from_batch(cls, results: Any) -> SweepResults:
+        """A Batch API job's results as a sweep (to export them the same way).
+
+        Parameters
+        ----------
+        results : BatchResults or BatchJob
+            ``job.results()`` (``ImageResult`` or None per item, ``.errors``: index ->
+            error), or a sync job (its ``results()`` is read).
+
+        Returns
+        -------
+        SweepResults
+            Item ``i`` is the job's item ``i``: its result, or the error it failed with.
+        """
+        if callable(getattr(results, "results", None)):
+            results = results.results()
+        errors = getattr(results, "errors", {}) or {}
+        return cls(
+            item if item is not None else errors.get(i, GPTImageError(f"item {i} has no result"))
+            for i, item in enumerate(results)
+        )
+
     @property
     def ok(self) -> list[ImageResult]:
         """The successful items' results, in order."""

@@ -3,8 +3,9 @@
 Owns: building the httpx request of an API call, a result download or ``GET /models``
 (headers, query, timeout, per-call :class:`RequestOptions`); sending it with the retry policy
 of :mod:`gptimage_widgets.retry`; the redirect rule (API calls never follow redirects, so the
-key stays with the configured origin; credential-free downloads do). Failed attempts are
-turned into typed errors by :func:`gptimage_widgets.http_errors.translate`, the one boundary.
+key stays with the configured origin; result downloads are bare GETs whose redirects are
+followed hop by hop). Failed attempts are turned into typed errors by
+:func:`gptimage_widgets.http_errors.translate`, the one boundary.
 
 :class:`SyncTransport` and :class:`AsyncTransport` differ only in how they send and sleep;
 the decisions are made once in :class:`Transport`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -27,7 +29,13 @@ from . import retry
 from ._version import __version__
 from .backends import Backend
 from .deadlines import Deadline, clamp_timeout
-from .errors import GPTImageError, RateLimitError, ValidationError
+from .errors import (
+    APIConnectionError,
+    GPTImageError,
+    RateLimitError,
+    RedirectError,
+    ValidationError,
+)
 from .http_errors import translate
 from .ratelimit import RatePacer
 from .redact import is_secret_name, redact
@@ -342,11 +350,29 @@ class Transport:
         return built
 
     def download_request(self, url: str, options: RequestOptions = NO_OPTIONS) -> httpx.Request:
-        """A plain GET for a result URL: no API key (nor extra header) goes to the storage host."""
-        built: httpx.Request = self.http.build_request(
-            "GET", url, headers={"User-Agent": USER_AGENT}, **self._timeout_kwargs(options)
-        )
-        return built
+        """A bare GET for a result URL: a User-Agent and nothing else.
+
+        Built without the httpx client's defaults, so neither the API key, an extra header,
+        nor an injected client's default headers or cookies reach the storage host.
+        """
+        timeout = options.timeout or self.timeout or self.http.timeout
+        extensions = {"timeout": timeout.as_dict()}
+        return httpx.Request("GET", url, headers={"User-Agent": USER_AGENT}, extensions=extensions)
+
+    def redirect_target(self, error: RedirectError, hops: int) -> str:
+        """Where a result download's redirect (hop number `hops`) points; it is followed by hand.
+
+        Raises `error` when it names no Location, and :class:`APIConnectionError` past the
+        httpx client's ``max_redirects``.
+        """
+        if error.location is None:
+            raise error
+        if hops >= self.http.max_redirects:
+            raise APIConnectionError(
+                f"the result download was redirected more than {self.http.max_redirects} times "
+                f"(last to {error.location}); retry, or ask the server's operator"
+            ) from error
+        return error.location
 
     def models_request(self) -> httpx.Request:
         """``GET /models`` on the backend."""
@@ -509,6 +535,11 @@ class Transport:
         )
 
 
+def _auth(credentials: bool) -> Any:
+    """The ``auth`` of a send: the httpx client's own, or none for a credential-free download."""
+    return httpx.USE_CLIENT_DEFAULT if credentials else None
+
+
 def _target(outcome: httpx.Response | httpx.HTTPError) -> str:
     """``"POST https://host/v1/images/generations"`` (no query) of a failed attempt."""
     try:
@@ -532,6 +563,27 @@ class SyncTransport(Transport):
         if self.owns_http:
             self.http.close()
 
+    def download(self, url: str, options: RequestOptions, body: BodyBuffer) -> None:
+        """Read a result URL into `body`: bare GETs, redirects followed hop by hop.
+
+        Each hop is one attempt with the call's total timeout; `body` keeps its byte limit.
+        """
+        deadline = self.deadline_for(options)
+        for hops in itertools.count():
+            build = functools.partial(self.download_request, url, options)
+            try:
+                self.send(
+                    build,
+                    stream=False,
+                    model=None,
+                    body=body,
+                    credentials=False,
+                    deadline=deadline,
+                )
+                return
+            except RedirectError as error:
+                url = self.redirect_target(error, hops)
+
     def send(
         self,
         build: Build,
@@ -539,7 +591,7 @@ class SyncTransport(Transport):
         stream: bool,
         model: str | None,
         body: BodyBuffer | None = None,
-        follow_redirects: bool = False,
+        credentials: bool = True,
         secrets: tuple[str | None, ...] = (),
         deadline: Deadline | None = None,
         limit: int | None = None,
@@ -548,9 +600,10 @@ class SyncTransport(Transport):
 
         Its body is read unless `stream`; with `body`, a successful body is read into
         `body` instead of the response (a body cut mid-way is retried like any other).
-        API calls never follow redirects, whatever the httpx client says: a 3xx becomes a
+        Nothing follows redirects, whatever the httpx client says: a 3xx becomes a
         :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
-        host. Only credential-free result downloads pass ``follow_redirects=True``.
+        host (:meth:`download` follows a download's redirects by hand). ``credentials=False``
+        (result downloads) also leaves out the httpx client's ``auth``.
 
         Every attempt restarts `deadline` (checked as the body arrives: a trickling server
         cannot stretch it; it ends in ``APITimeoutError``). A body past its limit (`body`'s,
@@ -572,7 +625,7 @@ class SyncTransport(Transport):
                     deadline.start()
                     deadline.watch(request)
                 outcome = response = self.http.send(
-                    request, stream=True, follow_redirects=follow_redirects
+                    request, stream=True, follow_redirects=False, auth=_auth(credentials)
                 )
                 with _closing_on_error(response):
                     if deadline is not None:
@@ -630,6 +683,24 @@ class AsyncTransport(Transport):
         if self.owns_http:
             await self.http.aclose()
 
+    async def download(self, url: str, options: RequestOptions, body: BodyBuffer) -> None:
+        """Async twin of :meth:`SyncTransport.download`."""
+        deadline = self.deadline_for(options)
+        for hops in itertools.count():
+            build = functools.partial(self.download_request, url, options)
+            try:
+                await self.send(
+                    build,
+                    stream=False,
+                    model=None,
+                    body=body,
+                    credentials=False,
+                    deadline=deadline,
+                )
+                return
+            except RedirectError as error:
+                url = self.redirect_target(error, hops)
+
     async def send(
         self,
         build: Build,
@@ -637,7 +708,7 @@ class AsyncTransport(Transport):
         stream: bool,
         model: str | None,
         body: BodyBuffer | None = None,
-        follow_redirects: bool = False,
+        credentials: bool = True,
         secrets: tuple[str | None, ...] = (),
         deadline: Deadline | None = None,
         limit: int | None = None,
@@ -663,7 +734,7 @@ class AsyncTransport(Transport):
                 try:
                     async with _time_limit(deadline):
                         outcome = response = await self.http.send(
-                            request, stream=True, follow_redirects=follow_redirects
+                            request, stream=True, follow_redirects=False, auth=_auth(credentials)
                         )
                         if body is not None and outcome.is_success and not stream:
                             body.start(outcome)

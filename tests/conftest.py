@@ -3,6 +3,9 @@
 ``offline_server``        one zero-latency server for the whole session (do not add faults to it)
 ``make_offline_server``   a factory for servers with latency and/or faults, stopped after the test:
                           ``server = make_offline_server(latency=0.05, faults=[Fault("429")])``
+
+Every test gets its own empty settings folder (``GPTIMAGE_CONFIG_DIR``), so no test reads or
+writes the user's remembered painter settings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,14 @@ from typing import Any
 import pytest
 
 from gptimage_widgets.offline import OfflineServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh, empty settings folder for each test (never the user's ~/.config)."""
+    monkeypatch.setenv("GPTIMAGE_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture(scope="session")

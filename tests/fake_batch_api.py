@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -38,8 +39,8 @@ def prompt_image(prompt: str, side: int = 8) -> np.ndarray:
     return np.full((side, side, 3), (r, g, b), np.uint8)
 
 
-class Chunks(httpx.SyncByteStream):
-    """A body sent in 64 KiB pieces, as a network would (not one big chunk)."""
+class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent in 64 KiB pieces, as a network would (not one big chunk); sync or async."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -48,6 +49,10 @@ class Chunks(httpx.SyncByteStream):
         view = memoryview(self.data)
         for start in range(0, len(view), 65536):
             yield bytes(view[start : start + 65536])
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        for piece in self:
+            yield piece
 
 
 class FakeBatchAPI:
@@ -58,6 +63,7 @@ class FakeBatchAPI:
         self.steps = steps  # retrieves before "completed"
         self.line_payload = line_payload  # extra side of generated images (large outputs)
         self.uploaded_lines: list[list[dict[str, Any]]] = []
+        self.list_pages = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/v1")
@@ -70,7 +76,7 @@ class FakeBatchAPI:
         if key == "POST /batches":
             return self._create(json.loads(request.content))
         if request.method == "GET" and path == "/batches":
-            return httpx.Response(200, json={"object": "list", "data": list(self.batches.values())})
+            return self._list(request)
         if request.method == "GET" and path.startswith("/batches/"):
             return self._retrieve(path.split("/")[2])
         if key.startswith("POST /batches/") and path.endswith("/cancel"):
@@ -113,6 +119,8 @@ class FakeBatchAPI:
             "endpoint": payload["endpoint"],
             "input_file_id": payload["input_file_id"],
             "completion_window": payload["completion_window"],
+            "metadata": payload.get("metadata"),
+            "created_at": int(time.time()),
             "status": "validating",
             "output_file_id": None,
             "error_file_id": None,
@@ -130,6 +138,46 @@ class FakeBatchAPI:
         }
         self.batches[batch_id] = batch
         return httpx.Response(200, json=self._public(batch))
+
+    def _list(self, request: httpx.Request) -> httpx.Response:
+        """OpenAI's cursor page, newest first (``limit`` default 20, ``after``)."""
+        newest = [self._public(b) for b in reversed(self.batches.values())]
+        limit = int(request.url.params.get("limit", 20))
+        after = request.url.params.get("after")
+        ids = [b["id"] for b in newest]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = newest[start : start + limit]
+        self.list_pages += 1
+        return httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": start + len(page) < len(newest),
+            },
+        )
+
+    def add_foreign(self, endpoint: str = "/v1/chat/completions") -> str:
+        """A batch another tool made (no job metadata; by default not an image endpoint)."""
+        batch_id = f"batch_{len(self.batches)}"
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": endpoint,
+            "input_file_id": "file-none",
+            "completion_window": "24h",
+            "metadata": None,
+            "created_at": int(time.time()),
+            "status": "completed",
+            "output_file_id": None,
+            "error_file_id": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "_final": {},
+            "_retrieves": 0,
+        }
+        return batch_id
 
     def _retrieve(self, batch_id: str) -> httpx.Response:
         batch = self.batches[batch_id]

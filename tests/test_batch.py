@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 from fake_batch_api import FakeBatchAPI, prompt_image
 
-from gptimage_widgets import batch_lines, retry
+from gptimage_widgets import catalog, retry
+from gptimage_widgets.catalog import batch as catalog_batch
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
 
@@ -92,7 +94,8 @@ def test_refused_in_a_batch(tmp_path: Path) -> None:
 
 
 def test_image_url_limit_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batch_lines, "MAX_IMAGE_URL_CHARS", 100)
+    limits = replace(catalog.batch_limits(), max_image_url_chars=100)
+    monkeypatch.setattr(catalog_batch, "_LIMITS", limits)
     fake = FakeBatchAPI()
     client = make_client(fake, tmp_path)
     with pytest.raises(ValidationError) as caught:
@@ -212,8 +215,10 @@ def test_history_off_keeps_results_in_memory(tmp_path: Path) -> None:
     assert job.results()[0] is not None
     before = fake.calls["total"]
     assert job.results()[0] is not None and fake.calls["total"] == before
+    # nothing remembered here: the server still knows the job (its batches' metadata)
+    assert client.get_batch(job.id).batch_ids == job.batch_ids
     with pytest.raises(ValidationError):
-        client.get_batch(job.id)
+        client.get_batch("not-a-job")
 
 
 def test_job_record_has_no_key(tmp_path: Path) -> None:
@@ -303,3 +308,40 @@ def test_wait_shows_a_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture
     job = make_client(FakeBatchAPI(), tmp_path).submit_batch(["a", "b"])
     job.wait()
     assert "2/2" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def test_list_batches_pages_the_server_and_merges_the_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gptimage_widgets import batch
+
+    fake = FakeBatchAPI()
+    here = make_client(fake, tmp_path / "here")
+    local = here.submit_batch(["one", "two"], max_lines=1)  # two batches behind one job
+    elsewhere = make_client(fake, tmp_path / "there").submit_batch(["three", {"prompt": "four"}])
+    fake.add_foreign()  # another tool's chat batch: not an image job
+    monkeypatch.setattr(batch, "_PAGE", 2)  # pages of two: the listing follows `after`
+    jobs = here.list_batches()
+    assert fake.list_pages == 2  # four batches
+    listed = {job.id: job.batch_ids for job in jobs}
+    assert listed == {elsewhere.id: elsewhere.batch_ids, local.id: local.batch_ids}
+    assert {job.id for job in here.list_batches(limit=0)} == set(listed)  # remembered now
+    assert fake.list_pages == 2
+    results = here.get_batch(elsewhere.id).wait(progress=False).results()
+    # the items were read back from the input file: prompts in input order
+    assert [r.request["prompt"] for r in results] == ["three", "four"]
+    assert np.array_equal(results[1].images[0], prompt_image("four"))
+
+
+def test_get_batch_finds_a_job_of_another_machine_on_the_server(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    job = make_client(fake, tmp_path / "a").submit_batch(["x", "y"], max_lines=1)
+    fresh = make_client(fake, tmp_path / "b")
+    assert fresh.get_batch(job.id).batch_ids == job.batch_ids
+    by_batch = make_client(fake, tmp_path / "c").get_batch(job.batch_ids[1])
+    assert by_batch.id == job.id and by_batch.batch_ids == job.batch_ids  # siblings listed
+    with pytest.raises(ValidationError, match="no batch job"):
+        make_client(fake, tmp_path / "d").get_batch("batchjob_20000101_000000_00000000")

@@ -29,14 +29,27 @@ CORE = [
     "results",
     "pricing",
     "history",
+    "private_files",
     "batch_lines",
     "batch_store",
     "ratelimit",
     "request_cache",
     "sweeps",
+    "settings",
 ]
-CLIENT = ["client", "sse", "retry", "backends", "offline", "cli", "batch", "cli_batch", "progress"]
-UI_PACKAGES = ("ipywidgets", "ipycanvas", "matplotlib", "IPython.display")
+CLIENT = [
+    "client",
+    "sse",
+    "retry",
+    "backends",
+    "offline",
+    "cli",
+    "batch",
+    "batch_async",
+    "cli_batch",
+    "progress",
+]
+UI_PACKAGES = ("ipywidgets", "ipycanvas", "anywidget", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 
 
@@ -70,7 +83,11 @@ WIDGETS = f"{PACKAGE}.widgets"
 #: painter and the gallery), never each other's helpers: those live in ``widgets/_display.py``.
 SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
 #: A widget's own private parts (split out to keep modules small) and the one module using them.
-PRIVATE_PARTS = {f"{WIDGETS}._controls": f"{WIDGETS}.form"}
+PRIVATE_PARTS = {
+    f"{WIDGETS}._controls": f"{WIDGETS}.form",
+    f"{WIDGETS}._ink_layer": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_view": f"{WIDGETS}.painter",
+}
 
 
 def _module_name(path: Path) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -15,7 +16,9 @@ import openai
 import pytest
 from PIL import Image
 
-from gptimage_widgets.offline import OfflineServer, batchrun
+from gptimage_widgets import catalog
+from gptimage_widgets.catalog import batch as catalog_batch
+from gptimage_widgets.offline import OfflineServer
 from gptimage_widgets.offline.batchrun import BATCH_HEADER
 
 GENERATIONS = "/v1/images/generations"
@@ -253,7 +256,8 @@ def test_a_bad_input_file_fails_the_batch(
 
 def test_file_limits_fail_the_batch(sdk: openai.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [line(f"r{i}", {"prompt": "x"}) for i in range(3)]
-    monkeypatch.setattr(batchrun, "MAX_REQUESTS", 2)
+    limits = catalog.batch_limits()
+    monkeypatch.setattr(catalog_batch, "_LIMITS", replace(limits, max_requests_per_file=2))
     file_id = upload(sdk, lines)
     create = sdk.batches.create
     batch = wait(
@@ -261,7 +265,7 @@ def test_file_limits_fail_the_batch(sdk: openai.OpenAI, monkeypatch: pytest.Monk
     )
     assert batch.status == "failed" and batch.errors and batch.errors.data
     assert batch.errors.data[0].code == "too_many_tasks"
-    monkeypatch.setattr(batchrun, "MAX_INPUT_BYTES", 10)
+    monkeypatch.setattr(catalog_batch, "_LIMITS", replace(limits, max_file_bytes=10))
     batch = wait(
         sdk, create(input_file_id=file_id, endpoint=GENERATIONS, completion_window="24h").id
     )

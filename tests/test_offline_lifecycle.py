@@ -20,7 +20,7 @@ from gptimage_widgets import catalog
 from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
 from gptimage_widgets.cli import build_parser
 from gptimage_widgets.client import ImageClient
-from gptimage_widgets.errors import NotFoundError
+from gptimage_widgets.errors import ModelNotFoundError, NotFoundError
 from gptimage_widgets.offline import OfflineServer
 from gptimage_widgets.offline.lifecycle import LIFECYCLES
 
@@ -156,18 +156,21 @@ def test_strict_model_list_omits_shut_down_models_and_keeps_dates(
 # --------------------------------------------------------------------------- clients
 
 
-def test_the_kits_client_gets_a_not_found_error_with_the_request_id(
+def test_the_kits_client_gets_a_model_not_found_error_with_the_request_id(
     strict: OfflineServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     on_day(monkeypatch, AFTER_SHUTDOWN)
     with (
         ImageClient(base_url=strict.base_url, history=False) as client,
-        pytest.raises(NotFoundError) as missing,
+        pytest.raises(ModelNotFoundError) as missing,
     ):
         client.generate("a fox", model="gpt-image-1.5")
+    assert isinstance(missing.value, NotFoundError)
     assert missing.value.code == "model_not_found"
     assert missing.value.request_id == strict.requests[-1].request_id
-    assert "gpt-image-1.5" in str(missing.value)
+    message = str(missing.value)
+    assert "gpt-image-1.5" in message
+    assert "gpt-image-2.6-flare" in message  # the replacement, from the catalog
 
 
 # --------------------------------------------------------------------------- CLI

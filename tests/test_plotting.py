@@ -216,6 +216,19 @@ def test_sweep_leaves_missing_cells_blank() -> None:
     assert figure.axes[-1].texts[0].get_text() == "no result"
 
 
+def test_sweep_of_batch_results_skips_the_failed_items() -> None:
+    from gptimage_widgets.batch import BatchResults
+    from gptimage_widgets.errors import BadRequestError
+
+    results = sweep()
+    batch = BatchResults([*results[:-1], None])
+    batch.errors = {len(results) - 1: BadRequestError("bad size", status_code=400)}
+    figure = plot_sweep(batch, "prompt", "quality")
+    assert len(figure.axes) == 6
+    assert figure.axes[-1].texts[0].get_text() == "no result"
+    np.testing.assert_array_equal(drawn(figure.axes[0]), results[0].images[0])
+
+
 def test_sweep_errors_name_the_missing_parameter_and_duplicates() -> None:
     results = sweep()
     with pytest.raises(ValidationError, match="'style'") as info:

@@ -43,6 +43,9 @@ ISSUE_ADDITIONS = {
     "ModelNotFoundError",
     "SweepResults",
     "load_sweep",
+    "BatchJob",
+    "AsyncBatchJob",
+    "BatchResults",
 }
 
 
@@ -84,7 +87,7 @@ def test_validation_error_is_a_value_error() -> None:
 
 def test_import_is_light() -> None:
     """Importing the package must not pull in httpx, ipywidgets or matplotlib."""
-    heavy = ("httpx", "ipywidgets", "ipycanvas", "matplotlib")
+    heavy = ("httpx", "ipywidgets", "ipycanvas", "anywidget", "matplotlib")
     code = (
         f"import sys, gptimage_widgets; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )

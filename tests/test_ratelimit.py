@@ -289,3 +289,58 @@ def test_429s_without_a_delay_back_off_instead_of_spinning() -> None:
     pacer.observe({}, limited=False, retry_after=None)
     pacer.observe({}, limited=True, retry_after=None)
     assert pacer.reserve() == pytest.approx(0.5)
+
+
+# --------------------------------------------------------------------------- the sync client
+
+
+def test_sync_client_paces_by_default_and_rate_limit_false_does_not(
+    make_offline_server: Callable[..., OfflineServer],
+) -> None:
+    from gptimage_widgets import ImageClient, RateLimitError
+
+    server = make_offline_server(rate_limit=RequestRateLimit(4.0, burst=2))
+    with ImageClient("sk-test", server.base_url, history=False, max_retries=0) as client:
+        assert client.rate_limiter.enabled
+        results = [client.generate(f"p{i}", **MODEL) for i in range(6)]
+    assert len(results) == 6 and client.rate_limiter.rate is not None
+    assert not [r for r in server.requests if r.status == 429]  # paced: nothing refused
+    sent = [r.time for r in server.requests]
+    assert _sent_within_limit(sent, 4.0, allowance=2)
+    slow = make_offline_server(rate_limit=RequestRateLimit(0.2, burst=1))
+    with (
+        ImageClient(
+            "sk-test", slow.base_url, history=False, max_retries=0, rate_limit=False
+        ) as unpaced,
+        pytest.raises(RateLimitError),
+    ):
+        for i in range(3):  # not paced: the second goes at once and is refused
+            unpaced.generate(f"q{i}", **MODEL)
+    assert not unpaced.rate_limiter.enabled and unpaced.rate_limiter.rate is None
+
+
+def test_sync_client_threads_share_the_pacer_without_failures(
+    make_offline_server: Callable[..., OfflineServer],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gptimage_widgets import ImageClient
+
+    rate, threads = 10.0, 4
+    server = make_offline_server(latency=0.02, rate_limit=rate)
+    with (
+        ImageClient("sk-test", server.base_url, history=False) as client,
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        results = list(pool.map(lambda i: client.generate(f"p{i}", **MODEL), range(16)))
+    assert [r.request["prompt"] for r in results] == [f"p{i}" for i in range(16)]
+    assert len([r for r in server.requests if r.status == 429]) <= threads
+    sent = [r.time for r in server.requests]
+    assert _sent_within_limit(sent, rate, allowance=round(rate) + threads)
+
+
+def test_rate_limit_must_be_a_bool() -> None:
+    from gptimage_widgets import ImageClient, ValidationError
+
+    with pytest.raises(ValidationError, match="rate_limit"):
+        ImageClient("sk-test", "https://api.example/v1", history=False, rate_limit="yes")  # type: ignore[arg-type]

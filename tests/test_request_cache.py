@@ -171,6 +171,30 @@ async def test_async_client_answers_from_the_cache(tmp_path) -> None:
     await client.close()
 
 
+async def test_async_cache_lookups_run_off_the_event_loop(tmp_path, monkeypatch) -> None:
+    import threading
+
+    counter = Counter()
+    client = async_client(counter, tmp_path, cache=True)
+    await client.generate("a red fox", model="gpt-image-1")
+    lookups: list[int] = []
+    find_cached = HistoryStore.find_cached
+
+    def spy(self: HistoryStore, key: str) -> Any:
+        lookups.append(threading.get_ident())
+        return find_cached(self, key)
+
+    monkeypatch.setattr(HistoryStore, "find_cached", spy)
+    results = await client.sweep(["a red fox", "a fox"], model="gpt-image-1", progress=False)
+    assert results[0].cached and not results[1].cached
+    assert lookups and threading.get_ident() not in lookups  # never on the loop's thread
+    uncached = async_client(Counter(), tmp_path)  # cache off: no lookup at all
+    await uncached.generate("a red fox", model="gpt-image-1")
+    assert len(lookups) == 2
+    for each in (client, uncached):
+        await each.close()
+
+
 def test_key_covers_the_rule_and_ignores_delivery() -> None:
     plain = build_request("gpt-image-1", "generate", prompt="x", quality="low")
     streamed = build_request("gpt-image-1", "generate", prompt="x", quality="low", stream=True)

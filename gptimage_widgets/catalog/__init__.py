@@ -19,13 +19,15 @@ Modules, by concern:
 * :mod:`.defaults` -- :func:`resolve_params`, the one place defaults are filled;
 * :mod:`.lifecycle` -- statuses computed from dates, retirement per backend, wording;
 * :mod:`.overlay` -- ``GPTIMAGE_MODELS=path.json``: models registered at import;
-* :mod:`.table` -- the README model table (``python -m gptimage_widgets.catalog``).
+* :mod:`.table` -- the README model table (``python -m gptimage_widgets.catalog``);
+* :mod:`.batch` -- the Batch API's limits and price (:func:`batch_limits`).
 
 Pure package: stdlib only.
 """
 
 from __future__ import annotations
 
+from .batch import BatchLimits, batch_limits
 from .defaults import resolve_params
 from .lifecycle import (
     LIFECYCLE_BACKENDS,
@@ -75,12 +77,14 @@ __all__ = [
     "OPERATIONS",
     "RESERVED_PARAMS",
     "STATUSES",
+    "BatchLimits",
     "CustomSizeRules",
     "ModelSpec",
     "Operation",
     "ParamSpec",
     "Pricing",
     "apply_shutdown_dates",
+    "batch_limits",
     "find_model",
     "get_model",
     "largest_output_pixels",

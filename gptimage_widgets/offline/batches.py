@@ -3,12 +3,13 @@
 Owns: the routes and what a create request may hold —
 
 * ``POST /v1/batches`` ``{"input_file_id", "endpoint", "completion_window": "24h",
-  "metadata"?, "output_expires_after"?}`` -> a batch object in status ``validating``; its
-  worker thread (:func:`.batchrun.run_batch`) takes it on. A request that is wrong in itself
-  (unknown field, endpoint other than ``/v1/images/generations`` or ``/v1/images/edits``,
-  window other than ``24h``, bad metadata, an input file that is not ``purpose="batch"``) is
-  a 400; an unknown ``input_file_id`` a 404. What is wrong *inside* the file makes the batch
-  ``failed`` with ``errors`` (see :mod:`.batchrun`);
+  "metadata"?, "output_expires_after"?}`` (window, endpoints and file limits are the
+  catalog's: :func:`gptimage_widgets.catalog.batch_limits`) -> a batch object in status
+  ``validating``; its worker thread (:func:`.batchrun.run_batch`) takes it on. A request
+  that is wrong in itself (unknown field, endpoint other than ``/v1/images/generations`` or
+  ``/v1/images/edits``, window other than ``24h``, bad metadata, an input file that is not
+  ``purpose="batch"``) is a 400; an unknown ``input_file_id`` a 404. What is wrong *inside*
+  the file makes the batch ``failed`` with ``errors`` (see :mod:`.batchrun`);
 * ``GET /v1/batches/{id}``; ``GET /v1/batches`` (newest first; ``limit`` 1-100, default 20;
   ``after``; ``has_more``, ``first_id``, ``last_id``);
 * ``POST /v1/batches/{id}/cancel``: ``validating``/``in_progress`` -> ``cancelling`` (answered
@@ -27,6 +28,7 @@ import time
 import uuid
 from typing import Any
 
+from ..catalog import batch_limits
 from .batchrun import ENDPOINTS, Batch, Handler, run_batch
 from .files import FileStore, find, list_page, ok, query_params, require_method
 from .responses import (
@@ -39,7 +41,6 @@ from .responses import (
 
 __all__ = ["BatchAPI"]
 
-COMPLETION_WINDOWS = ("24h",)
 CREATE_FIELDS = (
     "input_file_id",
     "endpoint",
@@ -125,11 +126,12 @@ class BatchAPI:
                 code="invalid_value",
             )
         window = _required_string(payload, "completion_window")
-        if window not in COMPLETION_WINDOWS:
+        allowed = batch_limits().completion_window
+        if window != allowed:
             raise api_error(
                 400,
-                f"Invalid value for 'completion_window': {short(window)!r}; only '24h' is "
-                "supported.",
+                f"Invalid value for 'completion_window': {short(window)!r}; only "
+                f"{allowed!r} is supported.",
                 param="completion_window",
                 code="invalid_value",
             )

@@ -1,6 +1,7 @@
 """How the offline server checks and runs one Batch API input file, in a background thread.
 
-Owns: the input-file rules (:data:`MAX_REQUESTS` lines, :data:`MAX_INPUT_BYTES`, the line
+Owns: the input-file rules (at most ``max_requests_per_file`` lines and ``max_file_bytes``,
+both from :func:`gptimage_widgets.catalog.batch_limits`, the client's numbers too; the line
 shape ``{"custom_id", "method": "POST", "url": <the batch's endpoint>, "body": {...}}``,
 unique ``custom_id``, one model per file) with OpenAI's error codes (``empty_file``,
 ``invalid_json_line``, ``url_mismatch``, ``duplicate_custom_id``, ``model_mismatch``,
@@ -30,26 +31,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..catalog import batch_limits
+from ..request import PATHS
 from .parsing import DEFAULT_MODELS
 from .responses import HTTPRequest, HTTPResponse, error_body, json_bytes
 
 __all__ = [
     "BATCH_HEADER",
     "ENDPOINTS",
-    "MAX_INPUT_BYTES",
     "MAX_REPORTED_ERRORS",
-    "MAX_REQUESTS",
     "Batch",
     "run_batch",
     "scan_input",
 ]
 
-#: The endpoints a batch may name, with the operation each runs.
-ENDPOINTS = {"/v1/images/generations": "generate", "/v1/images/edits": "edit"}
-#: Most requests (non-blank lines) in one input file.
-MAX_REQUESTS = 50_000
-#: Largest input file, in bytes (200 MB).
-MAX_INPUT_BYTES = 200 * 1024 * 1024
+#: The endpoints a batch may name (the catalog's), with the operation each runs.
+ENDPOINTS = {
+    f"/v1{path}": operation
+    for operation, path in PATHS.items()
+    if f"/v1{path}" in batch_limits().endpoints
+}
 #: Validation errors listed on a failed batch (the first ones, by line).
 MAX_REPORTED_ERRORS = 100
 #: Header on the request-log entry of every line a batch ran (value: the batch id).
@@ -113,7 +114,7 @@ class Batch:
                 "output_file_id": self.output_file_id,
                 "error_file_id": self.error_file_id,
                 "created_at": self.created_at,
-                "expires_at": self.created_at + 24 * 3600,
+                "expires_at": self.created_at + batch_limits().completion_window_s,
                 **times,
                 "request_counts": {
                     "total": self.total,
@@ -187,8 +188,9 @@ def scan_input(data: bytes, endpoint: str) -> tuple[int, str | None, list[dict[s
         OpenAI's batch errors ``{"code", "message", "param", "line"}``, at most
         :data:`MAX_REPORTED_ERRORS`; empty when the file is runnable.
     """
-    if len(data) > MAX_INPUT_BYTES:
-        message = f"The input file has {len(data)} bytes; the limit is {MAX_INPUT_BYTES}."
+    limits = batch_limits()
+    if len(data) > limits.max_file_bytes:
+        message = f"The input file has {len(data)} bytes; the limit is {limits.max_file_bytes}."
         return 0, None, [_error("file_too_large", message)]
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -226,8 +228,10 @@ def scan_input(data: bytes, endpoint: str) -> tuple[int, str | None, list[dict[s
             errors.append(problem)
     if count == 0:
         errors.append(_error("empty_file", "The input file has no requests."))
-    elif count > MAX_REQUESTS:
-        message = f"The input file has {count} requests; the limit is {MAX_REQUESTS}."
+    elif count > limits.max_requests_per_file:
+        message = (
+            f"The input file has {count} requests; the limit is {limits.max_requests_per_file}."
+        )
         errors.insert(0, _error("too_many_tasks", message))
     return count, (model[1] if model else None), errors
 

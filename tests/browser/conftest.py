@@ -120,10 +120,18 @@ def wait_until(
 
 
 class JupyterServer:
-    """A JupyterLab server running in a temporary root folder."""
+    """A JupyterLab server running in a temporary root folder.
 
-    def __init__(self, root: Path, base: Path) -> None:
+    ``extensions`` switches server extensions on or off for this server only (e.g.
+    ``{"gptimage_widgets": False}``), as ``--ServerApp.jpserver_extensions=NAME=BOOL``; by
+    default the installed configuration decides.
+    """
+
+    def __init__(
+        self, root: Path, base: Path, *, extensions: dict[str, bool] | None = None
+    ) -> None:
         self.root = root
+        self.extensions = dict(extensions or {})
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -140,6 +148,7 @@ class JupyterServer:
             "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
             "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
             "JUPYTER_CONFIG_DIR": str(base / "config"),
+            "GPTIMAGE_CONFIG_DIR": str(base / "gptimage-config"),  # painter settings, per server
             "MPLBACKEND": "Agg",
         }
         self.env.pop("OPENAI_API_KEY", None)
@@ -161,6 +170,7 @@ class JupyterServer:
             "--LabApp.expose_app_in_browser=True",
             "--JupyterNotebookApp.expose_app_in_browser=True",
             "--ServerApp.disable_check_xsrf=True",
+            *(f"--ServerApp.jpserver_extensions={k}={v}" for k, v in self.extensions.items()),
         ]
         self.process = subprocess.Popen(
             command, cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
@@ -346,6 +356,8 @@ def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable
     def _open(
         name: str, cells: list[str] | None = None, *, ui: str = "lab", source: Path | None = None
     ) -> KernelProbe:
+        # each notebook starts with no remembered painter settings (tool, brush size...)
+        shutil.rmtree(jupyter_server.env["GPTIMAGE_CONFIG_DIR"], ignore_errors=True)
         if source is not None:  # an existing notebook (e.g. from notebooks/), copied as is
             shutil.copy(source, jupyter_server.root / name)
         else:
@@ -574,4 +586,131 @@ def widget_kit() -> Any:
         visible_labels=visible_labels,
         next_frame=next_frame,
         click_button=click_button,
+    )
+
+
+# --------------------------------------------------------------------------- widget round trips
+# Added for the kernel websocket (TCP_NODELAY server extension) tests and
+# benchmarks/bench_widget_roundtrip.py.
+
+#: Kernel-side cell: a widget that answers every custom message ``{"n": i}`` with ``{"echo": i}``.
+ECHO_CELL = """
+import ipywidgets as _widgets
+
+echo = _widgets.Label(value="echo ready")
+echo.add_class("giw-echo")
+echo.on_msg(lambda widget, content, buffers: widget.send({"echo": content.get("n")}))
+echo
+"""
+
+#: JavaScript: ``count`` sequential round trips JS ``model.send`` -> Python echo -> JS
+#: ``msg:custom``; returns ``[echoed numbers (null on a 10 s timeout), milliseconds each]``.
+_ECHO_JS = """
+async ([modelId, count]) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  let found = null;
+  const visit = (widget) => {
+    if (found || !widget) return;
+    if (widget._manager) { found = widget._manager; return; }
+    for (const child of (widget.widgets || [])) visit(child);
+  };
+  for (const cell of notebook.widgets) visit(cell.outputArea);
+  if (!found) throw new Error('no widget renderer found in the notebook outputs');
+  const manager = found.promise ? await found.promise : found;
+  const model = await manager.get_model(modelId);
+  const echoed = [], times = [];
+  for (let i = 0; i < count; i++) {
+    let onMessage = null;
+    const reply = new Promise((resolve) => {
+      onMessage = (content) => { if (content && content.echo === i) resolve(content.echo); };
+      model.on('msg:custom', onMessage);
+      setTimeout(() => resolve(null), 10000);
+    });
+    const start = performance.now();
+    model.send({ n: i }, {});
+    const value = await reply;
+    times.push(performance.now() - start);
+    model.off('msg:custom', onMessage);
+    echoed.push(value);
+  }
+  return [echoed, times];
+}
+"""
+
+
+def widget_round_trips(page: Any, model_id: str, count: int) -> tuple[list[Any], list[float]]:
+    """Send ``count`` messages to the :data:`ECHO_CELL` widget, one after the other.
+
+    Returns
+    -------
+    echoed : list
+        What came back for message ``i`` (``i`` itself, or None after a 10 s timeout).
+    times : list of float
+        Milliseconds from ``model.send`` to the echo's arrival in the page, for each message.
+    """
+    echoed, times = page.evaluate(_ECHO_JS, [model_id, count])
+    return list(echoed), [float(t) for t in times]
+
+
+def open_on(server: JupyterServer, page: Any, name: str, cells: list[str], ui: str = "lab") -> Any:
+    """Like the ``open_notebook`` fixture, on a given ``server``: write, open, run, probe.
+
+    Returns the :class:`KernelProbe` (the caller closes it).
+    """
+    write_notebook(server.root, name, cells)
+    page.goto(server.lab_url(name) if ui == "lab" else server.notebook7_url(name))
+    run_all_cells(page)
+    return KernelProbe(server, name)
+
+
+def server_log(server: JupyterServer) -> str:
+    """What ``server`` has logged so far."""
+    if not server.log.closed:
+        server.log.flush()
+    return Path(server.log.name).read_text(errors="replace")
+
+
+def close_sessions(server: JupyterServer) -> None:
+    """Shut down every notebook session (and so its kernel) on ``server``."""
+    for session in server.api("/api/sessions"):
+        request = urllib.request.Request(
+            f"{server.url}/api/sessions/{session['id']}",
+            method="DELETE",
+            headers={"Authorization": f"token {server.token}"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture(scope="module")
+def start_jupyter_server(
+    tmp_path_factory: pytest.TempPathFactory, chromium: str
+) -> Iterator[Callable[..., JupyterServer]]:
+    """Start more servers, e.g. ``start_jupyter_server(extensions={...})``; all stop at the end
+    of the module."""
+    servers: list[JupyterServer] = []
+
+    def _start(**options: Any) -> JupyterServer:
+        base = tmp_path_factory.mktemp("jupyter")
+        (base / "root").mkdir()
+        server = JupyterServer(base / "root", base, **options)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield _start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def roundtrip_kit() -> Any:
+    """The round-trip helpers above as one object (test modules import nothing from here)."""
+    import types
+
+    return types.SimpleNamespace(
+        ECHO_CELL=ECHO_CELL,
+        widget_round_trips=widget_round_trips,
+        open_on=open_on,
+        server_log=server_log,
+        close_sessions=close_sessions,
     )

@@ -1,0 +1,128 @@
+"""Batch API jobs from the async client (``AsyncImageClient.submit_batch``), against the
+in-memory fake of the files/batches endpoints; the job logic is the sync job's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fake_batch_api import FakeBatchAPI, prompt_image
+
+from gptimage_widgets import load_sweep, retry
+from gptimage_widgets.async_client import AsyncImageClient
+from gptimage_widgets.batch_async import AsyncBatchJob
+from gptimage_widgets.client import ImageClient
+from gptimage_widgets.errors import ModerationError, ValidationError
+
+FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def instantly(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(retry, "async_sleep", instantly)
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+
+
+def make_async(fake: FakeBatchAPI, history: Any) -> AsyncImageClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    return AsyncImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )
+
+
+def make_sync(fake: FakeBatchAPI, history: Any) -> ImageClient:
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    return ImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )
+
+
+def photo() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+
+
+def square_mask() -> np.ndarray:
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 16:48] = True
+    return mask
+
+
+async def test_async_job_prompts_and_a_masked_edit_in_input_order(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_async(fake, tmp_path)
+    items = [
+        "a lighthouse",
+        {"operation": "edit", "prompt": "a red square", "images": [photo()], "mask": square_mask()},
+        "FAIL this one",
+    ]
+    job = await client.submit_batch(items, size="1024x1024")
+    assert isinstance(job, AsyncBatchJob) and len(job.batch_ids) == 2
+    assert (await job.wait(progress=False)).status == "completed"
+    results = await job.results()
+    assert np.array_equal(results[0].images[0], prompt_image("a lighthouse"))
+    edited = results[1].images[0]
+    assert np.array_equal(edited[~square_mask()], photo()[~square_mask()])
+    assert results[2] is None and isinstance(results.errors[2], ModerationError)
+    # the sync client resumes the same job from the history: nothing downloaded again
+    before = fake.calls["total"]
+    again = make_sync(fake, tmp_path).get_batch(job.id).results()
+    assert fake.calls["total"] == before
+    assert np.array_equal(again[1].images[0], edited)
+    await client.close()
+
+
+async def test_async_validation_names_the_item_and_uploads_nothing(tmp_path: Path) -> None:
+    fake = FakeBatchAPI()
+    client = make_async(fake, tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        await client.submit_batch(["fine", {"prompt": "bad", "size": "13x13"}])
+    assert any(p.param == "items[1].size" for p in caught.value.problems)
+    assert fake.calls["total"] == 0
+    await client.close()
+
+
+async def test_async_list_get_cancel_estimate_and_export(tmp_path: Path) -> None:
+    fake = FakeBatchAPI(steps=10)
+    there = make_async(fake, tmp_path / "there")
+    job = await there.submit_batch(["a", "b"], quality="low", size="1024x1024")
+    assert job.estimate() is not None
+    here = make_async(fake, tmp_path / "here")
+    assert [j.id for j in await here.list_batches()] == [job.id]
+    resumed = await here.get_batch(job.id)
+    assert (await resumed.cancel()).status == "cancelled"
+    results = await resumed.results()
+    assert results == [None, None] and "cancelled" in str(results.errors[0])
+    finished = FakeBatchAPI()
+    other = make_async(finished, tmp_path / "other")
+    done = await (await other.submit_batch(["x", "y"])).wait(progress=False)
+    manifest = await done.export(tmp_path / "export")
+    loaded = load_sweep(manifest.parent)
+    assert np.array_equal(loaded.arrays(), (await done.results()).arrays())
+    for client in (there, here, other):
+        await client.close()
+
+
+async def test_async_output_is_read_line_by_line_with_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    fake = FakeBatchAPI(line_payload=400)  # each line ~ 0.65 MB of base64
+    client = make_async(fake, tmp_path)
+    job = await (await client.submit_batch([f"noise {i}" for i in range(16)])).wait(progress=False)
+    output = fake.files[job.record.batches[0]["output_file_id"]]
+    longest = max(len(line) for line in output.splitlines())
+    assert len(output) > 8 * longest
+    del output
+    tracemalloc.start()
+    try:
+        assert await job.fetch() == 16
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * longest  # about one line, not the file
+    await client.close()
