@@ -118,9 +118,10 @@ class ImageClient(ClientBase[SyncTransport]):
         Seconds one attempt may take in all, connect to last byte, when `timeout` is not a
         number (default 900: high-quality 4K images take 2-3 minutes); each retry starts
         afresh. None: httpx's per-phase timeouts only. The async client cancels the attempt
-        wherever it is; the sync client checks it as the body arrives, and no phase may
-        wait longer than it (a stall ends within twice it, at worst). A stream counts
-        while it is read.
+        wherever it is; the sync client's watchdog thread closes the connection at the
+        deadline (:mod:`gptimage_widgets.deadlines`; a reused keep-alive connection that
+        stalls before its headers ends by the read timeout, never longer than the
+        deadline). A stream counts while it is read. Past it: ``APITimeoutError``.
     """
 
     transport_class = SyncTransport
