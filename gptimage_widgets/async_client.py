@@ -42,7 +42,15 @@ from .client_base import (
 from .errors import GPTImageError, ValidationError
 from .progress import Progress, progress_report
 from .ratelimit import patient
-from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
+from .responses import (
+    LISTING_LIMIT,
+    BodyBuffer,
+    decode_items,
+    download_limit,
+    json_body,
+    parse_payload,
+    request_id_of,
+)
 from .results import ImageResult
 from .sse import StreamEvent
 from .sweeps import SweepResults
@@ -98,7 +106,11 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     async def list_server_models(self) -> list[dict[str, Any]]:
         """Async :meth:`ImageClient.list_server_models`."""
         response, _ = await self._transport.send(
-            self._transport.models_request, stream=False, model=None
+            self._transport.models_request,
+            stream=False,
+            model=None,
+            deadline=self._transport.deadline_for(),
+            limit=LISTING_LIMIT,
         )
         return models_data(json_body(response, self._transport.secrets))
 
@@ -385,13 +397,14 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
             self._settle(call, result)
 
     async def _fetch(self, call: Call) -> ImageResult:
-        body = BodyBuffer()
+        body = BodyBuffer(self._body_limit(call))
         response, call.attempts = await self._transport.send(
             lambda: self._transport.api_request(call.request, call.options),
             stream=False,
             model=call.request.model,
             body=body,
             secrets=call.secrets,
+            deadline=self._transport.deadline_for(call.options),
         )
         call.first_byte = time.perf_counter()
         payload = parse_payload(body, request_id_of(response), call.secrets)
@@ -404,7 +417,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
     async def _download(self, url: str, options: RequestOptions = NO_OPTIONS) -> bytearray:
         """Async :meth:`ImageClient._download` (no credentials; redirects followed)."""
-        body = BodyBuffer()
+        body = BodyBuffer(download_limit(self._transport.max_response_bytes), "the result download")
         await self._transport.download(url, options, body)
         return body.take_bytes()
 
@@ -425,14 +438,16 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
 
     async def _stream(self, call: Call) -> AsyncIterator[StreamEvent]:
         async with self._semaphore():
+            deadline = self._transport.deadline_for(call.options)
             response, call.attempts = await self._transport.send(
                 lambda: self._transport.api_request(call.request, call.options),
                 stream=True,
                 model=call.request.model,
                 secrets=call.secrets,
+                deadline=deadline,
             )
             call.first_byte = time.perf_counter()
-            run = StreamRun(call.request.operation, response, call.secrets)
+            run = self._stream_run(call, response, deadline)
             try:
                 try:
                     async for chunk in response.aiter_bytes():
@@ -442,6 +457,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
                     raise run.broken(exc) from exc
                 decoded = run.finish()
             finally:
+                run.close()
                 await response.aclose()
         result = await asyncio.to_thread(self._save_now, self._make_result(call, decoded))
         for event in run.completed_events(result):

@@ -40,7 +40,15 @@ from .client_base import (
     PartialCallback,
     call_arguments,
 )
-from .responses import BodyBuffer, StreamRun, decode_items, json_body, parse_payload, request_id_of
+from .responses import (
+    LISTING_LIMIT,
+    BodyBuffer,
+    decode_items,
+    download_limit,
+    json_body,
+    parse_payload,
+    request_id_of,
+)
 from .results import ImageResult
 from .sse import StreamEvent
 from .transport import DEFAULT_TIMEOUT, NO_OPTIONS, RequestOptions, SyncTransport
@@ -58,7 +66,11 @@ class ImageClient(ClientBase[SyncTransport]):
     backend : {"auto", "openai", "azure", "offline"}
         ``"auto"``: OpenAI when a key or base URL is set, else the embedded offline server.
     timeout : float or httpx.Timeout, optional
-        Default ``httpx.Timeout(600, connect=5)``.
+        Default ``httpx.Timeout(600, connect=5)`` (per read; connecting at most 5 s). A
+        number bounds each read *and the whole attempt*, connect to last byte, so a server
+        that sends a byte every few seconds cannot stretch it (``APITimeoutError``). An
+        ``httpx.Timeout`` keeps httpx's per-phase meaning; `total_timeout` bounds the
+        attempt then.
     max_retries : int
         Retries of 408/409/429/5xx and connection errors (policy in
         :mod:`gptimage_widgets.retry`); default 2.
@@ -95,6 +107,21 @@ class ImageClient(ClientBase[SyncTransport]):
         waited out instead of spending the retry budget (see
         :mod:`gptimage_widgets.ratelimit`). False: every request goes at once and each 429
         spends a retry, as before pacing existed.
+    max_response_bytes : int
+        No answer is read past this many bytes, decoded (default 1 GiB). Each call's limit
+        is far lower: ``n`` times the largest image any registered model returns, counted
+        as an uncompressed RGBA PNG in base64, plus 1 MiB (~46 MB a 4K image); a streamed
+        event may take one such image, a result download one PNG. Past it, reading stops,
+        the connection is closed and ``ResponseTooLargeError`` says how much arrived (not
+        retried). Whatever the ``Content-Encoding``: a gzip bomb stops at the limit.
+    total_timeout : float or None
+        Seconds one attempt may take in all, connect to last byte, when `timeout` is not a
+        number (default 900: high-quality 4K images take 2-3 minutes); each retry starts
+        afresh. None: httpx's per-phase timeouts only. The async client cancels the attempt
+        wherever it is; the sync client's watchdog thread closes the connection at the
+        deadline (:mod:`gptimage_widgets.deadlines`; a reused keep-alive connection that
+        stalls before its headers ends by the read timeout, never longer than the
+        deadline). A stream counts while it is read. Past it: ``APITimeoutError``.
     """
 
     transport_class = SyncTransport
@@ -119,7 +146,13 @@ class ImageClient(ClientBase[SyncTransport]):
             :func:`gptimage_widgets.model_listing.compare_listing` to compare it with the
             catalog).
         """
-        response, _ = self._transport.send(self._transport.models_request, stream=False, model=None)
+        response, _ = self._transport.send(
+            self._transport.models_request,
+            stream=False,
+            model=None,
+            deadline=self._transport.deadline_for(),
+            limit=LISTING_LIMIT,
+        )
         return models_data(json_body(response, self._transport.secrets))
 
     def refresh_model_status(self) -> list[str]:
@@ -379,13 +412,14 @@ class ImageClient(ClientBase[SyncTransport]):
             self._settle(call, result)
 
     def _fetch(self, call: Call) -> ImageResult:
-        body = BodyBuffer()
+        body = BodyBuffer(self._body_limit(call))
         response, call.attempts = self._transport.send(
             lambda: self._transport.api_request(call.request, call.options),
             stream=False,
             model=call.request.model,
             body=body,
             secrets=call.secrets,
+            deadline=self._transport.deadline_for(call.options),
         )
         call.first_byte = time.perf_counter()
         payload = parse_payload(body, request_id_of(response), call.secrets)
@@ -400,7 +434,7 @@ class ImageClient(ClientBase[SyncTransport]):
         A bare GET: no key, no extra header, none of an injected httpx client's headers,
         auth or cookies; so redirects (storage hosts use them) are followed, hop by hop.
         """
-        body = BodyBuffer()
+        body = BodyBuffer(download_limit(self._transport.max_response_bytes), "the result download")
         self._transport.download(url, options, body)
         return body.take_bytes()
 
@@ -435,15 +469,17 @@ class ImageClient(ClientBase[SyncTransport]):
             self._settle(call, completed)
 
     def _stream(self, call: Call) -> Iterator[StreamEvent]:
+        deadline = self._transport.deadline_for(call.options)
         response, call.attempts = self._transport.send(
             lambda: self._transport.api_request(call.request, call.options),
             stream=True,
             model=call.request.model,
             secrets=call.secrets,
+            deadline=deadline,
         )
         call.first_byte = time.perf_counter()
-        run = StreamRun(call.request.operation, response, call.secrets)
-        with contextlib.closing(response):
+        run = self._stream_run(call, response, deadline)
+        with contextlib.closing(response), contextlib.closing(run):
             try:
                 for chunk in response.iter_bytes():
                     yield from run.feed(chunk)

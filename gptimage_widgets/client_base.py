@@ -31,9 +31,16 @@ from .history import HistoryStore
 from .ratelimit import RatePacer
 from .redact import redact_tree
 from .request import CLIENT_OPTIONS, ImageRequest, build_request
-from .responses import Decoded
+from .responses import DEFAULT_MAX_RESPONSE_BYTES, Decoded, StreamRun, body_limit
 from .results import ImageResult
-from .transport import NO_OPTIONS, RequestOptions, Transport, resolve_timeout
+from .transport import (
+    DEFAULT_TOTAL_TIMEOUT,
+    NO_OPTIONS,
+    RequestOptions,
+    Transport,
+    resolve_deadline,
+    resolve_timeout,
+)
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VARIATION_MODEL", "PartialCallback"]
 
@@ -162,6 +169,15 @@ def _check_settings(max_retries: Any, budget_usd: Any) -> None:
         )
 
 
+def _check_max_response_bytes(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ValidationError(
+            f"max_response_bytes must be an integer >= 1024 (bytes), got {value!r}",
+            param="max_response_bytes",
+            value=value,
+        )
+
+
 def _check_rate_limit(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(
@@ -212,8 +228,11 @@ class ClientBase(Generic[TransportT]):
         allow_retired: bool = False,
         cache: bool | str | os.PathLike[str] | HistoryStore = False,
         rate_limit: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
     ) -> None:
         _check_settings(max_retries, budget_usd)
+        _check_max_response_bytes(max_response_bytes)
         #: Default of every call's ``allow_retired``: send models retired at this backend.
         self.allow_retired = _check_allow_retired(allow_retired)
         self._backend: Backend = resolve_backend(
@@ -241,6 +260,8 @@ class ClientBase(Generic[TransportT]):
             timeout=resolve_timeout(timeout, injected=injected),
             policy=self.retry_policy,
             owns_http=not injected,
+            deadline=resolve_deadline(timeout, total_timeout),
+            max_response_bytes=max_response_bytes,
         )
         self._transport.pacer.enabled = _check_rate_limit(rate_limit)
 
@@ -322,6 +343,32 @@ class ClientBase(Generic[TransportT]):
             options=options,
             secrets=(*self._transport.secrets, *options.secrets),
             cache_key=key,
+        )
+
+    @staticmethod
+    def _images_asked(call: Call) -> int:
+        """How many images the call asked for (``n``, also when sent through ``extra_body``)."""
+        asked = [call.request.params.get("n"), call.options.body.get("n")]
+        return max([n for n in asked if isinstance(n, int) and not isinstance(n, bool)] + [1])
+
+    def _body_limit(self, call: Call) -> int:
+        """Decoded bytes the answer to `call` may take (see ``responses.body_limit``)."""
+        return body_limit(
+            self._images_asked(call),
+            call.request.partial_images,
+            self._transport.max_response_bytes,
+        )
+
+    def _stream_run(self, call: Call, response: httpx.Response, deadline: Any) -> StreamRun:
+        """The state of `call`'s streamed answer, bounded by what the call asked for."""
+        return StreamRun(
+            call.request.operation,
+            response,
+            call.secrets,
+            n=self._images_asked(call),
+            partial_images=call.request.partial_images,
+            limit=self._body_limit(call),
+            deadline=deadline,
         )
 
     def _refuse_retired(self, operation: str, model: Any, params: Mapping[str, Any]) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "RateLimitError",
     "RedirectError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "StreamError",
     "UnprocessableEntityError",
     "ValidationError",
@@ -150,6 +151,29 @@ class ResponseDecodeError(APIError):
 
 class StreamError(ResponseDecodeError):
     """A streamed response ended without its ``completed`` event, or an event was malformed."""
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """A response body (or one streamed event) grew past its byte limit; reading stopped there.
+
+    The limit is on the decoded size, whatever the ``Content-Encoding``: a small compressed
+    body that inflates to gigabytes is stopped at the limit. The connection is closed and
+    the request is not retried.
+
+    Attributes
+    ----------
+    received : int
+        Decoded bytes that had arrived when reading stopped (at least `limit` + 1).
+    limit : int
+        The limit in bytes (see ``max_response_bytes`` on the clients).
+    """
+
+    def __init__(
+        self, message: str, *, received: int, limit: int, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.received = received
+        self.limit = limit
 
 
 # --------------------------------------------------------------------------- HTTP status

@@ -41,10 +41,29 @@ from .errors import (
 )
 from .redact import redact, redact_tree
 
-__all__ = ["DECODE_PROBLEMS", "error_detail", "str_or_none", "stream_error_event", "translate"]
+__all__ = [
+    "DECODE_PROBLEMS",
+    "DeadlineExceeded",
+    "error_detail",
+    "str_or_none",
+    "stream_error_event",
+    "translate",
+]
 
-#: Exceptions that mean "the body could not be understood" while decoding a response.
-DECODE_PROBLEMS = (ValueError, KeyError, TypeError, IndexError, binascii.Error)
+#: Exceptions that mean "the body could not be understood" while decoding a response
+#: (``RecursionError``: JSON nested deeper than Python's parser goes; ``UnicodeDecodeError``
+#: is a ``ValueError``).
+DECODE_PROBLEMS = (ValueError, KeyError, TypeError, IndexError, binascii.Error, RecursionError)
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """An attempt ran past its total timeout (connect to last byte; see ``total_timeout``).
+
+    Raised by the sending layer like httpx's own timeouts, and translated like them into
+    :class:`~gptimage_widgets.errors.APITimeoutError` (also while a stream is read).
+    """
+
+
 _MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 _QUOTA_ADVICE = {
     "insufficient_quota": (
@@ -118,6 +137,8 @@ def translate(
 
 
 def _transport_class(exc: httpx.HTTPError, streaming: bool) -> type[GPTImageError]:
+    if isinstance(exc, DeadlineExceeded):
+        return APITimeoutError
     if streaming and isinstance(exc, (httpx.TransportError, httpx.StreamError)):
         return StreamError
     if isinstance(exc, httpx.TimeoutException):
@@ -130,6 +151,12 @@ def _transport_class(exc: httpx.HTTPError, streaming: bool) -> type[GPTImageErro
 def _transport_message(exc: httpx.HTTPError, streaming: bool) -> str:
     where = _request_url(exc)
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, DeadlineExceeded):
+        return (
+            f"{where} did not finish in time: {detail}; a server sending its answer a few "
+            "bytes at a time cannot stretch it. Retry, or raise timeout= (a number bounds the "
+            "whole attempt) or total_timeout= if the server is just slow"
+        )
     if streaming and isinstance(exc, httpx.TimeoutException):
         return (
             f"the stream from {where} stalled: no data within the read timeout ({detail}); "
@@ -342,7 +369,7 @@ def error_detail(body: Any) -> Mapping[str, Any]:
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
+    except (ValueError, RecursionError, httpx.ResponseNotRead):
         return None
 
 

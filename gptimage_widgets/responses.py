@@ -20,18 +20,23 @@ from typing import Any
 import httpx
 import numpy as np
 
-from . import imaging
-from .errors import GPTImageError, ResponseDecodeError, StreamError
+from . import catalog, imaging
+from .errors import GPTImageError, ResponseDecodeError, ResponseTooLargeError, StreamError
 from .http_errors import DECODE_PROBLEMS, str_or_none, stream_error_event, translate
 from .redact import redact
 from .sse import ImageEventStream, StreamEvent
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "BodyBuffer",
     "Decoded",
     "Payload",
     "StreamRun",
+    "body_limit",
     "decode_items",
+    "download_limit",
+    "event_limit",
+    "image_file_bound",
     "json_body",
     "parse_payload",
     "request_id_of",
@@ -41,6 +46,67 @@ __all__ = [
 #: allocate gigabytes); larger bodies grow past it as they arrive.
 MAX_PREALLOCATED_BODY = 512 * 1024 * 1024
 
+#: The clients' default ``max_response_bytes``: no body is read past this, whatever the
+#: request (the limit derived from a request is usually far lower, see :func:`body_limit`).
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024
+#: Room for everything in a response besides the images (JSON keys, ``usage``, revised
+#: prompts, SSE framing, whitespace).
+RESPONSE_MARGIN = 1024 * 1024
+#: Bytes of a non-image answer read at most: error bodies (a 5 MB HTML error page is read up
+#: to here, enough for its title) and ``GET /models``.
+SMALL_BODY_LIMIT = 1024 * 1024
+#: Bytes of a ``GET /models`` listing read at most (OpenAI's is ~20 KB).
+LISTING_LIMIT = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- byte limits
+
+
+def image_file_bound() -> int:
+    """The most bytes one image file from the API can take, as this kit bounds it.
+
+    The largest output any registered model makes
+    (:func:`gptimage_widgets.catalog.largest_output_pixels`) as an 8-bit RGBA PNG stored
+    without any compression (4 bytes a pixel, the richest format the API returns), plus a
+    PNG's per-row filter byte, deflate's stored-block and chunk framing (under 1%) and 64 KiB
+    of metadata. No real answer reaches it: JPEG, WebP and compressed PNG are far smaller.
+    """
+    raw = catalog.largest_output_pixels() * 4
+    return raw + raw // 100 + 64 * 1024
+
+
+def event_limit() -> int:
+    """Bytes one streamed event may take: one image as base64 (4/3), plus the margin."""
+    return -(-image_file_bound() // 3) * 4 + RESPONSE_MARGIN
+
+
+def body_limit(n: int, partial_images: int = 0, cap: int = DEFAULT_MAX_RESPONSE_BYTES) -> int:
+    """Decoded bytes an images response may take: ``n`` images (plus ``partial_images``
+    previews of each, when streamed) as base64, plus a margin, at most `cap`."""
+    images = max(1, n) * (1 + max(0, partial_images))
+    return min(cap, images * event_limit() + RESPONSE_MARGIN)
+
+
+def download_limit(cap: int = DEFAULT_MAX_RESPONSE_BYTES) -> int:
+    """Bytes a result download (a DALL·E ``url`` item) may take: one image file, at most `cap`."""
+    return min(cap, image_file_bound())
+
+
+def too_large(received: int, limit: int, what: str = "the response") -> ResponseTooLargeError:
+    """The error for a body that passed its byte limit (reading has stopped)."""
+    return ResponseTooLargeError(
+        f"{what} grew past {_mb(limit)} (at least {_mb(received)} arrived, decoded); "
+        "reading stopped and the connection was closed. A real images answer stays far "
+        "below this: check base_url (is it an OpenAI-compatible images API?), or raise "
+        "max_response_bytes= on the client if the server really sends larger images",
+        received=received,
+        limit=limit,
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB ({size:,} bytes)"
+
 
 class BodyBuffer:
     """A successful response body, read into one ``bytearray`` sized from Content-Length.
@@ -48,20 +114,42 @@ class BodyBuffer:
     ``httpx.Response.read()`` keeps every chunk and then joins them: twice the body at its
     peak. Here each chunk is copied into place and dropped, and :meth:`take_text` hands the
     body over as text and releases the bytes, so ``json.loads`` never sees a second copy.
+
+    Parameters
+    ----------
+    limit : int, optional
+        Decoded bytes the body may take (:func:`body_limit`); a chunk that would pass it
+        raises :class:`~gptimage_widgets.errors.ResponseTooLargeError` before it is copied.
+        None: no limit.
+    what : str
+        What the body is, for that error's message.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None, what: str = "the response") -> None:
         self._buffer = bytearray()
         self._size = 0
+        self.limit = limit
+        self.what = what
 
     def start(self, response: httpx.Response) -> None:
         """Start (or restart, on a retry) the body of `response`."""
-        self._buffer = bytearray(_announced_length(response))
+        announced = _announced_length(response)
+        if self.limit is not None:
+            announced = min(announced, self.limit)
+        self._buffer = bytearray(announced)
         self._size = 0
 
     def add(self, chunk: bytes) -> None:
-        """Append one decoded chunk (in place while it fits; the buffer grows past that)."""
+        """Append one decoded chunk (in place while it fits; the buffer grows past that).
+
+        Raises
+        ------
+        ResponseTooLargeError
+            The chunk would take the body past :attr:`limit` (nothing of it is kept).
+        """
         end = self._size + len(chunk)
+        if self.limit is not None and end > self.limit:
+            raise too_large(end, self.limit, self.what)
         self._buffer[self._size : end] = chunk
         self._size = end
 
@@ -217,30 +305,74 @@ class StreamRun:
         The successful streamed response (for its request id).
     secrets : sequence of str
         Removed from every message.
+    n, partial_images : int
+        What the request asked for: more completed images than `n`, or more partial images
+        than ``partial_images * n``, is a ``StreamError`` at once.
+    limit : int, optional
+        Decoded bytes the whole stream may take (:func:`body_limit`); each event may take
+        :func:`event_limit`. None: neither is bounded.
+    deadline : optional
+        The attempt's :class:`~gptimage_widgets.deadlines.Deadline`, checked as each chunk
+        arrives; :meth:`close` ends it.
     """
 
     def __init__(
-        self, operation: str, response: httpx.Response, secrets: Sequence[str | None] = ()
+        self,
+        operation: str,
+        response: httpx.Response,
+        secrets: Sequence[str | None] = (),
+        *,
+        n: int = 1,
+        partial_images: int = 0,
+        limit: int | None = None,
+        deadline: Any = None,
     ) -> None:
         self.request_id = request_id_of(response)
+        self.request = response.request
         self.secrets = tuple(secrets)
-        self.parser = ImageEventStream(operation)
+        self.parser = ImageEventStream(
+            operation,
+            max_partials=None if limit is None else partial_images * n,
+            max_completed=None if limit is None else n,
+            max_event_bytes=None if limit is None else min(limit, event_limit()),
+        )
         self.completed: list[StreamEvent] = []
+        self.limit = limit
+        self.received = 0
+        self.deadline = deadline
 
     def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
         """Events to hand out now (partials); completed ones are held until the end.
 
         A generator: the partials before an error (a malformed or ``error`` event) in the
-        same chunk are handed out before the error is raised.
+        same chunk are handed out before the error is raised. Raises the transport's
+        ``DeadlineExceeded`` (an ``httpx.TimeoutException``) once the attempt's deadline
+        has passed, and ``ResponseTooLargeError`` past the stream's byte limit.
         """
+        if self.deadline is not None:
+            self.deadline.check(self.request)
+        self.received += len(chunk)
         try:
+            if self.limit is not None and self.received > self.limit:
+                raise too_large(self.received, self.limit, "the stream")
             events = self.parser.feed(chunk)
         except GPTImageError as exc:
             raise translate(exc, request_id=self.request_id) from exc.__cause__
         yield from self._sort(events)
+        try:
+            self.parser.raise_pending_error()
+        except GPTImageError as exc:
+            raise translate(exc, request_id=self.request_id) from exc.__cause__
 
     def finish(self) -> Decoded:
-        """What the completed events hold; StreamError when none arrived."""
+        """What the completed events hold; StreamError when none arrived.
+
+        A stream whose deadline cut its connection (so it seemed to end) is an
+        ``APITimeoutError``.
+        """
+        if self.deadline is not None and self.deadline.fired:
+            exceeded = self.deadline.exceeded(self.request)
+            raise self.broken(exceeded) from exceeded
         try:
             events = self.parser.finish()
         except GPTImageError as exc:
@@ -255,12 +387,19 @@ class StreamRun:
             request_id=self.request_id,
         )
 
+    def close(self) -> None:
+        """The stream is over (read to its end, failed or abandoned): end its deadline."""
+        if self.deadline is not None:
+            self.deadline.done()
+
     def broken(self, exc: httpx.HTTPError) -> GPTImageError:
         """The StreamError for a transport failure while reading the body.
 
         One message: what broke (with httpx's detail), how far the stream got, and one
-        next step.
+        next step. When the attempt's deadline cut the connection, ``APITimeoutError``.
         """
+        if self.deadline is not None and self.deadline.fired:
+            exc = self.deadline.exceeded(self.request)
         error = translate(exc, streaming=True, request_id=self.request_id)
         if not isinstance(error, StreamError):
             return error

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import imaging
-from .errors import ResponseDecodeError, StreamError, ValidationError
+from .errors import ResponseDecodeError, ResponseTooLargeError, StreamError, ValidationError
 
 __all__ = ["ImageEventStream", "SSEDecoder", "SSEMessage", "StreamEvent"]
 
@@ -58,9 +58,19 @@ class SSEMessage:
 
 
 class SSEDecoder:
-    """Incremental SSE parser: ``feed(bytes) -> list[SSEMessage]``, then ``flush()``."""
+    """Incremental SSE parser: ``feed(bytes) -> list[SSEMessage]``, then ``flush()``.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    max_event_bytes : int, optional
+        Bytes one event may take (its ``data:`` lines, and the line being read): past it,
+        :class:`~gptimage_widgets.errors.ResponseTooLargeError` at once. None: no limit.
+    """
+
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self.max_event_bytes = max_event_bytes
+        self._line_size = 0
+        self._event_size = 0
         self._line_parts: list[bytes] = []
         self._skip_leading_lf = False
         self._event = ""
@@ -126,10 +136,27 @@ class SSEDecoder:
             self._line_parts.append(chunk[pos:end])
             lines.append(b"".join(self._line_parts))
             self._line_parts.clear()
+            self._line_size = 0
             pos = after
         if pos < size:
             self._line_parts.append(chunk[pos:])
+            self._line_size += size - pos
+            self._check_size(self._line_size)
         return lines
+
+    def _check_size(self, pending: int) -> None:
+        """Raise when the event being read has grown past :attr:`max_event_bytes`."""
+        limit = self.max_event_bytes
+        if limit is not None and self._event_size + pending > limit:
+            received = self._event_size + pending
+            raise ResponseTooLargeError(
+                f"a streamed event grew past {limit:,} bytes ({received:,} arrived), more "
+                "than the largest image the API can return; reading stopped and the "
+                "connection was closed: check base_url (is it an OpenAI-compatible images "
+                "API?), or raise max_response_bytes= on the client",
+                received=received,
+                limit=limit,
+            )
 
     def _process_line(self, line: bytes) -> SSEMessage | None:
         if not line:
@@ -137,12 +164,16 @@ class SSEDecoder:
         if line[0] == 0x3A:  # ":" starts a comment (keep-alive)
             return None
         if line.startswith(b"data:"):  # the hot path: one line can be tens of MB
+            self._check_size(len(line))
+            self._event_size += len(line)
             self._data.append(_decode_value(line, len(b"data:")))
             return None
         name, colon, value = line.partition(b":")
         if colon and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
+            self._check_size(len(line))
+            self._event_size += len(line)
             self._data.append(value.decode("utf-8", errors="replace"))
         elif name == b"event":
             self._event = value.decode("utf-8", errors="replace")
@@ -153,6 +184,7 @@ class SSEDecoder:
         return None
 
     def _dispatch(self) -> SSEMessage | None:
+        self._event_size = 0
         if not self._data:
             self._event = ""
             return None
@@ -231,14 +263,30 @@ class ImageEventStream:
     ----------
     operation : str
         ``"generate"`` or ``"edit"``: only used in messages.
+    max_partials, max_completed : int, optional
+        How many partial images and completed images the request asked for
+        (``partial_images`` x ``n``, and ``n``): one more is a protocol error
+        (:class:`~gptimage_widgets.errors.StreamError`, before its image is decoded).
+        None: no limit.
+    max_event_bytes : int, optional
+        Bytes one event may take (:class:`SSEDecoder`).
     """
 
-    def __init__(self, operation: str = "generate") -> None:
+    def __init__(
+        self,
+        operation: str = "generate",
+        *,
+        max_partials: int | None = None,
+        max_completed: int | None = None,
+        max_event_bytes: int | None = None,
+    ) -> None:
         self.operation = operation
         self.partial_count = 0
         self.completed_count = 0
         self.error_seen = False
-        self._decoder = SSEDecoder()
+        self.max_partials = max_partials
+        self.max_completed = max_completed
+        self._decoder = SSEDecoder(max_event_bytes)
         self._pending_error: StreamError | None = None
         self._unparsed: list[SSEMessage] = []
 
@@ -254,7 +302,7 @@ class ImageEventStream:
         StreamError
             A malformed event, when no good event precedes it in this call.
         """
-        self._raise_pending_error()
+        self.raise_pending_error()
         return self._events(self._take_unparsed(self._decoder.feed(chunk)))
 
     def finish(self) -> list[StreamEvent]:
@@ -265,9 +313,9 @@ class ImageEventStream:
         StreamError
             A malformed event (also one held back by ``feed``), or no ``completed`` event.
         """
-        self._raise_pending_error()
+        self.raise_pending_error()
         events = self._events(self._take_unparsed(self._decoder.flush()))
-        self._raise_pending_error()  # nothing follows finish: an error cannot wait
+        self.raise_pending_error()  # nothing follows finish: an error cannot wait
         if self.completed_count == 0 and not self.error_seen:
             raise StreamError(self.incomplete_message())
         return events
@@ -289,7 +337,8 @@ class ImageEventStream:
     def _prefix(self) -> str:
         return "image_edit" if self.operation == "edit" else "image_generation"
 
-    def _raise_pending_error(self) -> None:
+    def raise_pending_error(self) -> None:
+        """Raise the error held back by :meth:`feed` after the good events of its chunk."""
         error, self._pending_error = self._pending_error, None
         if error is not None:
             raise error
@@ -334,6 +383,12 @@ class ImageEventStream:
         return None  # unknown event types are ignored, as the SDK does
 
     def _partial(self, event_type: str, payload: dict[str, Any]) -> StreamEvent:
+        if self.max_partials is not None and self.partial_count >= self.max_partials:
+            raise StreamError(
+                f"the server sent more partial images than the {self.max_partials} asked for "
+                "(partial_images x n); the stream was stopped as a protocol error: check "
+                "base_url (is it an OpenAI-compatible images API?), or set partial_images=0"
+            )
         index = payload.get("partial_image_index", self.partial_count)
         if not isinstance(index, int):
             raise StreamError(
@@ -344,6 +399,12 @@ class ImageEventStream:
         return StreamEvent(type=event_type, index=index, image=image, raw=_without_b64(payload))
 
     def _completed(self, event_type: str, payload: dict[str, Any]) -> StreamEvent:
+        if self.max_completed is not None and self.completed_count >= self.max_completed:
+            raise StreamError(
+                f"the server sent more completed images than the {self.max_completed} asked "
+                "for (n); the stream was stopped as a protocol error: check base_url (is it "
+                "an OpenAI-compatible images API?)"
+            )
         image = _decode_event_image(payload, event_type)
         usage = payload.get("usage")
         event = StreamEvent(
@@ -360,7 +421,7 @@ class ImageEventStream:
 def _load_json_object(data: str) -> dict[str, Any]:
     try:
         payload = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StreamError(
             f"a streamed event is not valid JSON ({exc}; starts with {data[:60]!r}){_RETRY_ADVICE}"
         ) from exc

@@ -13,11 +13,13 @@ the decisions are made once in :class:`Transport`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import itertools
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ import httpx
 from . import retry
 from ._version import __version__
 from .backends import Backend
+from .deadlines import Deadline, clamp_timeout
 from .errors import (
     APIConnectionError,
     GPTImageError,
@@ -37,19 +40,31 @@ from .http_errors import translate
 from .ratelimit import RatePacer
 from .redact import is_secret_name, redact
 from .request import ImageRequest
-from .responses import BodyBuffer, request_id_of
+from .responses import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    SMALL_BODY_LIMIT,
+    BodyBuffer,
+    request_id_of,
+    too_large,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
     "USER_AGENT",
     "AsyncTransport",
     "RequestOptions",
     "SyncTransport",
     "Transport",
+    "resolve_deadline",
     "resolve_timeout",
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+#: The total time one attempt may take, connect to last byte, when ``timeout`` is not a
+#: number: high-quality 4K images take 2-3 minutes, so 15 minutes leaves room for a slow
+#: server while a stalled or trickling one cannot hold a call (or a kernel) for ever.
+DEFAULT_TOTAL_TIMEOUT = 900.0
 USER_AGENT = f"gptimage-widgets/{__version__}"
 
 Build = Callable[[], httpx.Request]
@@ -58,23 +73,76 @@ Build = Callable[[], httpx.Request]
 logger = logging.getLogger(__name__)
 
 
+def _seconds(value: Any) -> float | None:
+    """`value` as seconds when it is a number > 0, else None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
 def resolve_timeout(timeout: Any, *, injected: bool = False) -> httpx.Timeout | None:
     """`timeout` (seconds > 0 or an ``httpx.Timeout``) as an ``httpx.Timeout``.
 
     None gives :data:`DEFAULT_TIMEOUT`, or None (the injected httpx client's own timeout)
-    when `injected`. A number bounds each read and caps connecting at 5 s.
+    when `injected`. A number bounds each read and caps connecting at 5 s (and bounds the
+    whole attempt too: :func:`resolve_deadline`).
     """
     if timeout is None:
         return None if injected else DEFAULT_TIMEOUT
     if isinstance(timeout, httpx.Timeout):
         return timeout
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-        return httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+    seconds = _seconds(timeout)
+    if seconds is not None:
+        return httpx.Timeout(seconds, connect=min(5.0, seconds))
     raise ValidationError(
         f"timeout must be seconds > 0 or an httpx.Timeout, got {timeout!r}",
         param="timeout",
         value=timeout,
     )
+
+
+def resolve_deadline(timeout: Any, total_timeout: Any = DEFAULT_TOTAL_TIMEOUT) -> float | None:
+    """The total seconds one attempt may take, connect to last byte (None: no such bound).
+
+    A numeric `timeout` is that bound (a server sending a byte every few seconds cannot
+    stretch it); with an ``httpx.Timeout`` or None, `total_timeout` is (None: only httpx's
+    own per-phase timeouts apply).
+    """
+    seconds = _seconds(timeout)
+    if seconds is not None:
+        return seconds
+    if total_timeout is None:
+        return None
+    total = _seconds(total_timeout)
+    if total is None:
+        raise ValidationError(
+            f"total_timeout must be seconds > 0 or None (no total bound), got {total_timeout!r}",
+            param="total_timeout",
+            value=total_timeout,
+        )
+    return total
+
+
+@contextlib.contextmanager
+def _closing_on_error(response: httpx.Response | None) -> Iterator[None]:
+    """Close `response` when the block raises anything (the connection is not reused)."""
+    try:
+        yield
+    except BaseException:
+        if response is not None:
+            response.close()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def _time_limit(deadline: Deadline | None) -> AsyncIterator[None]:
+    """Cancel the block when `deadline` passes (``asyncio.timeout``; Python >= 3.11)."""
+    limit = getattr(asyncio, "timeout", None)
+    if deadline is None or limit is None:
+        yield
+        return
+    async with limit(deadline.remaining()):
+        yield
 
 
 @dataclass(frozen=True)
@@ -93,12 +161,15 @@ class RequestOptions:
         body, or sent as multipart form fields (lists repeat the field; mappings as JSON).
     timeout : httpx.Timeout or None
         This call's timeout (the API call and its downloads); None = the client's.
+    deadline : float or None
+        This call's total seconds per attempt (a numeric ``timeout``); None = the client's.
     """
 
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     query: Mapping[str, Any] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
     timeout: httpx.Timeout | None = None
+    deadline: float | None = None
 
     @classmethod
     def of(
@@ -123,6 +194,7 @@ class RequestOptions:
             query=dict(extra_query or {}),
             body={str(k): v for k, v in (extra_body or {}).items()},
             timeout=None if timeout is None else resolve_timeout(timeout),
+            deadline=_seconds(timeout),
         )
 
     @property
@@ -200,6 +272,11 @@ class Transport:
     pacer : RatePacer
         Paces this client's API calls by the rate the server allows
         (:mod:`gptimage_widgets.ratelimit`); downloads and ``GET /models`` are not paced.
+    deadline : float or None
+        The total seconds one attempt may take, connect to last byte
+        (:func:`resolve_deadline`); None: httpx's per-phase timeouts only.
+    max_response_bytes : int
+        No body is read past this many decoded bytes (the clients' ``max_response_bytes``).
     """
 
     backend: Backend
@@ -208,10 +285,14 @@ class Transport:
     policy: retry.RetryPolicy
     owns_http: bool = True
     pacer: RatePacer = field(default_factory=RatePacer)
+    deadline: float | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     secret: str | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secret = secret_of(self.backend)
+        if self.timeout is not None:
+            self.timeout = clamp_timeout(self.timeout, self.deadline)
 
     @staticmethod
     def new_http() -> Any:
@@ -234,8 +315,18 @@ class Transport:
         }
 
     def _timeout_kwargs(self, options: RequestOptions = NO_OPTIONS) -> dict[str, Any]:
-        timeout = options.timeout or self.timeout
-        return {} if timeout is None else {"timeout": timeout}
+        if options.timeout is not None:
+            return {"timeout": clamp_timeout(options.timeout, self.seconds_for(options))}
+        return {} if self.timeout is None else {"timeout": self.timeout}
+
+    def seconds_for(self, options: RequestOptions = NO_OPTIONS) -> float | None:
+        """The total seconds per attempt of a call with `options` (None: unbounded)."""
+        return options.deadline if options.deadline is not None else self.deadline
+
+    def deadline_for(self, options: RequestOptions = NO_OPTIONS) -> Deadline | None:
+        """A fresh :class:`Deadline` for a call with `options` (None: no total bound)."""
+        seconds = self.seconds_for(options)
+        return None if seconds is None else Deadline(seconds)
 
     def api_request(
         self, request: ImageRequest, options: RequestOptions = NO_OPTIONS
@@ -473,11 +564,22 @@ class SyncTransport(Transport):
             self.http.close()
 
     def download(self, url: str, options: RequestOptions, body: BodyBuffer) -> None:
-        """Read a result URL into `body`: bare GETs, redirects followed hop by hop."""
+        """Read a result URL into `body`: bare GETs, redirects followed hop by hop.
+
+        Each hop is one attempt with the call's total timeout; `body` keeps its byte limit.
+        """
+        deadline = self.deadline_for(options)
         for hops in itertools.count():
             build = functools.partial(self.download_request, url, options)
             try:
-                self.send(build, stream=False, model=None, body=body, credentials=False)
+                self.send(
+                    build,
+                    stream=False,
+                    model=None,
+                    body=body,
+                    credentials=False,
+                    deadline=deadline,
+                )
                 return
             except RedirectError as error:
                 url = self.redirect_target(error, hops)
@@ -491,6 +593,8 @@ class SyncTransport(Transport):
         body: BodyBuffer | None = None,
         credentials: bool = True,
         secrets: tuple[str | None, ...] = (),
+        deadline: Deadline | None = None,
+        limit: int | None = None,
     ) -> tuple[httpx.Response, int]:
         """Send with retries; return a successful response and the number of attempts.
 
@@ -500,6 +604,12 @@ class SyncTransport(Transport):
         :class:`~gptimage_widgets.errors.RedirectError`, so the key never reaches another
         host (:meth:`download` follows a download's redirects by hand). ``credentials=False``
         (result downloads) also leaves out the httpx client's ``auth``.
+
+        Every attempt restarts `deadline` (checked as the body arrives: a trickling server
+        cannot stretch it; it ends in ``APITimeoutError``). A body past its limit (`body`'s,
+        `limit` for a successful body read into the response, :data:`SMALL_BODY_LIMIT` for an
+        error body, which is cut there) stops the reading and closes the connection:
+        :class:`~gptimage_widgets.errors.ResponseTooLargeError`, not retried.
         """
         call = Attempts(paced=self.pacer.enabled and model is not None)
         for attempts in itertools.count(1):
@@ -510,23 +620,42 @@ class SyncTransport(Transport):
                 if wait > 0:
                     with self.pacer.waiting_for_slot():
                         retry.sleep(wait)
+                request = build()
+                if deadline is not None:
+                    deadline.start()
+                    deadline.watch(request)
                 outcome = response = self.http.send(
-                    build(), stream=True, follow_redirects=False, auth=_auth(credentials)
+                    request, stream=True, follow_redirects=False, auth=_auth(credentials)
                 )
-                if body is not None and outcome.is_success and not stream:
-                    body.start(outcome)
-                    for chunk in outcome.iter_bytes():
-                        body.add(chunk)
-                elif not (stream and outcome.is_success):
-                    outcome.read()
+                with _closing_on_error(response):
+                    if deadline is not None:
+                        deadline.found(response)
+                        deadline.check(request)
+                    if body is not None and outcome.is_success and not stream:
+                        body.start(outcome)
+                        for chunk in outcome.iter_bytes():
+                            body.add(chunk)
+                            if deadline is not None:
+                                deadline.check(request)
+                    elif not (stream and outcome.is_success):
+                        _read_capped(outcome, limit, deadline)
+                    if deadline is not None:  # a body cut by the watchdog may seem complete
+                        deadline.check(request)
             except httpx.HTTPError as exc:
                 outcome = exc
-                if response is not None:
-                    response.close()
-            except BaseException:
+                if deadline is not None and deadline.fired:  # the watchdog cut it
+                    outcome = deadline.exceeded(request)
+            except BaseException as exc:
+                if deadline is not None:
+                    deadline.done()
                 if call.paced:
                     self.pacer.finished()
+                if isinstance(exc, GPTImageError) and response is not None:
+                    exc.request_id = exc.request_id or request_id_of(response)
                 raise
+            streaming = stream and isinstance(outcome, httpx.Response) and outcome.is_success
+            if deadline is not None and not streaming:
+                deadline.done()  # a stream's reader ends it (StreamRun.close)
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 self.succeeded(outcome, call.paced)
                 return outcome, attempts
@@ -556,10 +685,18 @@ class AsyncTransport(Transport):
 
     async def download(self, url: str, options: RequestOptions, body: BodyBuffer) -> None:
         """Async twin of :meth:`SyncTransport.download`."""
+        deadline = self.deadline_for(options)
         for hops in itertools.count():
             build = functools.partial(self.download_request, url, options)
             try:
-                await self.send(build, stream=False, model=None, body=body, credentials=False)
+                await self.send(
+                    build,
+                    stream=False,
+                    model=None,
+                    body=body,
+                    credentials=False,
+                    deadline=deadline,
+                )
                 return
             except RedirectError as error:
                 url = self.redirect_target(error, hops)
@@ -573,33 +710,53 @@ class AsyncTransport(Transport):
         body: BodyBuffer | None = None,
         credentials: bool = True,
         secrets: tuple[str | None, ...] = (),
+        deadline: Deadline | None = None,
+        limit: int | None = None,
     ) -> tuple[httpx.Response, int]:
-        """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O)."""
+        """Async twin of :meth:`SyncTransport.send` (same policy, awaited I/O).
+
+        Here `deadline` cancels the attempt wherever it is (connecting, waiting for the
+        headers or reading the body); a streamed body is checked as it arrives.
+        """
         call = Attempts(paced=self.pacer.enabled and model is not None)
         for attempts in itertools.count(1):
             outcome: httpx.Response | httpx.HTTPError
             response: httpx.Response | None = None
+            request: httpx.Request | None = None
             try:
                 wait = self.slot_wait(call)
                 if wait > 0:
                     with self.pacer.waiting_for_slot():
                         await retry.async_sleep(wait)
-                outcome = response = await self.http.send(
-                    build(), stream=True, follow_redirects=False, auth=_auth(credentials)
-                )
-                if body is not None and outcome.is_success and not stream:
-                    body.start(outcome)
-                    async for chunk in outcome.aiter_bytes():
-                        body.add(chunk)
-                elif not (stream and outcome.is_success):
-                    await outcome.aread()
+                if deadline is not None:
+                    deadline.start()
+                request = build()
+                try:
+                    async with _time_limit(deadline):
+                        outcome = response = await self.http.send(
+                            request, stream=True, follow_redirects=False, auth=_auth(credentials)
+                        )
+                        if body is not None and outcome.is_success and not stream:
+                            body.start(outcome)
+                            async for chunk in outcome.aiter_bytes():
+                                body.add(chunk)
+                        elif not (stream and outcome.is_success):
+                            await _aread_capped(outcome, limit)
+                except TimeoutError as exc:  # the deadline (httpx raises its own timeouts)
+                    if deadline is None:
+                        raise
+                    raise deadline.exceeded(request) from exc
             except httpx.HTTPError as exc:
                 outcome = exc
                 if response is not None:
                     await response.aclose()
-            except BaseException:
+            except BaseException as exc:
+                if response is not None:
+                    await response.aclose()
                 if call.paced:
                     self.pacer.finished()
+                if isinstance(exc, GPTImageError) and response is not None:
+                    exc.request_id = exc.request_id or request_id_of(response)
                 raise
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 self.succeeded(outcome, call.paced)
@@ -612,3 +769,55 @@ class AsyncTransport(Transport):
             if delay is not None:
                 await retry.async_sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _keep(response: httpx.Response, chunks: list[bytes], size: int, cap: int | None) -> bool:
+    """Make what was read the response's content (cut at `cap`); True when it was cut.
+
+    An error body is cut at :data:`SMALL_BODY_LIMIT` (its start says what went wrong); for
+    a successful one, being cut is a ``ResponseTooLargeError`` (raised by the caller, once
+    the response is closed).
+    """
+    content = b"".join(chunks)
+    cut = cap is not None and size > cap
+    response._content = content[:cap] if cut else content
+    return cut
+
+
+def _cap(response: httpx.Response, limit: int | None) -> int | None:
+    return limit if response.is_success else SMALL_BODY_LIMIT
+
+
+def _read_capped(response: httpx.Response, limit: int | None, deadline: Deadline | None) -> None:
+    """Read `response`'s body (a successful one up to `limit`, an error body up to
+    :data:`SMALL_BODY_LIMIT`), checking `deadline` as it arrives."""
+    cap = _cap(response, limit)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if deadline is not None:
+            deadline.check(response.request)
+        if cap is not None and size > cap:
+            break
+    if _keep(response, chunks, size, cap):
+        response.close()
+        if response.is_success:
+            raise too_large(size, cap or 0)
+
+
+async def _aread_capped(response: httpx.Response, limit: int | None) -> None:
+    """Async :func:`_read_capped` (the deadline cancels it from outside)."""
+    cap = _cap(response, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if cap is not None and size > cap:
+            break
+    if _keep(response, chunks, size, cap):
+        await response.aclose()
+        if response.is_success:
+            raise too_large(size, cap or 0)

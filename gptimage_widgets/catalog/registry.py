@@ -39,6 +39,8 @@ class _Registry:
 
     def _reindex(self) -> None:
         self._aliases = {a: m.name for m in self._models.values() for a in m.aliases}
+        #: :func:`largest_output_pixels`, computed again after any change (None: not yet).
+        self.largest_pixels: int | None = None
 
     def all(self) -> list[ModelSpec]:
         with self._lock:
@@ -231,10 +233,18 @@ def largest_output_pixels() -> int:
 
     The maximum over registered models of ``custom_size.max_pixels`` and ``pixel_budget``
     (whichever the model has), and of its preset sizes; the ceiling for code that must bound
-    an output size without knowing the model (e.g. the offline server, downscaling).
+    an output size without knowing the model (e.g. the offline server, downscaling, the
+    clients' response byte limits, once per call: kept until the registry changes).
     """
+    with _REGISTRY._lock:
+        if _REGISTRY.largest_pixels is None:
+            _REGISTRY.largest_pixels = _largest_pixels(_REGISTRY.all())
+        return _REGISTRY.largest_pixels
+
+
+def _largest_pixels(specs: Sequence[ModelSpec]) -> int:
     largest = 0
-    for spec in _REGISTRY.all():
+    for spec in specs:
         if spec.custom_size is not None:
             largest = max(largest, spec.custom_size.max_pixels)
         if spec.pixel_budget is not None:
