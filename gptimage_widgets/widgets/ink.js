@@ -568,6 +568,17 @@ function render({ model, el }) {
   canvas.addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
   el.addEventListener("keydown", onKeyDown);
   el.addEventListener("keyup", onKeyUp);
+  // Space held anywhere (focus may be on a cell or the canvas below) makes the next drag a pan,
+  // as in image editors; it is only taken from the page while the pointer is over the layer.
+  const editable = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  const onWindowKeyDown = (e) => {
+    if (e.key !== " " || editable(e.target) || el.contains(e.target)) return;
+    spaceDown = true;
+    if (hover) e.preventDefault();
+  };
+  const onWindowKeyUp = (e) => e.key === " " && (spaceDown = false);
+  window.addEventListener("keydown", onWindowKeyDown, true);
+  window.addEventListener("keyup", onWindowKeyUp, true);
   model.on("msg:custom", onMessage);
   for (const name of ["width", "height"]) model.on(`change:${name}`, resize);
   for (const name of ["tool_index", "brush_size", "view_scale", "color", "opacity"]) {
@@ -579,6 +590,8 @@ function render({ model, el }) {
   model.send({ kind: "ready", session });
 
   return () => {
+    window.removeEventListener("keydown", onWindowKeyDown, true);
+    window.removeEventListener("keyup", onWindowKeyUp, true);
     flush();
     for (const layer of layerModels) layer.off("new-frame", onOverlayFrame);
     if (noteTimer !== null) clearTimeout(noteTimer);
