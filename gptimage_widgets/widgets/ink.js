@@ -526,10 +526,14 @@ function render({ model, el }) {
     });
   }
 
+  // The wheel zooms the painter, so it must not scroll the page as well: the page would move
+  // the canvas away from under the pointer (the next press lands on whatever scrolled there).
+  // No zoom during a stroke: its points so far were drawn in the current view.
   function onWheel(e) {
+    e.preventDefault();
+    if (current) return;
     const [x, y] = position(e);
     model.send({ kind: "wheel", x, y, deltaY: e.deltaY, ctrlKey: e.ctrlKey });
-    if (e.ctrlKey) e.preventDefault();
   }
 
   function onKeyDown(e) {

@@ -76,12 +76,15 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     assert probe.eval("painter.display_size") == [768, 432]
     assert probe.eval("painter.zoom") == 0.2
 
-    # the wheel over the canvas zooms (ipycanvas' wheel event, about the pointer)
+    # the wheel over the canvas zooms (the ink layer's wheel, about the pointer), and only
+    # zooms: the page does not scroll, so the canvas stays under the pointer
     mouse = page.mouse
     mouse.move(*display_to_page(driver, (384, 216)))
     widget_kit.next_frame(page)
     mouse.wheel(0, -300)
     wait_until(lambda: probe.eval("painter.zoom") > 0.2, timeout=30, what="wheel zoom")
+    widget_kit.next_frame(page)
+    assert driver.canvas.bounding_box() == driver.box, "the wheel scrolled the page"
 
     # 1:1, then four steps in: 1.41, 2, 2.83, 4
     widget_kit.click_button(page, PAINTER, "1:1")
