@@ -12,9 +12,15 @@ Messages from the front end (``kind``):
 - ``points``: ``session``, ``id`` (increasing per session), ``tool``, ``size`` (brush
   diameter in image pixels when the stroke began), ``points`` (flat ``[x0, y0, x1, ...]``,
   display pixels, only the new ones), ``pressure`` (one per point, or null), ``final``;
-- ``key``: ``key``, ``shift``, ``ctrl``, ``meta`` (the painter's shortcuts);
-- ``wheel`` (``x``, ``y``, ``deltaY``, ``ctrlKey``) and ``pan`` (``dx``, ``dy``): view
-  gestures, passed to the painter's ``_on_view_gesture``.
+- ``key``: ``key``, ``shift``, ``ctrl``, ``meta`` (the painter's shortcuts), ``x``, ``y``
+  (the pointer in display pixels, or null: "+"/"-" zoom about it);
+- ``wheel`` (``x``, ``y``, ``deltaY``, ``ctrlKey``), ``pan`` (``dx``, ``dy``) and ``zoom``
+  (``x``, ``y``, ``factor``): view gestures, passed to the painter's ``_on_view_gesture``.
+
+A stroke's points are display pixels of the view shown when they were drawn: messages are
+handled in order, so that is the painter's view when they arrive. If the view changes while a
+stroke is open (Python code zoomed), the points received so far are moved into the new view
+first, so every point maps to the image pixel it was drawn on.
 
 Messages to the front end: ``{"kind": "ack", "session": s, "id": n}`` once stroke ``n`` (and
 every earlier one of that session) is in the mask and on the overlay.
@@ -35,6 +41,7 @@ import traitlets
 from ..maskops import Lasso, Rect, Stroke
 
 if TYPE_CHECKING:
+    from ._painter_view import View
     from .painter import MaskPainter
 
 __all__ = ["DEFAULT_BATCH_MS", "InkInput", "InkLayer", "pressure_strokes"]
@@ -81,12 +88,20 @@ class InkLayer(anywidget.AnyWidget):
 
 @dataclass
 class _OpenStroke:
-    """A stroke whose final batch has not arrived yet (display pixels)."""
+    """A stroke whose final batch has not arrived yet (display pixels of ``view``)."""
 
     tool: str
     size: float
+    view: View
     points: list[tuple[float, float]] = field(default_factory=list)
     pressure: list[float] | None = None
+
+    def move_to(self, view: View) -> None:
+        """Express the points in ``view`` (the painter's view changed during the stroke)."""
+        if view != self.view:
+            old = self.view
+            self.points = [view.to_display(*old.to_image(x, y)) for x, y in self.points]
+            self.view = view
 
 
 def _pairs(flat: Any) -> list[tuple[float, float]]:
@@ -102,6 +117,15 @@ def _pairs(flat: Any) -> list[tuple[float, float]]:
         if math.isfinite(point[0]) and math.isfinite(point[1]):
             pairs.append(point)
     return pairs
+
+
+def _point(x: Any, y: Any) -> tuple[float, float] | None:
+    """``(x, y)`` as a finite point, or None (missing or not numbers)."""
+    try:
+        point = (float(x), float(y))
+    except (TypeError, ValueError):
+        return None
+    return point if math.isfinite(point[0]) and math.isfinite(point[1]) else None
 
 
 def _level(pressure: float) -> float:
@@ -164,8 +188,9 @@ class InkInput:
                 bool(content.get("shift")),
                 bool(content.get("ctrl")),
                 bool(content.get("meta")),
+                at=_point(content.get("x"), content.get("y")),
             )
-        elif kind in ("wheel", "pan"):
+        elif kind in ("wheel", "pan", "zoom"):
             self.painter._on_view_gesture(content)
         elif kind == "ready":
             self.sessions.add(str(content.get("session", "")))
@@ -197,6 +222,7 @@ class InkInput:
             opened = (stroke_id, stroke)
             self._open[session] = opened
         stroke = opened[1]
+        stroke.move_to(self.painter.view)
         new = _pairs(content.get("points"))
         pressure = content.get("pressure")
         if stroke.pressure is not None and isinstance(pressure, list) and len(pressure) == len(new):
@@ -227,7 +253,7 @@ class InkInput:
         if self.painter.preview_toggle.value:
             self.painter.preview_toggle.value = False  # painting shows the overlay again
         pressure: list[float] | None = [] if isinstance(content.get("pressure"), list) else None
-        return _OpenStroke(str(tool), size, pressure=pressure)
+        return _OpenStroke(str(tool), size, self.painter.view, pressure=pressure)
 
     def _paint_batch(self, stroke: _OpenStroke, new: list[tuple[float, float]]) -> None:
         """Paint the batch's segments on Python's overlay (erase, then paint, as the painter).
@@ -260,6 +286,7 @@ class InkInput:
     def _finish(self, session: str, stroke_id: int, stroke: _OpenStroke) -> None:
         """Commit the stroke exactly as a mouse drag was committed; then ack it."""
         painter = self.painter
+        stroke.move_to(painter.view)
         display = stroke.points
         points = [painter.to_image_coords(x, y) for x, y in display]
         erase = stroke.tool == "eraser"

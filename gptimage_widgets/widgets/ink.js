@@ -15,6 +15,7 @@ const MIN_MOVE = 0.75; // display px: shorter moves add no point (as the painter
 const NOTE_DELAY_MS = 300; // strokes waiting longer than this show the "pending" note
 const PRESSURE_LEVELS = 8; // _ink_layer.PRESSURE_LEVELS
 const KEYS_THROUGH = new Set(["Tab", "Escape", "Enter"]);
+const VIEW_KEYS = new Set(["+", "=", "-", "_", "0", "1"]); // painter._ZOOM_KEYS
 
 function rgb(color) {
   let text = String(color || "").trim().replace(/^#/, "");
@@ -28,7 +29,9 @@ function handledKey(e) {
   const command = e.ctrlKey || e.metaKey;
   const lowered = e.key.toLowerCase();
   if (command) return lowered === "z" || lowered === "y";
-  return e.key === "[" || e.key === "]" || ["b", "e", "r", "l"].includes(lowered);
+  return (
+    e.key === "[" || e.key === "]" || VIEW_KEYS.has(e.key) || ["b", "e", "r", "l"].includes(lowered)
+  );
 }
 
 function render({ model, el }) {
@@ -546,14 +549,18 @@ function render({ model, el }) {
     }
     if (!handledKey(e)) return;
     e.preventDefault();
+    const command = e.ctrlKey || e.metaKey;
+    if (current && !command && VIEW_KEYS.has(e.key)) return; // no zoom during a stroke
     const tool = { b: "brush", e: "eraser", r: "rect", l: "lasso" }[e.key.toLowerCase()];
     const index = (model.get("tool_names") || []).indexOf(tool);
-    if (!(e.ctrlKey || e.metaKey) && index >= 0) {
+    if (!command && index >= 0) {
       model.set("tool_index", index); // the next stroke uses it even while Python is busy
       draw();
     }
     flush(); // a finished stroke goes first: undo must see it
-    model.send({ kind: "key", key: e.key, shift: e.shiftKey, ctrl: e.ctrlKey, meta: e.metaKey });
+    const [x, y] = hover || [null, null]; // +/- zoom about the pointer
+    const mods = { shift: e.shiftKey, ctrl: e.ctrlKey, meta: e.metaKey };
+    model.send({ kind: "key", key: e.key, ...mods, x, y });
   }
 
   function onKeyUp(e) {

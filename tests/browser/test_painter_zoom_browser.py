@@ -148,6 +148,13 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     assert view["left"] - 12 <= bounds[1] and far[1] <= view["left"] + 192 + 12
     assert probe.eval("painter.mask.shape") == [HEIGHT, WIDTH]
 
+    # the keyboard shortcuts reach the painter from the ink layer (focused by the stroke):
+    # "-" steps out about the pointer, "0" fits
+    page.keyboard.press("-")
+    wait_until(lambda: probe.eval("painter.zoom") < 4.0, timeout=30, what="the '-' key")
+    page.keyboard.press("0")
+    wait_until(lambda: probe.eval("painter.view.is_fit"), timeout=30, what="the '0' key")
+
 
 def bigger_brush(size: int, presses: int, largest: int) -> int:
     """The brush size after ``presses`` of "]" (each adds 15%, at least 1 px)."""
