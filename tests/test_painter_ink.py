@@ -273,6 +273,20 @@ def test_view_gestures_reach_the_painter_hook(painter, monkeypatch) -> None:
     MaskPainter(np.zeros((8, 8), np.uint8))._on_view_gesture(wheel)  # the default: no-op
 
 
+def test_strokes_drawn_in_an_older_view_map_through_it(painter, sent) -> None:
+    drawn_in, old_id = painter.view, painter.ink.view_id
+    painter.zoom_to(2.0, center=(300.0, 200.0))  # e.g. a cell zoomed while the page drew
+    assert painter.ink.view_id == old_id + 1
+    assert painter.ink.view_scale == pytest.approx(2.0)
+    batch(painter, 1, [(10, 10), (60, 40)], view=old_id, final=True)
+    batch(painter, 2, [(10, 10), (60, 40)], view=painter.ink.view_id, final=True)
+    batch(painter, 3, [(10, 10), (60, 40)], view=[1], final=True)  # unknown: the current one
+    old, new, unknown = painter.document.ops
+    assert old.points == pytest.approx([drawn_in.to_image(10, 10), drawn_in.to_image(60, 40)])  # type: ignore[union-attr]
+    assert new.points == (painter.view.to_image(10, 10), painter.view.to_image(60, 40))  # type: ignore[union-attr]
+    assert unknown == new
+
+
 def test_a_pinch_zoom_from_the_ink_layer_zooms_about_its_point(painter) -> None:
     expected = painter.view.zoom_about(painter.zoom * 3, 100.0, 50.0)
     painter.ink._handle_custom_msg({"kind": "zoom", "x": 100, "y": 50, "factor": 3}, [])

@@ -11,16 +11,18 @@ Messages from the front end (``kind``):
 - ``ready``: the front end rendered (``session`` names the page view);
 - ``points``: ``session``, ``id`` (increasing per session), ``tool``, ``size`` (brush
   diameter in image pixels when the stroke began), ``points`` (flat ``[x0, y0, x1, ...]``,
-  display pixels, only the new ones), ``pressure`` (one per point, or null), ``final``;
+  display pixels, only the new ones), ``pressure`` (one per point, or null), ``final``,
+  ``view`` (the layer's ``view_id`` when the points were sent: the view they were drawn in);
 - ``key``: ``key``, ``shift``, ``ctrl``, ``meta`` (the painter's shortcuts), ``x``, ``y``
   (the pointer in display pixels, or null: "+"/"-" zoom about it);
 - ``wheel`` (``x``, ``y``, ``deltaY``, ``ctrlKey``), ``pan`` (``dx``, ``dy``) and ``zoom``
   (``x``, ``y``, ``factor``): view gestures, passed to the painter's ``_on_view_gesture``.
 
-A stroke's points are display pixels of the view shown when they were drawn: messages are
-handled in order, so that is the painter's view when they arrive. If the view changes while a
-stroke is open (Python code zoomed), the points received so far are moved into the new view
-first, so every point maps to the image pixel it was drawn on.
+A stroke's points are display pixels of the view shown when they were drawn (``view``, one
+of the last :data:`VIEWS_KEPT` views; an unknown id means the current view). Python code may
+change the view while the page draws (a cell zooms while strokes wait behind it): each batch
+is moved into the current view, as are the points of a stroke still open, so every point maps
+to the image pixel it was drawn on.
 
 Messages to the front end: ``{"kind": "ack", "session": s, "id": n}`` once stroke ``n`` (and
 every earlier one of that session) is in the mask and on the overlay.
@@ -54,6 +56,8 @@ logger = logging.getLogger(__name__)
 #: "Painter latency in the browser").
 DEFAULT_BATCH_MS = 16
 TOOL_NAMES = ("brush", "eraser", "rect", "lasso")
+#: Views remembered for strokes drawn in an older view (each zoom/pan step makes one).
+VIEWS_KEPT = 256
 #: Pen pressure is rounded to this many levels; each level run is one Stroke.
 PRESSURE_LEVELS = 8
 FALLBACK_NOTE = (
@@ -78,6 +82,8 @@ class InkLayer(anywidget.AnyWidget):
     brush_size = traitlets.Float(1.0).tag(sync=True)
     #: Display pixels per image pixel: the brush shows ``brush_size * view_scale`` wide.
     view_scale = traitlets.Float(1.0).tag(sync=True)
+    #: Names the view shown (see :meth:`InkInput.show_view`); strokes carry it back.
+    view_id = traitlets.Int(0).tag(sync=True)
     color = traitlets.Unicode("#ff3b30").tag(sync=True)
     opacity = traitlets.Float(0.5).tag(sync=True)
     pen_pressure = traitlets.Bool(False).tag(sync=True)
@@ -171,6 +177,7 @@ class InkInput:
         self.sessions: set[str] = set()
         self.notice = widgets.HTML()
         self._open: dict[str, tuple[int, _OpenStroke]] = {}
+        self._views: dict[int, View] = {}
         self._warned = False
         layer.on_msg(self._on_msg)
 
@@ -194,6 +201,27 @@ class InkInput:
             self.painter._on_view_gesture(content)
         elif kind == "ready":
             self.sessions.add(str(content.get("session", "")))
+
+    def show_view(self, view: View) -> None:
+        """The painter shows ``view``: name it for the page (strokes drawn in it say so) and
+        size the page's brush to it."""
+        view_id = self.layer.view_id + 1
+        self._views[view_id] = view
+        for old in [key for key in self._views if key <= view_id - VIEWS_KEPT]:
+            del self._views[old]
+        with self.layer.hold_sync():
+            self.layer.view_scale = view.scale
+            self.layer.view_id = view_id
+
+    def _batch_points(self, content: dict[str, Any]) -> list[tuple[float, float]]:
+        """The batch's points, moved from the view they were drawn in to the current one."""
+        points = _pairs(content.get("points"))
+        view_id = content.get("view")
+        drawn_in = self._views.get(view_id) if isinstance(view_id, int) else None
+        shown = self.painter.view
+        if drawn_in is None or drawn_in == shown:
+            return points
+        return [shown.to_display(*drawn_in.to_image(x, y)) for x, y in points]
 
     def fallback_used(self) -> None:
         """ipycanvas delivered a mouse event: the ink layer is not on top; say so once."""
@@ -223,7 +251,7 @@ class InkInput:
             self._open[session] = opened
         stroke = opened[1]
         stroke.move_to(self.painter.view)
-        new = _pairs(content.get("points"))
+        new = self._batch_points(content)
         pressure = content.get("pressure")
         if stroke.pressure is not None and isinstance(pressure, list) and len(pressure) == len(new):
             stroke.pressure += [float(p) for p in pressure]

@@ -3,7 +3,7 @@
 // A <canvas> stacked over the painter's ipycanvas MultiCanvas (same GridBox cell). It takes the
 // pointer events (mouse, pen, touch), draws the strokes at once in display pixels, and sends the
 // points to Python in batches ({kind: "points", session, id, tool, size, points, pressure,
-// final}). Python commits them to the MaskDocument, paints its overlay and answers
+// final, view}). Python commits them to the MaskDocument, paints its overlay and answers
 // {kind: "ack", session, id}: the strokes up to that id are dropped here.
 //
 // Pending strokes are shown exactly as Python will show them: inside the area they touch, this
@@ -363,6 +363,7 @@ function render({ model, el }) {
         points: points.flat(),
         pressure: stroke.pressure ? stroke.pressure.slice(start) : null,
         final: stroke.done,
+        view: model.get("view_id"), // the view these points were drawn in
       });
       stroke.sent = stroke.points.length;
       stroke.final = stroke.done;

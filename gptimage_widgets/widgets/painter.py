@@ -519,8 +519,8 @@ class MaskPainter(widgets.VBox):
         traitlets.dlink((self, "pen_pressure"), (ink, "pen_pressure"))
 
     def _set_ink_scale(self, view: View) -> None:
-        """Keep the ink layer's brush at the view's scale (display px per image px)."""
-        self.ink.view_scale = view.scale
+        """Tell the ink layer the view (its brush scale, the view its strokes are drawn in)."""
+        self._ink_input.show_view(view)
 
     def _load_image(self, pixels: np.ndarray, brush_size: int | None) -> None:
         pixels = np.array(pixels, dtype=np.uint8, copy=True)
