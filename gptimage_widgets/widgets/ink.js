@@ -10,6 +10,11 @@
 // layer draws the image layer and the overlay layer of the ipycanvas models with the pending
 // operations applied (erase, then paint, as the painter does), so there is no double opacity
 // and the eraser shows the image. Without those layers it falls back to plain ink.
+//
+// Each stroke remembers the view it was drawn in (the model's view_id) and sends it with its
+// points, so Python maps them through that view. Pending ink of an older view (Python code
+// zoomed while the kernel was busy) is not drawn: it would show at the wrong place; Python
+// paints it at the right one when it gets there (the "pending" note still counts it).
 
 const MIN_MOVE = 0.75; // display px: shorter moves add no point (as the painter)
 const NOTE_DELAY_MS = 300; // strokes waiting longer than this show the "pending" note
@@ -73,6 +78,8 @@ function render({ model, el }) {
 
   const toolName = () => String((model.get("tool_names") || [])[model.get("tool_index")] || "brush");
   const scale = () => Number(model.get("view_scale")) || 1;
+  // the pending strokes drawn in the view shown (and the stroke under the pointer)
+  const shown = () => pending.filter((s) => s === current || s.view === model.get("view_id"));
   const colour = (alpha) => `rgba(${rgb(model.get("color")).join(", ")}, ${alpha})`;
 
   function resize() {
@@ -208,7 +215,7 @@ function render({ model, el }) {
     ctx.rect(b.x, b.y, b.w, b.h);
     ctx.clip();
     ctx.clearRect(b.x, b.y, b.w, b.h);
-    if (pending.length) {
+    if (shown().length) {
       if (layers.image && layers.overlay) drawExact(b);
       else drawPlain(b);
     }
@@ -266,11 +273,11 @@ function render({ model, el }) {
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
     sctx.drawImage(layers.overlay, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
-    for (const stroke of pending) {
+    for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? null : colour(opacity));
     }
     sctx.restore();
-    for (const stroke of pending) fillArea(ctx, stroke, "#000");
+    for (const stroke of shown()) fillArea(ctx, stroke, "#000");
     ctx.globalCompositeOperation = "source-in";
     ctx.drawImage(layers.image, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     ctx.globalCompositeOperation = "source-atop";
@@ -286,7 +293,7 @@ function render({ model, el }) {
     sctx.clip();
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
-    for (const stroke of pending) {
+    for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
     }
     sctx.restore();
@@ -449,6 +456,7 @@ function render({ model, el }) {
       points: [],
       pressure: usePressure ? [] : null,
       pointerId: e.pointerId,
+      view: model.get("view_id"),
       sent: 0,
       done: false,
       final: false,
@@ -593,7 +601,7 @@ function render({ model, el }) {
   window.addEventListener("keyup", onWindowKeyUp, true);
   model.on("msg:custom", onMessage);
   for (const name of ["width", "height"]) model.on(`change:${name}`, resize);
-  for (const name of ["tool_index", "brush_size", "view_scale", "color", "opacity"]) {
+  for (const name of ["tool_index", "brush_size", "view_scale", "view_id", "color", "opacity"]) {
     model.on(`change:${name}`, () => draw());
   }
   for (const name of ["_image_layer", "_overlay_layer"]) model.on(`change:${name}`, findLayers);

@@ -156,6 +156,40 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     wait_until(lambda: probe.eval("painter.view.is_fit"), timeout=30, what="the '0' key")
 
 
+def test_a_stroke_drawn_while_a_cell_zooms_lands_where_it_was_drawn(
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+) -> None:
+    """The page draws at Fit while the kernel runs a cell that zooms: the stroke (queued
+    behind the cell) maps through the view it was drawn in, not the new one."""
+    probe = open_notebook(
+        "zoom_busy.ipynb",
+        [widget_kit.KERNEL_HELPERS, painter_cell(brush_size=24, remember_settings=False)],
+    )
+    driver = widget_kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
+    driver.measure()
+    fit = probe.eval(VIEW)
+    assert fit["zoom"] == 0.2
+    # not waited for: the page's messages queue behind it
+    probe.client.execute("import time; time.sleep(4); painter.zoom_to(2.0, center=(1000.0, 600.0))")
+    page_points = [display_to_page(driver, p) for p in [(100, 100), (400, 300), (650, 120)]]
+    mouse = page.mouse
+    mouse.move(*page_points[0])
+    widget_kit.next_frame(page)
+    mouse.down()
+    for point in page_points[1:]:
+        mouse.move(*point, steps=8)
+        widget_kit.next_frame(page)
+    mouse.up()
+    wait_until(lambda: probe.eval("painter.mask_version") >= 1, timeout=60, what="the stroke")
+    assert probe.eval("painter.zoom") == 2.0
+
+    expected = [page_to_image(driver, p, fit) for p in page_points]
+    points = repr([(round(x, 3), round(y, 3)) for x, y in expected])
+    report = probe.eval(f"mask_report(painter.mask, [Stroke({points}, 12.0)])")
+    assert report["wrong_outside_band"] == 0, report
+    assert report["got"] > 0.9 * report["expected"] > 0, report
+
+
 def bigger_brush(size: int, presses: int, largest: int) -> int:
     """The brush size after ``presses`` of "]" (each adds 15%, at least 1 px)."""
     for _ in range(presses):
