@@ -34,7 +34,7 @@ import logging
 import math
 import pathlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
 import ipywidgets as widgets
@@ -43,7 +43,6 @@ import traitlets
 from ..maskops import Lasso, Rect, Stroke
 
 if TYPE_CHECKING:
-    from ._painter_view import View
     from .painter import MaskPainter
 
 __all__ = ["DEFAULT_BATCH_MS", "InkInput", "InkLayer", "pressure_strokes"]
@@ -90,6 +89,18 @@ class InkLayer(anywidget.AnyWidget):
     batch_ms = traitlets.Int(DEFAULT_BATCH_MS).tag(sync=True)
     _image_layer = traitlets.Unicode("").tag(sync=True)
     _overlay_layer = traitlets.Unicode("").tag(sync=True)
+
+
+class View(Protocol):
+    """What the ink needs of the painter's view (``_painter_view.View``): its scale and its
+    one mapping."""
+
+    @property
+    def scale(self) -> float: ...
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]: ...
+
+    def to_display(self, x: float, y: float) -> tuple[float, float]: ...
 
 
 @dataclass
