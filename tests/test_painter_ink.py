@@ -236,15 +236,61 @@ def test_keys_from_the_ink_layer_drive_the_shortcuts(painter, sent) -> None:
     assert painter.tool_buttons.value == "eraser"
 
 
+def test_zoom_keys_from_the_ink_layer_step_about_the_pointer(painter, sent) -> None:
+    key = {"kind": "key", "key": "+", "shift": True, "ctrl": False, "meta": False}
+    expected = painter.view.step(1, at=(600.0, 100.0))
+    painter.ink._handle_custom_msg({**key, "x": 600, "y": 100}, [])
+    assert painter.view == expected and painter.zoom > 0.5
+    centred = painter.view.step(1, at=None)  # no pointer over the layer: about the centre
+    painter.ink._handle_custom_msg({**key, "x": None, "y": None}, [])
+    assert painter.view == centred
+    painter.ink._handle_custom_msg({**key, "key": "0"}, [])
+    assert painter.view.is_fit
+
+
+def test_a_view_change_during_a_stroke_keeps_each_point_where_it_was_drawn(painter, sent) -> None:
+    batch(painter, 1, [(100, 100), (200, 100)])  # drawn at Fit (2 image px per display px)
+    fit = painter.view
+    painter.zoom_to(1.0, center=(800.0, 500.0))  # e.g. Python code, while the stroke is open
+    zoomed = painter.view
+    batch(painter, 1, [(300, 200)], final=True)  # drawn in the new view
+    drawn = [fit.to_image(100, 100), fit.to_image(200, 100), zoomed.to_image(300, 200)]
+    (stroke,) = painter.document.ops
+    assert isinstance(stroke, Stroke)
+    assert stroke.points == pytest.approx(drawn)
+    assert acks(sent) == [("s1", 1)]
+
+
 def test_view_gestures_reach_the_painter_hook(painter, monkeypatch) -> None:
     seen = []
     monkeypatch.setattr(painter, "_on_view_gesture", seen.append)
     wheel = {"kind": "wheel", "x": 10, "y": 20, "deltaY": -120, "ctrlKey": True}
     pan = {"kind": "pan", "dx": 3, "dy": -4}
-    painter.ink._handle_custom_msg(wheel, [])
-    painter.ink._handle_custom_msg(pan, [])
-    assert seen == [wheel, pan]
+    zoom = {"kind": "zoom", "x": 5, "y": 6, "factor": 1.5}
+    for message in (wheel, pan, zoom):
+        painter.ink._handle_custom_msg(message, [])
+    assert seen == [wheel, pan, zoom]
     MaskPainter(np.zeros((8, 8), np.uint8))._on_view_gesture(wheel)  # the default: no-op
+
+
+def test_strokes_drawn_in_an_older_view_map_through_it(painter, sent) -> None:
+    drawn_in, old_id = painter.view, painter.ink.view_id
+    painter.zoom_to(2.0, center=(300.0, 200.0))  # e.g. a cell zoomed while the page drew
+    assert painter.ink.view_id == old_id + 1
+    assert painter.ink.view_scale == pytest.approx(2.0)
+    batch(painter, 1, [(10, 10), (60, 40)], view=old_id, final=True)
+    batch(painter, 2, [(10, 10), (60, 40)], view=painter.ink.view_id, final=True)
+    batch(painter, 3, [(10, 10), (60, 40)], view=[1], final=True)  # unknown: the current one
+    old, new, unknown = painter.document.ops
+    assert old.points == pytest.approx([drawn_in.to_image(10, 10), drawn_in.to_image(60, 40)])  # type: ignore[union-attr]
+    assert new.points == (painter.view.to_image(10, 10), painter.view.to_image(60, 40))  # type: ignore[union-attr]
+    assert unknown == new
+
+
+def test_a_pinch_zoom_from_the_ink_layer_zooms_about_its_point(painter) -> None:
+    expected = painter.view.zoom_about(painter.zoom * 3, 100.0, 50.0)
+    painter.ink._handle_custom_msg({"kind": "zoom", "x": 100, "y": 50, "factor": 3}, [])
+    assert painter.view == expected and painter.zoom == pytest.approx(1.5)
 
 
 def test_ready_is_recorded_and_ipycanvas_events_mean_fallback_said_once(painter, caplog) -> None:

@@ -11,10 +11,18 @@ Messages from the front end (``kind``):
 - ``ready``: the front end rendered (``session`` names the page view);
 - ``points``: ``session``, ``id`` (increasing per session), ``tool``, ``size`` (brush
   diameter in image pixels when the stroke began), ``points`` (flat ``[x0, y0, x1, ...]``,
-  display pixels, only the new ones), ``pressure`` (one per point, or null), ``final``;
-- ``key``: ``key``, ``shift``, ``ctrl``, ``meta`` (the painter's shortcuts);
-- ``wheel`` (``x``, ``y``, ``deltaY``, ``ctrlKey``) and ``pan`` (``dx``, ``dy``): view
-  gestures, passed to the painter's ``_on_view_gesture``.
+  display pixels, only the new ones), ``pressure`` (one per point, or null), ``final``,
+  ``view`` (the layer's ``view_id`` when the points were sent: the view they were drawn in);
+- ``key``: ``key``, ``shift``, ``ctrl``, ``meta`` (the painter's shortcuts), ``x``, ``y``
+  (the pointer in display pixels, or null: "+"/"-" zoom about it);
+- ``wheel`` (``x``, ``y``, ``deltaY``, ``ctrlKey``), ``pan`` (``dx``, ``dy``) and ``zoom``
+  (``x``, ``y``, ``factor``): view gestures, passed to the painter's ``_on_view_gesture``.
+
+A stroke's points are display pixels of the view shown when they were drawn (``view``, one
+of the last :data:`VIEWS_KEPT` views; an unknown id means the current view). Python code may
+change the view while the page draws (a cell zooms while strokes wait behind it): each batch
+is moved into the current view, as are the points of a stroke still open, so every point maps
+to the image pixel it was drawn on.
 
 Messages to the front end: ``{"kind": "ack", "session": s, "id": n}`` once stroke ``n`` (and
 every earlier one of that session) is in the mask and on the overlay.
@@ -26,7 +34,7 @@ import logging
 import math
 import pathlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
 import ipywidgets as widgets
@@ -47,6 +55,8 @@ logger = logging.getLogger(__name__)
 #: "Painter latency in the browser").
 DEFAULT_BATCH_MS = 16
 TOOL_NAMES = ("brush", "eraser", "rect", "lasso")
+#: Views remembered for strokes drawn in an older view (each zoom/pan step makes one).
+VIEWS_KEPT = 256
 #: Pen pressure is rounded to this many levels; each level run is one Stroke.
 PRESSURE_LEVELS = 8
 FALLBACK_NOTE = (
@@ -71,6 +81,8 @@ class InkLayer(anywidget.AnyWidget):
     brush_size = traitlets.Float(1.0).tag(sync=True)
     #: Display pixels per image pixel: the brush shows ``brush_size * view_scale`` wide.
     view_scale = traitlets.Float(1.0).tag(sync=True)
+    #: Names the view shown (see :meth:`InkInput.show_view`); strokes carry it back.
+    view_id = traitlets.Int(0).tag(sync=True)
     color = traitlets.Unicode("#ff3b30").tag(sync=True)
     opacity = traitlets.Float(0.5).tag(sync=True)
     pen_pressure = traitlets.Bool(False).tag(sync=True)
@@ -79,14 +91,34 @@ class InkLayer(anywidget.AnyWidget):
     _overlay_layer = traitlets.Unicode("").tag(sync=True)
 
 
+class View(Protocol):
+    """What the ink needs of the painter's view (``_painter_view.View``): its scale and its
+    one mapping."""
+
+    @property
+    def scale(self) -> float: ...
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]: ...
+
+    def to_display(self, x: float, y: float) -> tuple[float, float]: ...
+
+
 @dataclass
 class _OpenStroke:
-    """A stroke whose final batch has not arrived yet (display pixels)."""
+    """A stroke whose final batch has not arrived yet (display pixels of ``view``)."""
 
     tool: str
     size: float
+    view: View
     points: list[tuple[float, float]] = field(default_factory=list)
     pressure: list[float] | None = None
+
+    def move_to(self, view: View) -> None:
+        """Express the points in ``view`` (the painter's view changed during the stroke)."""
+        if view != self.view:
+            old = self.view
+            self.points = [view.to_display(*old.to_image(x, y)) for x, y in self.points]
+            self.view = view
 
 
 def _pairs(flat: Any) -> list[tuple[float, float]]:
@@ -102,6 +134,15 @@ def _pairs(flat: Any) -> list[tuple[float, float]]:
         if math.isfinite(point[0]) and math.isfinite(point[1]):
             pairs.append(point)
     return pairs
+
+
+def _point(x: Any, y: Any) -> tuple[float, float] | None:
+    """``(x, y)`` as a finite point, or None (missing or not numbers)."""
+    try:
+        point = (float(x), float(y))
+    except (TypeError, ValueError):
+        return None
+    return point if math.isfinite(point[0]) and math.isfinite(point[1]) else None
 
 
 def _level(pressure: float) -> float:
@@ -147,6 +188,7 @@ class InkInput:
         self.sessions: set[str] = set()
         self.notice = widgets.HTML()
         self._open: dict[str, tuple[int, _OpenStroke]] = {}
+        self._views: dict[int, View] = {}
         self._warned = False
         layer.on_msg(self._on_msg)
 
@@ -164,11 +206,33 @@ class InkInput:
                 bool(content.get("shift")),
                 bool(content.get("ctrl")),
                 bool(content.get("meta")),
+                at=_point(content.get("x"), content.get("y")),
             )
-        elif kind in ("wheel", "pan"):
+        elif kind in ("wheel", "pan", "zoom"):
             self.painter._on_view_gesture(content)
         elif kind == "ready":
             self.sessions.add(str(content.get("session", "")))
+
+    def show_view(self, view: View) -> None:
+        """The painter shows ``view``: name it for the page (strokes drawn in it say so) and
+        size the page's brush to it."""
+        view_id = self.layer.view_id + 1
+        self._views[view_id] = view
+        for old in [key for key in self._views if key <= view_id - VIEWS_KEPT]:
+            del self._views[old]
+        with self.layer.hold_sync():
+            self.layer.view_scale = view.scale
+            self.layer.view_id = view_id
+
+    def _batch_points(self, content: dict[str, Any]) -> list[tuple[float, float]]:
+        """The batch's points, moved from the view they were drawn in to the current one."""
+        points = _pairs(content.get("points"))
+        view_id = content.get("view")
+        drawn_in = self._views.get(view_id) if isinstance(view_id, int) else None
+        shown = self.painter.view
+        if drawn_in is None or drawn_in == shown:
+            return points
+        return [shown.to_display(*drawn_in.to_image(x, y)) for x, y in points]
 
     def fallback_used(self) -> None:
         """ipycanvas delivered a mouse event: the ink layer is not on top; say so once."""
@@ -197,7 +261,8 @@ class InkInput:
             opened = (stroke_id, stroke)
             self._open[session] = opened
         stroke = opened[1]
-        new = _pairs(content.get("points"))
+        stroke.move_to(self.painter.view)
+        new = self._batch_points(content)
         pressure = content.get("pressure")
         if stroke.pressure is not None and isinstance(pressure, list) and len(pressure) == len(new):
             stroke.pressure += [float(p) for p in pressure]
@@ -227,7 +292,7 @@ class InkInput:
         if self.painter.preview_toggle.value:
             self.painter.preview_toggle.value = False  # painting shows the overlay again
         pressure: list[float] | None = [] if isinstance(content.get("pressure"), list) else None
-        return _OpenStroke(str(tool), size, pressure=pressure)
+        return _OpenStroke(str(tool), size, self.painter.view, pressure=pressure)
 
     def _paint_batch(self, stroke: _OpenStroke, new: list[tuple[float, float]]) -> None:
         """Paint the batch's segments on Python's overlay (erase, then paint, as the painter).
@@ -260,6 +325,7 @@ class InkInput:
     def _finish(self, session: str, stroke_id: int, stroke: _OpenStroke) -> None:
         """Commit the stroke exactly as a mouse drag was committed; then ack it."""
         painter = self.painter
+        stroke.move_to(painter.view)
         display = stroke.points
         points = [painter.to_image_coords(x, y) for x, y in display]
         erase = stroke.tool == "eraser"

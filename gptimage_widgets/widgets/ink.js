@@ -3,18 +3,24 @@
 // A <canvas> stacked over the painter's ipycanvas MultiCanvas (same GridBox cell). It takes the
 // pointer events (mouse, pen, touch), draws the strokes at once in display pixels, and sends the
 // points to Python in batches ({kind: "points", session, id, tool, size, points, pressure,
-// final}). Python commits them to the MaskDocument, paints its overlay and answers
+// final, view}). Python commits them to the MaskDocument, paints its overlay and answers
 // {kind: "ack", session, id}: the strokes up to that id are dropped here.
 //
 // Pending strokes are shown exactly as Python will show them: inside the area they touch, this
 // layer draws the image layer and the overlay layer of the ipycanvas models with the pending
 // operations applied (erase, then paint, as the painter does), so there is no double opacity
 // and the eraser shows the image. Without those layers it falls back to plain ink.
+//
+// Each stroke remembers the view it was drawn in (the model's view_id) and sends it with its
+// points, so Python maps them through that view. Pending ink of an older view (Python code
+// zoomed while the kernel was busy) is not drawn: it would show at the wrong place; Python
+// paints it at the right one when it gets there (the "pending" note still counts it).
 
 const MIN_MOVE = 0.75; // display px: shorter moves add no point (as the painter)
 const NOTE_DELAY_MS = 300; // strokes waiting longer than this show the "pending" note
 const PRESSURE_LEVELS = 8; // _ink_layer.PRESSURE_LEVELS
 const KEYS_THROUGH = new Set(["Tab", "Escape", "Enter"]);
+const VIEW_KEYS = new Set(["+", "=", "-", "_", "0", "1"]); // painter._ZOOM_KEYS
 
 function rgb(color) {
   let text = String(color || "").trim().replace(/^#/, "");
@@ -28,7 +34,9 @@ function handledKey(e) {
   const command = e.ctrlKey || e.metaKey;
   const lowered = e.key.toLowerCase();
   if (command) return lowered === "z" || lowered === "y";
-  return e.key === "[" || e.key === "]" || ["b", "e", "r", "l"].includes(lowered);
+  return (
+    e.key === "[" || e.key === "]" || VIEW_KEYS.has(e.key) || ["b", "e", "r", "l"].includes(lowered)
+  );
 }
 
 function render({ model, el }) {
@@ -70,6 +78,8 @@ function render({ model, el }) {
 
   const toolName = () => String((model.get("tool_names") || [])[model.get("tool_index")] || "brush");
   const scale = () => Number(model.get("view_scale")) || 1;
+  // the pending strokes drawn in the view shown (and the stroke under the pointer)
+  const shown = () => pending.filter((s) => s === current || s.view === model.get("view_id"));
   const colour = (alpha) => `rgba(${rgb(model.get("color")).join(", ")}, ${alpha})`;
 
   function resize() {
@@ -205,7 +215,7 @@ function render({ model, el }) {
     ctx.rect(b.x, b.y, b.w, b.h);
     ctx.clip();
     ctx.clearRect(b.x, b.y, b.w, b.h);
-    if (pending.length) {
+    if (shown().length) {
       if (layers.image && layers.overlay) drawExact(b);
       else drawPlain(b);
     }
@@ -263,11 +273,11 @@ function render({ model, el }) {
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
     sctx.drawImage(layers.overlay, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
-    for (const stroke of pending) {
+    for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? null : colour(opacity));
     }
     sctx.restore();
-    for (const stroke of pending) fillArea(ctx, stroke, "#000");
+    for (const stroke of shown()) fillArea(ctx, stroke, "#000");
     ctx.globalCompositeOperation = "source-in";
     ctx.drawImage(layers.image, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     ctx.globalCompositeOperation = "source-atop";
@@ -283,7 +293,7 @@ function render({ model, el }) {
     sctx.clip();
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
-    for (const stroke of pending) {
+    for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
     }
     sctx.restore();
@@ -360,6 +370,7 @@ function render({ model, el }) {
         points: points.flat(),
         pressure: stroke.pressure ? stroke.pressure.slice(start) : null,
         final: stroke.done,
+        view: model.get("view_id"), // the view these points were drawn in
       });
       stroke.sent = stroke.points.length;
       stroke.final = stroke.done;
@@ -445,6 +456,7 @@ function render({ model, el }) {
       points: [],
       pressure: usePressure ? [] : null,
       pointerId: e.pointerId,
+      view: model.get("view_id"),
       sent: 0,
       done: false,
       final: false,
@@ -526,10 +538,14 @@ function render({ model, el }) {
     });
   }
 
+  // The wheel zooms the painter, so it must not scroll the page as well: the page would move
+  // the canvas away from under the pointer (the next press lands on whatever scrolled there).
+  // No zoom during a stroke: its points so far were drawn in the current view.
   function onWheel(e) {
+    e.preventDefault();
+    if (current) return;
     const [x, y] = position(e);
     model.send({ kind: "wheel", x, y, deltaY: e.deltaY, ctrlKey: e.ctrlKey });
-    if (e.ctrlKey) e.preventDefault();
   }
 
   function onKeyDown(e) {
@@ -542,14 +558,18 @@ function render({ model, el }) {
     }
     if (!handledKey(e)) return;
     e.preventDefault();
+    const command = e.ctrlKey || e.metaKey;
+    if (current && !command && VIEW_KEYS.has(e.key)) return; // no zoom during a stroke
     const tool = { b: "brush", e: "eraser", r: "rect", l: "lasso" }[e.key.toLowerCase()];
     const index = (model.get("tool_names") || []).indexOf(tool);
-    if (!(e.ctrlKey || e.metaKey) && index >= 0) {
+    if (!command && index >= 0) {
       model.set("tool_index", index); // the next stroke uses it even while Python is busy
       draw();
     }
     flush(); // a finished stroke goes first: undo must see it
-    model.send({ kind: "key", key: e.key, shift: e.shiftKey, ctrl: e.ctrlKey, meta: e.metaKey });
+    const [x, y] = hover || [null, null]; // +/- zoom about the pointer
+    const mods = { shift: e.shiftKey, ctrl: e.ctrlKey, meta: e.metaKey };
+    model.send({ kind: "key", key: e.key, ...mods, x, y });
   }
 
   function onKeyUp(e) {
@@ -581,7 +601,7 @@ function render({ model, el }) {
   window.addEventListener("keyup", onWindowKeyUp, true);
   model.on("msg:custom", onMessage);
   for (const name of ["width", "height"]) model.on(`change:${name}`, resize);
-  for (const name of ["tool_index", "brush_size", "view_scale", "color", "opacity"]) {
+  for (const name of ["tool_index", "brush_size", "view_scale", "view_id", "color", "opacity"]) {
     model.on(`change:${name}`, () => draw());
   }
   for (const name of ["_image_layer", "_overlay_layer"]) model.on(`change:${name}`, findLayers);

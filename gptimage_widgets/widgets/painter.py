@@ -519,8 +519,8 @@ class MaskPainter(widgets.VBox):
         traitlets.dlink((self, "pen_pressure"), (ink, "pen_pressure"))
 
     def _set_ink_scale(self, view: View) -> None:
-        """Keep the ink layer's brush at the view's scale (display px per image px)."""
-        self.ink.view_scale = view.scale
+        """Tell the ink layer the view (its brush scale, the view its strokes are drawn in)."""
+        self._ink_input.show_view(view)
 
     def _load_image(self, pixels: np.ndarray, brush_size: int | None) -> None:
         pixels = np.array(pixels, dtype=np.uint8, copy=True)
@@ -846,7 +846,11 @@ class MaskPainter(widgets.VBox):
         self._paint_shape(shape, drag)
         self._commit(shape, redraw=False)
 
-    def _on_key_down(self, key: str, shift: bool, ctrl: bool, meta: bool) -> None:
+    def _on_key_down(
+        self, key: str, shift: bool, ctrl: bool, meta: bool, at: Point | None = None
+    ) -> None:
+        """A shortcut; ``at``: the pointer (display px) for "+"/"-" when the ink layer sent it
+        (ipycanvas' key events come without one: the last mouse position is used)."""
         command = ctrl or meta
         lowered = key.lower()
         if command and lowered == "z":
@@ -858,18 +862,19 @@ class MaskPainter(widgets.VBox):
         elif not command and lowered in _TOOL_KEYS:
             self.tool_buttons.value = _TOOL_KEYS[lowered]
         elif not command and key in _ZOOM_KEYS:
-            self._zoom_key(_ZOOM_KEYS[key])
+            self._zoom_key(_ZOOM_KEYS[key], at if at is not None else self._last_pos)
         elif not command and key == " ":
             self._space_pan = time.monotonic()  # held space repeats: each one re-arms
 
-    def _zoom_key(self, action: str) -> None:
-        """+/- step about the pointer (when over the canvas), 0 fits, 1 shows 1:1."""
+    def _zoom_key(self, action: str, at: Point | None) -> None:
+        """+/- step about ``at`` (the pointer over the canvas; None: the centre), 0 fits, 1
+        shows 1:1."""
         if action == "fit":
             self.fit()
         elif action == "actual":
             self.actual_size()
         else:
-            self._set_view(self._view.step(1 if action == "in" else -1, at=self._last_pos))
+            self._set_view(self._view.step(1 if action == "in" else -1, at=at))
 
     def _on_mouse_wheel(self, _delta_x: float, delta_y: float) -> None:
         """ipycanvas' wheel event (no position): zoom about the last pointer position."""

@@ -76,12 +76,15 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     assert probe.eval("painter.display_size") == [768, 432]
     assert probe.eval("painter.zoom") == 0.2
 
-    # the wheel over the canvas zooms (ipycanvas' wheel event, about the pointer)
+    # the wheel over the canvas zooms (the ink layer's wheel, about the pointer), and only
+    # zooms: the page does not scroll, so the canvas stays under the pointer
     mouse = page.mouse
     mouse.move(*display_to_page(driver, (384, 216)))
     widget_kit.next_frame(page)
     mouse.wheel(0, -300)
     wait_until(lambda: probe.eval("painter.zoom") > 0.2, timeout=30, what="wheel zoom")
+    widget_kit.next_frame(page)
+    assert driver.canvas.bounding_box() == driver.box, "the wheel scrolled the page"
 
     # 1:1, then four steps in: 1.41, 2, 2.83, 4
     widget_kit.click_button(page, PAINTER, "1:1")
@@ -144,6 +147,47 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     assert view["top"] - 12 <= bounds[0] and far[0] <= view["top"] + 108 + 12
     assert view["left"] - 12 <= bounds[1] and far[1] <= view["left"] + 192 + 12
     assert probe.eval("painter.mask.shape") == [HEIGHT, WIDTH]
+
+    # the keyboard shortcuts reach the painter from the ink layer (focused by the stroke):
+    # "-" steps out about the pointer, "0" fits
+    page.keyboard.press("-")
+    wait_until(lambda: probe.eval("painter.zoom") < 4.0, timeout=30, what="the '-' key")
+    page.keyboard.press("0")
+    wait_until(lambda: probe.eval("painter.view.is_fit"), timeout=30, what="the '0' key")
+
+
+def test_a_stroke_drawn_while_a_cell_zooms_lands_where_it_was_drawn(
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+) -> None:
+    """The page draws at Fit while the kernel runs a cell that zooms: the stroke (queued
+    behind the cell) maps through the view it was drawn in, not the new one."""
+    probe = open_notebook(
+        "zoom_busy.ipynb",
+        [widget_kit.KERNEL_HELPERS, painter_cell(brush_size=24, remember_settings=False)],
+    )
+    driver = widget_kit.CanvasDriver(page, PAINTER, (WIDTH, HEIGHT))
+    driver.measure()
+    fit = probe.eval(VIEW)
+    assert fit["zoom"] == 0.2
+    # not waited for: the page's messages queue behind it
+    probe.client.execute("import time; time.sleep(4); painter.zoom_to(2.0, center=(1000.0, 600.0))")
+    page_points = [display_to_page(driver, p) for p in [(100, 100), (400, 300), (650, 120)]]
+    mouse = page.mouse
+    mouse.move(*page_points[0])
+    widget_kit.next_frame(page)
+    mouse.down()
+    for point in page_points[1:]:
+        mouse.move(*point, steps=8)
+        widget_kit.next_frame(page)
+    mouse.up()
+    wait_until(lambda: probe.eval("painter.mask_version") >= 1, timeout=60, what="the stroke")
+    assert probe.eval("painter.zoom") == 2.0
+
+    expected = [page_to_image(driver, p, fit) for p in page_points]
+    points = repr([(round(x, 3), round(y, 3)) for x, y in expected])
+    report = probe.eval(f"mask_report(painter.mask, [Stroke({points}, 12.0)])")
+    assert report["wrong_outside_band"] == 0, report
+    assert report["got"] > 0.9 * report["expected"] > 0, report
 
 
 def bigger_brush(size: int, presses: int, largest: int) -> int:
