@@ -113,16 +113,18 @@ async def test_async_output_is_read_line_by_line_with_bounded_memory(tmp_path: P
 
     fake = FakeBatchAPI(line_payload=400)  # each line ~ 0.65 MB of base64
     client = make_async(fake, tmp_path)
-    job = await (await client.submit_batch([f"noise {i}" for i in range(16)])).wait(progress=False)
+    job = await (await client.submit_batch([f"noise {i}" for i in range(48)])).wait(progress=False)
     output = fake.files[job.record.batches[0]["output_file_id"]]
     longest = max(len(line) for line in output.splitlines())
-    assert len(output) > 8 * longest
+    whole = len(output)
     del output
     tracemalloc.start()
     try:
-        assert await job.fetch() == 16
+        assert await job.fetch() == 48
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 8 * longest  # about one line, not the file
+    # about one line, not the file; the margin covers other threads' allocations (tracemalloc
+    # counts them: a full suite leaves some running)
+    assert peak < 12 * longest < whole / 3
     await client.close()
