@@ -889,3 +889,43 @@ def test_image_size_of_png_bytes_honours_exif_before_pixel_data() -> None:
     Image.fromarray(wide).save(buffer, "PNG", exif=exif)
     assert imaging.image_size(buffer.getvalue()) == (20, 40)
     assert imaging.to_array(buffer.getvalue()).shape == (40, 20, 3)
+
+
+# --------------------------------------------------------------------------- packed arrays
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_packed_array_equals_numpy_asarray_and_is_read_only(mode: str) -> None:
+    from gptimage_widgets.imaging.decode import _packed_array
+
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, (37, 53, len(mode)), dtype=np.uint8)
+    image = Image.fromarray(pixels, mode)
+    packed = _packed_array(image)
+    assert packed.shape == (37, 53, len(mode)) and packed.dtype == np.uint8
+    np.testing.assert_array_equal(packed, np.asarray(image))
+    assert not packed.flags.writeable
+
+
+def test_packed_array_falls_back_when_the_raw_encoder_answers_unexpectedly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gptimage_widgets.imaging import decode
+
+    original = decode.Image._getencoder
+    calls: list[object] = []
+
+    class Partial:  # an encoder that stops after one chunk (not what _packed_array expects)
+        def setimage(self, *_args: object) -> None: ...
+
+        def encode(self, _size: int) -> tuple[int, int, bytes]:
+            return 0, 0, b"\0" * 8
+
+    def first_call_partial(*args: object) -> object:
+        calls.append(args)
+        return Partial() if len(calls) == 1 else original(*args)  # np.asarray: the real one
+
+    monkeypatch.setattr(decode.Image, "_getencoder", first_call_partial)
+    image = Image.fromarray(np.full((4, 6, 3), 200, np.uint8))
+    np.testing.assert_array_equal(decode._packed_array(image), np.full((4, 6, 3), 200))
+    assert len(calls) == 2  # the one-chunk try, then np.asarray's tobytes
