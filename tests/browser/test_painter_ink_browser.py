@@ -151,10 +151,11 @@ def test_a_stroke_drawn_while_a_cell_runs_shows_at_once_and_enters_the_mask(
     wait_until(lambda: pending_note(page) == "", timeout=10, what="the note to go")
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_shift_click_draws_a_straight_line_from_the_last_point(
-    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
+    open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any, ui: str
 ) -> None:
-    ink = Ink(open_notebook, page, widget_kit, wait_until, "lab")
+    ink = Ink(open_notebook, page, widget_kit, wait_until, ui)
     start = ink.driver.drag([(300, 300)])  # a click: a disc
     ink.wait_version(1)
     end_page = ink.driver.to_page((1200, 800))
@@ -172,14 +173,16 @@ def test_shift_click_draws_a_straight_line_from_the_last_point(
     assert ink.probe.eval(f"bool(painter.mask[{round(middle[1])}, {round(middle[0])}])")
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
 def test_undo_redo_after_local_ink_give_exactly_pythons_masks(
     open_notebook: Any,
     page: Any,
     wait_until: Any,
     widget_kit: Any,
     jupyter_server: Any,
+    ui: str,
 ) -> None:
-    ink = Ink(open_notebook, page, widget_kit, wait_until, "lab")
+    ink = Ink(open_notebook, page, widget_kit, wait_until, ui)
     ink.driver.drag([(200, 200), (900, 250)])
     ink.wait_version(1)
     first = ink.mask_digest()
@@ -199,7 +202,7 @@ def test_undo_redo_after_local_ink_give_exactly_pythons_masks(
 
     # a stroke and an undo sent while a cell runs: applied in order (queued behind the cell,
     # or, with JupyterLab's comms over subshells, handled on the widgets' subshell meanwhile)
-    msg_id = ink.start_busy_cell(jupyter_server.root / "busy_undo.flag")
+    msg_id = ink.start_busy_cell(jupyter_server.root / f"busy_undo_{ui}.flag")
     ink.driver.drag([(400, 100), (400, 900)])
     page.keyboard.press("Control+z")
     ink.wait_cell_end(msg_id)
