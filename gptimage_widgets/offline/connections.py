@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 
-from ..errors import ValidationError
+from ..validation import require_int
 from .responses import error_body
 
 __all__ = [
@@ -43,24 +43,8 @@ MAX_LINGERING = 4096
 
 
 def check_max_connections(max_connections: object) -> int:
-    """``max_connections`` when it is an integer >= 1 (not a bool).
-
-    Raises
-    ------
-    ValidationError
-        Otherwise (param ``max_connections``).
-    """
-    if (
-        not isinstance(max_connections, int)
-        or isinstance(max_connections, bool)
-        or max_connections < 1
-    ):
-        raise ValidationError(
-            f"max_connections must be an integer >= 1, got {max_connections!r}",
-            param="max_connections",
-            value=max_connections,
-        )
-    return max_connections
+    """``max_connections`` when it is an integer >= 1; else ``ValidationError``."""
+    return require_int(max_connections, "max_connections", minimum=1)
 
 
 def busy_response(max_connections: int) -> bytes:
