@@ -136,7 +136,7 @@ class ImageStudio(widgets.VBox):
             indent=False,
             layout=widgets.Layout(width="auto"),
         )
-        status = self._status  # its widgets under the studio's names (tests read them)
+        status = self._status  # its widgets, placed by _layout_children
         self._progress, self._partial = status.progress, status.partial
         self._errors, self._cost = status.errors, status.cost
 
