@@ -7,9 +7,9 @@ that needs them, the way scikit-image's lazy loader does. Every public name is l
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -128,23 +128,13 @@ __all__ = [
 assert set(_LAZY) <= set(__all__)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'gptimage_widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """jupyter_server's hook: the ``gptimage_widgets`` server extension (TCP_NODELAY on kernel
     websockets) lives in :mod:`gptimage_widgets.jupyter_nodelay`."""
     return [{"module": f"{__name__}.jupyter_nodelay"}]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

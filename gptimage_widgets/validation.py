@@ -10,6 +10,8 @@ Here: the model (and, given a ``backend``, whether it is retired there today:
 (sizes against the model's presets and ``custom_size`` rules from ``models.json``), rules
 between params (after :func:`gptimage_widgets.catalog.resolve_params` fills the defaults) and
 the prompt. The input images and mask are checked by :mod:`gptimage_widgets.input_checks`.
+Also the argument checks other modules share: :func:`require_operation` (an operation name)
+and :func:`require_int` (a whole-number setting such as ``max_connections``).
 
 Pure module: numpy, Pillow (through ``imaging``) and the standard library only.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "TRANSPARENT_FORMATS",
     "check",
     "parse_size",
+    "require_int",
     "size_problems",
     "validate",
 ]
@@ -323,6 +326,25 @@ def require_operation(operation: Any, *, also: tuple[str, ...] = ()) -> str:
     if problem is not None:
         raise ValidationError([problem])
     return str(operation)
+
+
+def require_int(value: Any, name: str, *, minimum: int, unit: str = "") -> int:
+    """``value`` when it is an integer >= ``minimum`` (a bool is not an integer here).
+
+    The one check and wording for a whole-number setting (``max_connections``,
+    ``max_retries``...): "``name`` must be an integer >= ``minimum`` (``unit``), got ``value``".
+
+    Raises
+    ------
+    ValidationError
+        Otherwise, with ``param=name``.
+    """
+    if not _is_whole(value) or value < minimum:
+        what = f"an integer >= {minimum}" + (f" ({unit})" if unit else "")
+        raise ValidationError(
+            f"{name} must be {what}, got {short_repr(value)}", param=name, value=value
+        )
+    return int(value)
 
 
 def _operation_problems(spec: ModelSpec | None, operation: Any) -> list[Problem]:

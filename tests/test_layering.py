@@ -87,6 +87,7 @@ PRIVATE_PARTS = {
     f"{WIDGETS}._controls": f"{WIDGETS}.form",
     f"{WIDGETS}._ink_layer": f"{WIDGETS}.painter",
     f"{WIDGETS}._painter_view": f"{WIDGETS}.painter",
+    f"{WIDGETS}._studio_status": f"{WIDGETS}.image_studio",
 }
 
 

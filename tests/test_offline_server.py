@@ -848,7 +848,7 @@ def test_answers_go_out_without_waiting_for_nagle(make_offline_server: Any) -> N
     try:
         connection.request("GET", "/v1/models")
         assert connection.getresponse().read()
-        accepted = list(server._server._connections)  # the server's ends of open connections
+        accepted = server._server.connections.open_connections()
         assert len(accepted) == 1
         assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:

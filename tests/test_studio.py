@@ -23,12 +23,9 @@ from gptimage_widgets.errors import GPTImageError
 from gptimage_widgets.imaging import decode_image, encode_image
 from gptimage_widgets.offline import OfflineServer
 from gptimage_widgets.redact import redact
-from gptimage_widgets.widgets.image_studio import (
-    OFFLINE_BANNER,
-    ImageStudio,
-    backend_banner,
-    error_html,
-)
+from gptimage_widgets.widgets._display import error_html
+from gptimage_widgets.widgets._studio_status import PARTIAL_EDGE
+from gptimage_widgets.widgets.image_studio import OFFLINE_BANNER, ImageStudio, backend_banner
 
 FAKE_KEY = "sk-test-FAKE"
 NOW = {"last_modified": datetime.datetime.now(datetime.timezone.utc)}
@@ -221,18 +218,18 @@ async def test_display_failure_loses_no_result(studio: ImageStudio, monkeypatch)
 async def test_partial_images_are_previewed(studio: ImageStudio):
     studio.form.set_params({"partial_images": 2, "quality": "low", "size": "1024x1024"})
     seen: list[int] = []
-    original = studio._show_partial
+    original = studio._status.show_partial
 
     def spy(index: int, image: np.ndarray) -> None:
         seen.append(index)
         original(index, image)
 
-    studio._show_partial = spy  # type: ignore[method-assign]
+    studio._status.show_partial = spy  # type: ignore[method-assign]
     result = await studio.generate()
     assert result is not None
     assert seen == [0, 1]
     preview = decode_image(bytes(studio._partial.value))
-    assert max(preview.shape[:2]) <= studio_module.PARTIAL_EDGE
+    assert max(preview.shape[:2]) <= PARTIAL_EDGE
 
 
 async def test_sync_client_runs_off_the_loop(offline_server: OfflineServer, tmp_path):

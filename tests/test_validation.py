@@ -759,6 +759,19 @@ def test_require_operation_is_the_one_operation_check() -> None:
         require_operation("auto")
 
 
+def test_require_int_is_the_one_whole_number_setting_check() -> None:
+    from gptimage_widgets.validation import require_int
+
+    assert require_int(3, "max_connections", minimum=1) == 3
+    assert require_int(np.int64(0), "max_retries", minimum=0) == 0
+    for bad in (0, True, 1.5, "2", None):
+        with pytest.raises(ValidationError, match="max_connections must be an integer >= 1, got"):
+            require_int(bad, "max_connections", minimum=1)
+    with pytest.raises(ValidationError, match=r"an integer >= 1024 \(bytes\), got 10$") as caught:
+        require_int(10, "max_response_bytes", minimum=1024, unit="bytes")
+    assert caught.value.problems[0].param == "max_response_bytes"
+
+
 # --------------------------------------------------------------------------- retired models
 
 

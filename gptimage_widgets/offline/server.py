@@ -5,11 +5,8 @@ default backend when no API key is set, so it must start in milliseconds inside 
 kernel, add no dependency, and never touch an asyncio event loop — Jupyter's kernel already
 runs one, and a second loop (or ``nest_asyncio``) in the same thread is a classic source of
 "event loop is already running" errors. A thread per connection is plenty for a local test
-double, up to ``max_connections`` (default 256) at once: beyond that an idle kept-alive
-connection is closed to make room, or else the new connection is answered ``503`` with
-OpenAI's error JSON from the accept loop, without a thread, so idle connections cannot
-pile up threads. HTTP/1.1 keep-alive and chunked SSE streaming are
-written by hand below.
+double, up to ``max_connections`` at once (what happens beyond: ``offline/connections.py``).
+HTTP/1.1 keep-alive and chunked SSE streaming are written by hand below.
 
 Usage::
 
@@ -21,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import socket
 import threading
@@ -31,8 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from ..errors import GPTImageError, ValidationError
+from ..errors import GPTImageError
 from .app import OfflineApp
+from .connections import MAX_CONNECTIONS, ConnectionLimit, check_max_connections
 from .faults import Fault
 from .parsing import MAX_BODY_BYTES
 from .ratelimit import RequestRateLimit
@@ -47,15 +44,6 @@ MAX_HEADER_BYTES = 64 * 1024
 #: Connections the kernel queues before the accept loop takes them (a notebook sweep opens
 #: dozens at once).
 LISTEN_BACKLOG = 128
-#: Connections served at once (each has a thread); more are answered 503 at once.
-MAX_CONNECTIONS = 256
-#: Seconds the accept loop waits for the slot of an idle connection it closed to free up.
-RECLAIM_WAIT_S = 1.0
-#: Seconds a refused connection stays half-open after its 503, so the answer is read
-#: before the socket closes (closing with unread request bytes would reset it).
-REFUSED_LINGER_S = 2.0
-#: Refused connections lingering at once; beyond that they are closed right after the 503.
-MAX_LINGERING = 4096
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,36 +61,36 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.served = 0
-        self.server.track(self.connection, opened=True)
+        self.server.connections.track(self.connection, opened=True)
 
     def handle_one_request(self) -> None:
         """One request; between two, the connection is idle and may be reclaimed.
 
         A kept-alive connection waiting for its next request is one the server may close
-        to serve a new connection when all slots are taken (see ``_Server.reclaim_idle``);
+        to serve a new connection when all slots are taken (``ConnectionLimit.reclaim_idle``);
         one that never sent a request is never reclaimed.
         """
         if self.served:
-            self.server.set_idle(self.connection, idle=True)
+            self.server.connections.set_idle(self.connection, idle=True)
             try:
                 self.rfile.peek(1)  # type: ignore[attr-defined]
             except (OSError, ValueError):
                 pass  # the request line read below sees the same problem
             finally:
-                self.server.set_idle(self.connection, idle=False)
+                self.server.connections.set_idle(self.connection, idle=False)
         super().handle_one_request()
         self.served += 1
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
             super().finish()
-        self.server.track(self.connection, opened=False)
+        self.server.connections.track(self.connection, opened=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the app keeps its own request log."""
 
     def __getattr__(self, name: str) -> Any:
-        """``do_<METHOD>`` for any method: the app answers 405 for those it does not serve."""
+        """``do_<METHOD>`` for any method (GET, POST...): the app answers 405 for the others."""
         if name.startswith("do_"):
             return self._serve
         raise AttributeError(name)
@@ -119,27 +107,6 @@ class _Handler(BaseHTTPRequestHandler):
                 error_body(text),
             )
         )
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_HEAD(self) -> None:
-        self._serve()
-
-    def do_OPTIONS(self) -> None:
-        self._serve()
 
     def _serve(self) -> None:
         body = self._read_body()
@@ -255,94 +222,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
-def busy_response(max_connections: int) -> bytes:
-    """The raw HTTP 503 a connection beyond the cap gets (OpenAI's error JSON, then close)."""
-    body = error_body(
-        f"The offline server is serving its maximum of {max_connections} connections; "
-        "retry shortly, close idle connections, or start it with a higher max_connections.",
-        type="server_error",
-        code="server_busy",
-    )
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "retry-after: 1\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + body
-
-
-class _Refused:
-    """Connections beyond the cap: answered 503 at once, closed a moment later by one thread.
-
-    The answer goes out without reading the request (a non-blocking send of a few hundred
-    bytes into an empty socket buffer), then the write side is shut. The socket is closed
-    after :data:`REFUSED_LINGER_S`, its unread request bytes drained first, so the client
-    reads the 503 instead of a connection reset.
-    """
-
-    def __init__(self) -> None:
-        self._pending: collections.deque[tuple[float, socket.socket]] = collections.deque()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    def refuse(self, connection: socket.socket, answer: bytes) -> None:
-        with contextlib.suppress(OSError):
-            connection.setblocking(False)
-            connection.send(answer)
-            connection.shutdown(socket.SHUT_WR)
-        with self._wake:
-            if self._stopped or len(self._pending) >= MAX_LINGERING:
-                _drain_and_close(connection)
-                return
-            self._pending.append((time.monotonic() + REFUSED_LINGER_S, connection))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="gptimage-offline-refused", daemon=True
-                )
-                self._thread.start()
-            self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._stopped and not self._due():
-                    wait = self._pending[0][0] - time.monotonic() if self._pending else None
-                    self._wake.wait(wait)
-                if self._stopped:
-                    return
-                due = []
-                while self._pending and self._pending[0][0] <= time.monotonic():
-                    due.append(self._pending.popleft()[1])
-            for connection in due:
-                _drain_and_close(connection)
-
-    def _due(self) -> bool:
-        return bool(self._pending) and self._pending[0][0] <= time.monotonic()
-
-    def close_all(self) -> None:
-        with self._wake:
-            self._stopped = True
-            pending = [connection for _, connection in self._pending]
-            self._pending.clear()
-            self._wake.notify()
-        for connection in pending:
-            _drain_and_close(connection)
-
-
-def _drain_and_close(connection: socket.socket) -> None:
-    """Read what is already buffered (so close sends no reset), then close."""
-    with contextlib.suppress(OSError):
-        connection.setblocking(False)
-        for _ in range(16):
-            if not connection.recv(65536):
-                break
-    with contextlib.suppress(OSError):
-        connection.close()
-
-
 class _Server(ThreadingHTTPServer):
     """A ThreadingHTTPServer that knows its app and its open connections, and caps them."""
 
@@ -358,74 +237,24 @@ class _Server(ThreadingHTTPServer):
         self, address: tuple[str, int], app: OfflineApp, max_connections: int = MAX_CONNECTIONS
     ) -> None:
         self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        #: Kept-alive connections waiting for their next request, oldest first.
-        self._idle: dict[socket.socket, None] = {}
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._busy = busy_response(max_connections)
-        self._refused = _Refused()
+        self.connections = ConnectionLimit(max_connections)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve in a new thread while a slot is free; answer 503 without a thread beyond.
-
-        When every slot is taken, an idle kept-alive connection is closed to make room (its
-        client reconnects on its next request), as busy web servers do; connections that
-        never sent a request are not reclaimed, so idle sockets cannot starve the server.
-        """
-        if not self._slots.acquire(blocking=False) and not (
-            self.reclaim_idle() and self._slots.acquire(timeout=RECLAIM_WAIT_S)
-        ):
-            self._refused.refuse(request, self._busy)
+        """Serve in a new thread while a slot is free; beyond, ``ConnectionLimit.admit`` answers."""
+        if not self.connections.admit(request):
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self.connections.release()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
-
-    def track(self, connection: socket.socket, *, opened: bool) -> None:
-        with self._connections_lock:
-            if opened:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-                self._idle.pop(connection, None)
-
-    def set_idle(self, connection: socket.socket, *, idle: bool) -> None:
-        """Mark a kept-alive connection as waiting for its next request (or not any more)."""
-        with self._connections_lock:
-            if idle:
-                self._idle[connection] = None
-            else:
-                self._idle.pop(connection, None)
-
-    def reclaim_idle(self) -> bool:
-        """Close the longest-idle kept-alive connection; False when there is none."""
-        with self._connections_lock:
-            if not self._idle:
-                return False
-            connection = next(iter(self._idle))
-            del self._idle[connection]
-        with contextlib.suppress(OSError):
-            connection.shutdown(socket.SHUT_RDWR)
-        return True
-
-    def close_connections(self) -> None:
-        """Shut down every open keep-alive connection (their threads then end)."""
-        self._refused.close_all()
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+            self.connections.release()
 
 
 class OfflineServer:
@@ -486,17 +315,7 @@ class OfflineServer:
         rate_limit: float | RequestRateLimit | None = None,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        if (
-            not isinstance(max_connections, int)
-            or isinstance(max_connections, bool)
-            or max_connections < 1
-        ):
-            raise ValidationError(
-                f"max_connections must be an integer >= 1, got {max_connections!r}",
-                param="max_connections",
-                value=max_connections,
-            )
-        self.max_connections = max_connections
+        self.max_connections = check_max_connections(max_connections)
         self.host = host
         self.port = port
         self._seed = seed
@@ -543,7 +362,7 @@ class OfflineServer:
             return
         server.shutdown()
         self.app.batches.cancel_all()  # running batches stop after their current line
-        server.close_connections()
+        server.connections.close_all()
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -7,8 +7,9 @@ all of them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "Gallery": "gallery",
@@ -21,17 +22,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["Gallery", "ImageStudio", "MaskPainter", "ParameterForm", "studio"]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'gptimage_widgets.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover

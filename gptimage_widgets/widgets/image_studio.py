@@ -5,14 +5,13 @@ Generate button schedules as an ``asyncio.Task`` on the kernel's running loop. W
 the controls that must not change are disabled (the painter stays live), Cancel cancels the
 task (which closes the HTTP request), partial images show as they arrive, and everything is
 restored in ``finally``. The studio never holds the API key: only the client does.
+What the studio shows about the backend and a run (banner, progress, partial preview,
+errors, session cost) is written by ``_studio_status.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import time
-import urllib.parse
 from typing import Any
 
 import ipywidgets as widgets
@@ -23,14 +22,14 @@ from ..client import AsyncImageClient, ImageClient
 from ..errors import GPTImageError, ValidationError
 from ..imaging import to_arrays
 from ..results import ImageResult
-from ._display import display_bytes, error_html
+from ._display import display_bytes
+from ._studio_status import OFFLINE_BANNER, RunStatus, backend_banner, banner_html, session_cost
 from .form import ParameterForm
 from .gallery import Gallery
 from .painter import MaskPainter
 
 __all__ = ["OFFLINE_BANNER", "ImageStudio", "backend_banner", "studio"]
 
-OFFLINE_BANNER = "Offline backend (no OPENAI_API_KEY): images are synthetic"
 OPERATIONS = ("auto", *catalog.OPERATIONS)  # "auto": edit when there are references
 _OPERATION_TIPS = {
     "auto": "Edit when reference images are present, else generate",
@@ -39,43 +38,6 @@ _OPERATION_TIPS = {
     "variation": "Variations of the first reference image (DALL·E 2)",
 }
 REFERENCE_EDGE = 96
-PARTIAL_EDGE = 384
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def backend_banner(client: Any) -> str:
-    """Plain-text line saying which backend a client talks to; never shows a key.
-
-    Parameters
-    ----------
-    client : ImageClient or AsyncImageClient
-        Read: ``client.backend`` (``"openai"``, ``"compatible"``, ``"azure"`` or
-        ``"offline"``) and the host part of ``client.base_url``.
-
-    Returns
-    -------
-    str
-        ``OFFLINE_BANNER``, ``"OpenAI API"``, ``"Azure OpenAI (host)"`` or
-        ``"OpenAI-compatible API at host:port"``.
-    """
-    name, host = client.backend, _host_of(client.base_url)
-    if name == "offline":
-        return OFFLINE_BANNER
-    if name == "azure":
-        return f"Azure OpenAI ({host})" if host else "Azure OpenAI"
-    if not host or host == "api.openai.com":
-        return "OpenAI API"
-    return f"OpenAI-compatible API at {host}"
-
-
-def _host_of(url: str) -> str:
-    """``host[:port]`` of a URL, without user info, path or query (which may hold secrets)."""
-    parsed = urllib.parse.urlsplit(url)
-    if not parsed.hostname:
-        return ""
-    return f"{parsed.hostname}:{parsed.port}" if parsed.port else parsed.hostname
 
 
 # --------------------------------------------------------------------------- widget
@@ -127,7 +89,7 @@ class ImageStudio(widgets.VBox):
         self.painter: MaskPainter | None = None
         self._unlock: list[widgets.Widget] = []
         self._running_flag = False
-        self._started_at = 0.0
+        self._status = RunStatus()
         self.form = ParameterForm(model=model)
         self.gallery = Gallery()
         self._build_controls(operation)
@@ -139,7 +101,7 @@ class ImageStudio(widgets.VBox):
     # ----------------------------------------------------------------- layout
 
     def _build_controls(self, operation: str) -> None:
-        self._banner = widgets.HTML(self._banner_html())
+        self._banner = widgets.HTML(banner_html(self.client))
         self._prompt = widgets.Textarea(
             value=self.form.prompt,
             placeholder="Describe the image (or the change, for an edit)…",
@@ -174,10 +136,9 @@ class ImageStudio(widgets.VBox):
             indent=False,
             layout=widgets.Layout(width="auto"),
         )
-        self._progress = widgets.HTML("")
-        self._partial = widgets.Image(format="jpeg", layout=widgets.Layout(display="none"))
-        self._errors = widgets.HTML("")
-        self._cost = widgets.HTML(self._cost_text())
+        status = self._status  # its widgets, placed by _layout_children
+        self._progress, self._partial = status.progress, status.partial
+        self._errors, self._cost = status.errors, status.cost
 
     def _layout_children(self) -> list[widgets.Widget]:
         references = widgets.VBox(
@@ -216,11 +177,6 @@ class ImageStudio(widgets.VBox):
         self.form.operation_picker.layout.display = "none"  # the studio's toggle has "Auto"
         self._on_model()
         self._on_prompt({"new": self._prompt.value})
-
-    def _banner_html(self) -> str:
-        text = backend_banner(self.client)
-        color = "#8a5a00" if text == OFFLINE_BANNER else "#1b5e20"
-        return f"<div style='color:{color}'><b>Backend:</b> {html.escape(text)}</div>"
 
     # ----------------------------------------------------------------- public API
 
@@ -271,7 +227,7 @@ class ImageStudio(widgets.VBox):
     @property
     def session_cost_usd(self) -> float:
         """Sum of the cost of every result of this session (actual or estimated), in USD."""
-        return float(sum(r.cost_usd for r in self.history if r.cost_usd is not None))
+        return session_cost(self.history)
 
     def add_reference(self, image: Any) -> int:
         """Add reference image(s) for the next edit; returns how many references there are.
@@ -341,13 +297,13 @@ class ImageStudio(widgets.VBox):
         try:
             result = await self._request()
         except asyncio.CancelledError:
-            self._progress.value = "Cancelled."
+            self._status.cancelled()
             raise
         except GPTImageError as exc:
-            self._show_error(exc)
+            self._status.failed(exc)
             return None
         except Exception as exc:
-            self._show_error(exc)
+            self._status.failed(exc)
             raise
         finally:
             self._set_running(False)
@@ -364,7 +320,7 @@ class ImageStudio(widgets.VBox):
         task = self.task
         if task is None or task.done():
             return False
-        self._progress.value = "Cancelling…"
+        self._status.cancelling()
         return task.cancel()
 
     async def aclose(self) -> None:
@@ -393,7 +349,7 @@ class ImageStudio(widgets.VBox):
             return "variations", {"image": self._first_reference(operation), **params}
         params["prompt"] = self.prompt
         if int(params.get("partial_images") or 0) > 0:
-            params["on_partial"] = self._show_partial
+            params["on_partial"] = self._status.show_partial
         if operation == "generate":
             return "generate", params
         params["images"] = [self._first_reference(operation), *self.references[1:]]
@@ -405,8 +361,7 @@ class ImageStudio(widgets.VBox):
     async def _request(self) -> ImageResult:
         method_name, kwargs = self.request_kwargs()
         method = getattr(self.client, method_name)
-        self._started_at = time.monotonic()
-        self._progress.value = f"Running {html.escape(method_name)} on {html.escape(self.model)}…"
+        self._status.sending(method_name, self.model)
         if isinstance(self.client, ImageClient):  # sync: keep the kernel free
             return await asyncio.to_thread(method, **kwargs)
         return await method(**kwargs)
@@ -439,7 +394,7 @@ class ImageStudio(widgets.VBox):
 
     def _set_running(self, running: bool) -> None:
         if running:
-            self._errors.value = ""
+            self._status.begin()
             self._unlock = [w for w in self._lockable() if not w.disabled]
             for widget in self._unlock:
                 widget.disabled = True
@@ -447,7 +402,7 @@ class ImageStudio(widgets.VBox):
             for widget in self._unlock:
                 widget.disabled = False
             self._unlock = []
-            self._partial.layout.display = "none"
+            self._status.end()
         self._running_flag = running
         self._cancel_button.disabled = not running
         self._update_generate_button()
@@ -471,41 +426,10 @@ class ImageStudio(widgets.VBox):
         self.result = result
         self.history.append(result)
         try:
-            self._show_result(result)
+            self._status.done(result, self.history)
+            self.gallery.add(result)
         except Exception as exc:  # display must never lose a result
-            where = ", ".join(str(p) for p in result.paths) or "studio.history"
-            self._errors.value = error_html(
-                GPTImageError(
-                    f"the result is kept (studio.result; saved: {where}) but showing it "
-                    f"failed: {exc}"
-                )
-            )
-
-    def _show_result(self, result: ImageResult) -> None:
-        elapsed = time.monotonic() - self._started_at
-        self._progress.value = f"Done: {len(result.images)} image(s) in {elapsed:.1f} s."
-        self._cost.value = self._cost_text()
-        self.gallery.add(result)
-
-    def _cost_text(self) -> str:
-        estimated = any(r.cost_is_estimate for r in self.history if r.cost_usd is not None)
-        suffix = " (incl. estimates)" if estimated else ""
-        return f"Session cost: ${self.session_cost_usd:.3f}{suffix}"
-
-    def _show_error(self, exc: BaseException) -> None:
-        self._errors.value = error_html(exc)
-        self._progress.value = "Failed."
-
-    def _show_partial(self, index: int, image: np.ndarray) -> None:
-        """``on_partial`` callback: show a downscaled partial image (never raises)."""
-        try:
-            data, fmt = display_bytes(np.asarray(image), PARTIAL_EDGE)
-            self._partial.format = fmt
-            self._partial.value = data
-            self._partial.layout.display = ""
-            self._progress.value = f"Partial image {index + 1} received…"
-        except Exception as exc:  # a preview never breaks the request
-            self._progress.value = html.escape(f"Partial image {index + 1} (not shown: {exc})")
+            self._status.not_shown(result, exc)
 
     # ----------------------------------------------------------------- references
 
@@ -539,7 +463,7 @@ class ImageStudio(widgets.VBox):
             for file in files:
                 self.add_reference(bytes(file["content"]))
         except GPTImageError as exc:
-            self._show_error(exc)
+            self._status.failed(exc)
         finally:
             self._upload.value = ()
 
