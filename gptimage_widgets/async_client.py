@@ -39,7 +39,7 @@ from .client_base import (
     PartialCallback,
     call_arguments,
 )
-from .errors import GPTImageError, ValidationError
+from .errors import GPTImageError
 from .progress import Progress, progress_report
 from .ratelimit import patient
 from .responses import (
@@ -55,7 +55,7 @@ from .results import ImageResult
 from .sse import StreamEvent
 from .sweeps import SweepResults
 from .transport import NO_OPTIONS, AsyncTransport, RequestOptions
-from .validation import require_operation
+from .validation import require_int, require_operation
 
 __all__ = ["AsyncImageClient"]
 
@@ -80,12 +80,7 @@ class AsyncImageClient(ClientBase[AsyncTransport]):
     transport_class = AsyncTransport
 
     def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValidationError(
-                f"max_concurrency must be an integer >= 1, got {max_concurrency!r}",
-                param="max_concurrency",
-                value=max_concurrency,
-            )
+        max_concurrency = require_int(max_concurrency, "max_concurrency", minimum=1)
         super().__init__(*args, **kwargs)
         self.max_concurrency = max_concurrency
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]

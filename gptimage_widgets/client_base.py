@@ -150,13 +150,7 @@ def _cache_store(cache: Any, history: HistoryStore | None) -> tuple[bool, Histor
     )
 
 
-def _check_settings(max_retries: Any, budget_usd: Any) -> None:
-    if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-        raise ValidationError(
-            f"max_retries must be an integer >= 0, got {max_retries!r}",
-            param="max_retries",
-            value=max_retries,
-        )
+def _check_budget(budget_usd: Any) -> None:
     if budget_usd is not None and (
         isinstance(budget_usd, bool)
         or not isinstance(budget_usd, (int, float))
@@ -166,15 +160,6 @@ def _check_settings(max_retries: Any, budget_usd: Any) -> None:
             f"budget_usd must be a number >= 0 (USD), got {budget_usd!r}",
             param="budget_usd",
             value=budget_usd,
-        )
-
-
-def _check_max_response_bytes(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-        raise ValidationError(
-            f"max_response_bytes must be an integer >= 1024 (bytes), got {value!r}",
-            param="max_response_bytes",
-            value=value,
         )
 
 
@@ -231,8 +216,11 @@ class ClientBase(Generic[TransportT]):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
     ) -> None:
-        _check_settings(max_retries, budget_usd)
-        _check_max_response_bytes(max_response_bytes)
+        max_retries = validation.require_int(max_retries, "max_retries", minimum=0)
+        max_response_bytes = validation.require_int(
+            max_response_bytes, "max_response_bytes", minimum=1024, unit="bytes"
+        )
+        _check_budget(budget_usd)
         #: Default of every call's ``allow_retired``: send models retired at this backend.
         self.allow_retired = _check_allow_retired(allow_retired)
         self._backend: Backend = resolve_backend(
