@@ -17,7 +17,9 @@ Everything but the sending lives elsewhere, shared with the async job
 (:mod:`gptimage_widgets.batch_async`): the requests in :mod:`~gptimage_widgets.batch_api`,
 the job's state and decisions in :mod:`~gptimage_widgets.batch_core` (:func:`prepare`,
 :class:`JobCore`), results and their export in :mod:`~gptimage_widgets.batch_results`
-(:class:`BatchResults`). Those names are importable from here too.
+(:class:`BatchResults`). Those names, and the others this module exported before the split
+(``LIST_LIMIT``, ``Requests``, ``Pages``, ``Poll``, ``JobProgress``, ``local_record``...),
+are importable from here too.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import retry
 from .batch_api import BatchAPI
+from .batch_api import Requests as Requests
 from .batch_core import Fetching, JobCore, Submission, Waiting, prepare
+from .batch_core import JobProgress as JobProgress
+from .batch_core import Poll as Poll
 from .batch_lines import OutputLine
 from .batch_listing import LIST_LIMIT as LIST_LIMIT
+from .batch_listing import Pages as Pages
 from .batch_listing import local_record, merged_jobs, needs_listing, not_found, record_from_listing
 from .batch_results import BatchResults, error_row, payload_of
 from .batch_store import JobRecord
