@@ -1,10 +1,13 @@
 """Batch API jobs from the async client: ``await client.submit_batch(...)``.
 
-The async twin of :mod:`gptimage_widgets.batch`: the same requests (:class:`~.batch.Requests`),
-the same validation and spooling (:func:`~.batch.prepare`), the same job state and line
-handling (:class:`~.batch.JobCore`), the same listing merge; only sending and sleeping are
-awaited here. Blocking steps (validating and encoding the items, decoding results, the
-history's disk) run in a thread (``asyncio.to_thread``) so the event loop keeps running.
+Owns the awaiting of a job with :class:`~gptimage_widgets.async_client.AsyncImageClient`:
+the async twin of :mod:`gptimage_widgets.batch`, with the same requests
+(:class:`~gptimage_widgets.batch_api.AsyncBatchAPI`), the same validation and spooling
+(:func:`~gptimage_widgets.batch_core.prepare`), the same job state and decisions
+(:class:`~gptimage_widgets.batch_core.JobCore`, ``Fetching``, ``Waiting``) and the same
+listing merge (:mod:`gptimage_widgets.batch_listing`); only sending and sleeping are awaited
+here. Blocking steps (validating and encoding the items, decoding results, the history's
+disk) run in a thread (``asyncio.to_thread``) so the event loop keeps running.
 """
 
 from __future__ import annotations
@@ -12,87 +15,28 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any
-
-import httpx
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import retry
-from .batch import (
+from .batch_api import AsyncBatchAPI
+from .batch_core import Fetching, JobCore, Waiting, prepare
+from .batch_lines import OutputLine
+from .batch_listing import (
     LIST_LIMIT,
-    BatchResults,
-    JobCore,
-    JobProgress,
-    Pages,
-    Poll,
-    Requests,
     local_record,
     merged_jobs,
     needs_listing,
     not_found,
-    prepare,
     record_from_listing,
 )
-from .batch_lines import OutputLine
+from .batch_results import BatchResults, error_row, payload_of
 from .batch_store import JobRecord
-from .http_errors import translate
 
 if TYPE_CHECKING:
     from .async_client import AsyncImageClient
-    from .transport import AsyncTransport
 
 __all__ = ["AsyncBatchAPI", "AsyncBatchJob", "get_batch", "list_batches", "submit"]
-
-
-class AsyncBatchAPI(Requests):
-    """The files and batches endpoints, through an async client's transport."""
-
-    transport: AsyncTransport
-
-    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response, _ = await self.transport.send(
-            lambda: self.request(method, path, **kwargs), stream=False, model=None
-        )
-        return self.object_of(response, path)
-
-    async def upload(self, file: IO[bytes], filename: str) -> str:
-        """Upload a JSONL input file (``purpose=batch``); its file id."""
-        response, _ = await self.transport.send(
-            lambda: self.upload_request(file, filename), stream=False, model=None
-        )
-        return str(self.object_of(response, "/files")["id"])
-
-    async def create(
-        self, input_file_id: str, endpoint: str, metadata: Mapping[str, str]
-    ) -> dict[str, Any]:
-        payload = self.create_payload(input_file_id, endpoint, metadata)
-        return await self._json("POST", "/batches", json=payload)
-
-    async def retrieve(self, batch_id: str) -> dict[str, Any]:
-        return await self._json("GET", f"/batches/{batch_id}")
-
-    async def cancel(self, batch_id: str) -> dict[str, Any]:
-        return await self._json("POST", f"/batches/{batch_id}/cancel")
-
-    async def listing(self, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
-        """Up to `limit` image batches of ``GET /batches`` (newest first, page by page)."""
-        pages = Pages(limit)
-        while pages.more:
-            pages.add(await self._json("GET", "/batches", query=pages.query()))
-        return pages.batches
-
-    async def lines(self, file_id: str) -> AsyncIterator[str]:
-        """The lines of a file's content, read as a stream (one line in memory at a time)."""
-        response, _ = await self.transport.send(
-            lambda: self.request("GET", f"/files/{file_id}/content"), stream=True, model=None
-        )
-        try:
-            async for line in response.aiter_lines():
-                yield line
-        except httpx.HTTPError as exc:
-            raise translate(exc, streaming=True, secrets=self.transport.secrets) from exc
-        finally:
-            await response.aclose()
 
 
 async def submit(
@@ -155,19 +99,21 @@ class AsyncBatchJob(JobCore):
     async def _asave(self) -> None:
         await asyncio.to_thread(self._save)
 
-    async def refresh(self) -> AsyncBatchJob:
-        """Ask the server for every unfinished batch's status and counts."""
+    async def _on_unfinished(
+        self, call: Callable[[str], Awaitable[dict[str, Any]]]
+    ) -> AsyncBatchJob:
         for position, batch_id in self._unfinished():
-            self._update(position, await self._api.retrieve(batch_id))
+            self._update(position, await call(batch_id))
         await self._asave()
         return self
 
+    async def refresh(self) -> AsyncBatchJob:
+        """Ask the server for every unfinished batch's status and counts."""
+        return await self._on_unfinished(self._api.retrieve)
+
     async def cancel(self) -> AsyncBatchJob:
         """Cancel every unfinished batch (results done so far stay readable)."""
-        for position, batch_id in self._unfinished():
-            self._update(position, await self._api.cancel(batch_id))
-        await self._asave()
-        return self
+        return await self._on_unfinished(self._api.cancel)
 
     async def wait(
         self,
@@ -178,47 +124,36 @@ class AsyncBatchJob(JobCore):
         max_interval: float = 60.0,
     ) -> AsyncBatchJob:
         """Async :meth:`BatchJob.wait` (the loop keeps running between polls)."""
-        poll = Poll(self.id, timeout, poll_interval, max_interval)
-        with JobProgress(progress, self) as bar:
-            while True:
-                await self.refresh()
-                bar.update(self)
-                if self.done:
-                    return self
-                await retry.async_sleep(poll.pause(self.status))
+        with Waiting(self, timeout, progress, poll_interval, max_interval) as waiting:
+            while (pause := waiting.pause_after(await self.refresh())) is not None:
+                await retry.async_sleep(pause)
+        return self
 
     async def fetch(self) -> int:
         """Async :meth:`BatchJob.fetch`: lines read as a stream, results saved in a thread."""
         for file_id in self._input_files():
             async for text in self._api.lines(file_id):
                 self._add_input_line(text)
-        known = await asyncio.to_thread(self._known)
-        by_id = {item["custom_id"]: item for item in self.record.items}
-        added = 0
+        fetching = await asyncio.to_thread(Fetching, self)
         for batch, file_ids in self._to_fetch():
             for file_id in file_ids:
                 async for text in self._api.lines(file_id):
-                    line = self._parse(text, by_id, known)
-                    if line is None:
-                        continue
-                    row = await self._row(line, batch, by_id[line.custom_id])
-                    await asyncio.to_thread(self._log, row)
-                    known[line.custom_id] = row
-                    added += 1
-            batch["fetched"] = True
-            await self._asave()
-        return added
+                    if (new := fetching.new_line(text)) is not None:
+                        row = await self._row(*new, batch)
+                        await asyncio.to_thread(fetching.keep, row)
+            await asyncio.to_thread(self._fetched, batch)
+        return fetching.added
 
     async def _row(
-        self, line: OutputLine, batch: Mapping[str, Any], item: Mapping[str, Any]
+        self, line: OutputLine, item: Mapping[str, Any], batch: Mapping[str, Any]
     ) -> dict[str, Any]:
         if not line.ok:
-            return self._error_row(line)
-        payload = self._payload(line)
+            return error_row(line)
+        payload = payload_of(line)
         urls = payload.urls()
         contents = await asyncio.gather(*(self._download(url) for url in urls.values()))
         downloads = dict(zip(urls, contents, strict=True))
-        return await asyncio.to_thread(self._result_row, line, payload, downloads, batch, item)
+        return await asyncio.to_thread(self._result_row, line, payload, downloads, item, batch)
 
     async def results(self) -> BatchResults:
         """Async :meth:`BatchJob.results` (one ``ImageResult`` or None per item, in order)."""

@@ -203,7 +203,7 @@ def build_items(items: Iterable[Any], common: Mapping[str, Any]) -> Iterable[Bui
 
     Items are yielded as they are built (holding every line would cost memory) until the
     first bad one; the caller must not upload anything before the generator is exhausted
-    (:func:`gptimage_widgets.batch.submit` spools the lines to temporary files first).
+    (:func:`gptimage_widgets.batch_core.prepare` spools the lines to temporary files first).
 
     Raises
     ------

@@ -321,14 +321,14 @@ def test_wait_shows_a_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_list_batches_pages_the_server_and_merges_the_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gptimage_widgets import batch
+    from gptimage_widgets import batch_listing
 
     fake = FakeBatchAPI()
     here = make_client(fake, tmp_path / "here")
     local = here.submit_batch(["one", "two"], max_lines=1)  # two batches behind one job
     elsewhere = make_client(fake, tmp_path / "there").submit_batch(["three", {"prompt": "four"}])
     fake.add_foreign()  # another tool's chat batch: not an image job
-    monkeypatch.setattr(batch, "_PAGE", 2)  # pages of two: the listing follows `after`
+    monkeypatch.setattr(batch_listing, "_PAGE", 2)  # pages of two: the listing follows `after`
     jobs = here.list_batches()
     assert fake.list_pages == 2  # four batches
     listed = {job.id: job.batch_ids for job in jobs}

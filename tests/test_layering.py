@@ -45,7 +45,11 @@ CLIENT = [
     "offline",
     "cli",
     "batch",
+    "batch_api",
     "batch_async",
+    "batch_core",
+    "batch_listing",
+    "batch_results",
     "cli_batch",
     "progress",
 ]
