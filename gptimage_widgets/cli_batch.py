@@ -56,7 +56,7 @@ def add_batch(commands: Any) -> None:
     for name, run, text in (
         ("status", _run_status, "ask the server for a job's status"),
         ("wait", _run_wait, "wait until a job has finished"),
-        ("fetch", _run_fetch, "write a finished job's images"),
+        ("fetch", _run_fetch, "write a finished job's images and manifest.jsonl"),
         ("cancel", _run_cancel, "cancel a job"),
     ):
         action = actions.add_parser(name, help=text)
@@ -175,16 +175,14 @@ def _run_wait(args: argparse.Namespace) -> int:
 def _run_fetch(args: argparse.Namespace) -> int:
     from .cli import EXIT_ERROR, EXIT_OK, _err, _out
 
-    folder = pathlib.Path(args.output)
     with make_client(args) as client:
-        job = client.get_batch(args.id)
-        results = job.results()
-        for index, result in enumerate(results):
-            if result is None:
-                _err(f"item {index}: {results.errors[index]}")
-                continue
-            for path in result.save(folder / f"item-{index}.png"):
-                _out(f"wrote {path}")
+        results = client.get_batch(args.id).results()
+    for index, error in sorted(results.errors.items()):
+        _err(f"item {index}: {error}")
+    manifest = results.save(args.output)  # what job.export writes; load_sweep reads it back
+    images = sum(len(result.images) for result in results if result is not None)
+    _out(f"wrote {images} image(s) and {manifest}")
+    _out(f"read it back with gptimage_widgets.load_sweep({str(manifest.parent)!r})")
     return EXIT_ERROR if results.errors else EXIT_OK
 
 

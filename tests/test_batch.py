@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fake_batch_api import FakeBatchAPI, prompt_image
 
-from gptimage_widgets import catalog, retry
+from gptimage_widgets import catalog, load_sweep, retry
 from gptimage_widgets.catalog import batch as catalog_batch
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
@@ -263,8 +263,19 @@ def test_cli_batch_commands_against_the_fake(
     target = tmp_path / "out"
     assert main(["batch", "fetch", job_id, "-o", str(target), "--history", history]) == 1
     captured = capsys.readouterr()
-    assert "item 1:" in captured.err and "wrote" in captured.out
-    assert sorted(p.name for p in target.iterdir()) == ["item-0.png", "item-2.png"]
+    assert "item 1:" in captured.err and "wrote 2 image(s)" in captured.out
+    assert sorted(p.name for p in target.iterdir()) == [
+        "item-00000-0.png",
+        "item-00002-0.png",
+        "manifest.jsonl",
+    ]
+    saved = load_sweep(target)  # the same folder as job.export writes
+    assert [type(item).__name__ for item in saved] == [
+        "ImageResult",
+        "GPTImageError",
+        "ImageResult",
+    ]
+    assert "rejected by the safety system" in str(saved[1])
     assert main(["batch", "cancel", job_id, "--history", history]) == 0
     assert main(["batch", "status", "nonsense", "--history", history]) == 2
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gptimage_widgets import retry
+from gptimage_widgets import load_sweep, retry
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError
 from gptimage_widgets.offline import Fault, OfflineServer
@@ -146,8 +146,13 @@ def test_cli_batch_commands_against_gptimage_serve(tmp_path: Path) -> None:
         out = tmp_path / "out"
         fetched = _gptimage("batch", "fetch", job_id, "-o", str(out), *where, env=env, cwd=tmp_path)
         assert fetched.returncode == 0, fetched.stderr
-        assert sorted(p.name for p in out.iterdir()) == ["item-0.png", "item-1.png"]
-        assert Image.open(out / "item-0.png").size == (1024, 1024)
+        assert sorted(p.name for p in out.iterdir()) == [
+            "item-00000-0.png",
+            "item-00001-0.png",
+            "manifest.jsonl",
+        ]
+        assert Image.open(out / "item-00000-0.png").size == (1024, 1024)
+        assert [r.request["prompt"] for r in load_sweep(out)] == ["one", "two"]
         # a long job, cancelled while it runs
         (tmp_path / "many.txt").write_text("".join(f"prompt {i}\n" for i in range(30)))
         long = _gptimage("batch", "submit", "many.txt", *where, env=env, cwd=tmp_path)
