@@ -20,6 +20,7 @@ from typing import Any
 from .. import catalog
 from ..catalog import ModelSpec
 from ..errors import APIStatusError, ValidationError
+from .lifecycle import model_not_found
 from .multipart import MultipartForm, Part, parse_content_type, parse_multipart
 from .responses import FileInfo, HTTPRequest, api_error, short
 
@@ -170,12 +171,7 @@ def resolve_model(name: str) -> ModelSpec:
     try:
         return catalog.get_model(name)
     except ValidationError:
-        raise api_error(
-            404,
-            f"The model `{short(name)}` does not exist or you do not have access to it.",
-            param="model",
-            code="model_not_found",
-        ) from None
+        raise model_not_found(name) from None
 
 
 # --------------------------------------------------------------------------- JSON bodies
