@@ -48,18 +48,19 @@ def read_body(
         Checked before, during and after the reading (a body cut by the watchdog may seem
         complete).
     """
+    request = response.request
     if deadline is not None:
-        deadline.check(response.request)
+        deadline.check(request)
     if body is not None and response.is_success and not stream:
         body.start(response)
         for chunk in response.iter_bytes():
             body.add(chunk)
             if deadline is not None:
-                deadline.check(response.request)
+                deadline.check(request)
     elif not (stream and response.is_success):
         read_capped(response, limit, deadline)
     if deadline is not None:
-        deadline.check(response.request)
+        deadline.check(request)
 
 
 async def aread_body(

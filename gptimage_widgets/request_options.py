@@ -1,12 +1,12 @@
-"""What one call asks of the sending layer: its timeouts and its escape hatches.
+"""What every request carries by default, and what one call may change of it.
 
 Owns: the defaults (:data:`DEFAULT_TIMEOUT`, :data:`DEFAULT_TOTAL_TIMEOUT`, the
-:data:`USER_AGENT` every request carries), turning a
-``timeout``/``total_timeout`` argument into an ``httpx.Timeout`` (:func:`resolve_timeout`) and
-the total seconds of one attempt (:func:`resolve_deadline`), and the per-call escape hatches
-(:class:`RequestOptions`: extra headers, query and body fields, timeout), with the form
-values of extra body fields (:func:`form_fields`). Nothing here sends: that is
-:mod:`gptimage_widgets.transport`.
+:data:`USER_AGENT` every request sends); turning a ``timeout`` argument into an
+``httpx.Timeout`` (:func:`resolve_timeout`) and ``timeout``/``total_timeout`` into the total
+seconds of one attempt (:func:`resolve_deadline`); the per-call escape hatches
+(:class:`RequestOptions`: extra headers, query and body fields, timeout) and the form values
+of extra body fields (:func:`form_fields`). Nothing here sends: that is
+:mod:`gptimage_widgets.transport`, which re-exports these names.
 """
 
 from __future__ import annotations
