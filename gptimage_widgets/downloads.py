@@ -14,7 +14,7 @@ one send with the call's retries, under the same per-attempt deadline and into t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import httpx
 
@@ -26,7 +26,7 @@ from .responses import BodyBuffer
 if TYPE_CHECKING:
     from .transport import AsyncTransport, SyncTransport, Transport
 
-__all__ = ["Download", "adownload", "bare_get", "download"]
+__all__ = ["Download", "HopSend", "adownload", "bare_get", "download"]
 
 
 def bare_get(url: str, timeout: httpx.Timeout) -> httpx.Request:
@@ -34,6 +34,16 @@ def bare_get(url: str, timeout: httpx.Timeout) -> httpx.Request:
     return httpx.Request(
         "GET", url, headers={"User-Agent": USER_AGENT}, extensions={"timeout": timeout.as_dict()}
     )
+
+
+class HopSend(TypedDict):
+    """How every hop of a download is sent (keywords of ``Transport.send``)."""
+
+    stream: bool
+    model: str | None
+    body: BodyBuffer | None
+    credentials: bool
+    deadline: Deadline | None
 
 
 class Download:
@@ -47,6 +57,8 @@ class Download:
         The result URL (the first hop).
     options : RequestOptions
         The call's options: only its timeout applies (no extra header or query is sent).
+    body : BodyBuffer
+        Where the result goes, with its byte limit (the same for every hop).
 
     Attributes
     ----------
@@ -54,18 +66,27 @@ class Download:
         The URL of the current hop.
     hops : int
         Redirects followed so far.
-    deadline : Deadline or None
-        The call's per-attempt total timeout, shared by every hop (None: none).
+    sent_as : HopSend
+        How each hop is sent: read whole into `body`, not paced (no model), without the
+        httpx client's ``auth``, under the call's per-attempt deadline (one for every hop).
     """
 
-    __slots__ = ("deadline", "hops", "options", "transport", "url")
+    __slots__ = ("hops", "options", "sent_as", "transport", "url")
 
-    def __init__(self, transport: Transport, url: str, options: RequestOptions) -> None:
+    def __init__(
+        self, transport: Transport, url: str, options: RequestOptions, body: BodyBuffer
+    ) -> None:
         self.transport = transport
         self.url = url
         self.options = options
         self.hops = 0
-        self.deadline: Deadline | None = transport.deadline_for(options)
+        self.sent_as: HopSend = {
+            "stream": False,
+            "model": None,
+            "body": body,
+            "credentials": False,
+            "deadline": transport.deadline_for(options),
+        }
 
     def request(self) -> httpx.Request:
         """The current hop's bare GET (built afresh for every attempt)."""
@@ -97,17 +118,10 @@ class Download:
 
 def download(transport: SyncTransport, url: str, options: RequestOptions, body: BodyBuffer) -> None:
     """Read the result at `url` into `body` (see the module docstring)."""
-    hop = Download(transport, url, options)
+    hop = Download(transport, url, options, body)
     while True:
         try:
-            transport.send(
-                hop.request,
-                stream=False,
-                model=None,
-                body=body,
-                credentials=False,
-                deadline=hop.deadline,
-            )
+            transport.send(hop.request, **hop.sent_as)
             return
         except RedirectError as error:
             hop.follow(error)
@@ -117,17 +131,10 @@ async def adownload(
     transport: AsyncTransport, url: str, options: RequestOptions, body: BodyBuffer
 ) -> None:
     """Async :func:`download`."""
-    hop = Download(transport, url, options)
+    hop = Download(transport, url, options, body)
     while True:
         try:
-            await transport.send(
-                hop.request,
-                stream=False,
-                model=None,
-                body=body,
-                credentials=False,
-                deadline=hop.deadline,
-            )
+            await transport.send(hop.request, **hop.sent_as)
             return
         except RedirectError as error:
             hop.follow(error)
