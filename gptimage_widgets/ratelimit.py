@@ -16,7 +16,8 @@ allowance). A 429 closes the bucket until the server's retry delay has passed.
 
 Nothing is paced until the server has said something: an unlimited server (no headers, no
 429) sees the client's full concurrency. The pacer decides; the sending layer
-(:mod:`gptimage_widgets.transport`) sleeps, and decides whether a 429 is waited out here
+(:mod:`gptimage_widgets.transport`) sleeps, and :class:`~gptimage_widgets.attempts.Attempts`
+decides whether a 429 is waited out here
 (:meth:`RatePacer.waits_out`) or spends the per-call retry budget of
 :mod:`gptimage_widgets.retry`.
 """

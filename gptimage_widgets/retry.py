@@ -15,7 +15,8 @@ error is raised at once instead of blocking the caller for minutes (the OpenAI S
 the same).
 
 The decision is a pure function (:meth:`RetryPolicy.next_delay`); the sending layer
-(:mod:`gptimage_widgets.transport`) asks it after each failed attempt, logs every retry on
+(:mod:`gptimage_widgets.attempts`, for both loops of :mod:`gptimage_widgets.transport`)
+asks it after each failed attempt, logs every retry on
 the ``gptimage_widgets.transport`` logger (attempt, status or exception, wait) and counts
 the attempts into ``ImageResult.timings["attempts"]``; its sync and async loops only differ
 in how they sleep. Tests patch the module attributes :data:`sleep` / :data:`async_sleep`
