@@ -36,23 +36,23 @@ CORE = [
     "request_cache",
     "sweeps",
     "settings",
+    "masks",
+    "redact",
+    "history_index",
+    "model_listing",
+    "_lazy",
+    "_types",
+    "_version",
 ]
-CLIENT = [
-    "client",
-    "sse",
-    "retry",
-    "backends",
-    "offline",
-    "cli",
-    "batch",
-    "batch_api",
-    "batch_async",
-    "batch_core",
-    "batch_listing",
-    "batch_results",
-    "cli_batch",
-    "progress",
-]
+#: Modules allowed to import UI packages; every other module is core or client layer.
+UI_MODULES = {"widgets", "plotting", "jupyter_nodelay"}
+#: Every other module of the package (found on disk, so a new module is checked from day one).
+CLIENT = sorted(
+    path.stem if path.suffix == ".py" else path.name
+    for path in Path(gptimage_widgets.__file__).resolve().parent.iterdir()
+    if (path.suffix == ".py" or (path / "__init__.py").is_file())
+    and path.stem not in {"__init__", *UI_MODULES, *CORE}
+)
 UI_PACKAGES = ("ipywidgets", "ipycanvas", "anywidget", "matplotlib", "IPython.display")
 IO_PACKAGES = ("httpx",)
 
