@@ -3,6 +3,8 @@
 ``offline_server``        one zero-latency server for the whole session (do not add faults to it)
 ``make_offline_server``   a factory for servers with latency and/or faults, stopped after the test:
                           ``server = make_offline_server(latency=0.05, faults=[Fault("429")])``
+``no_env``                no OpenAI / Azure key, URL or account variable in the environment
+                          (a module opts in with ``pytestmark = pytest.mark.usefixtures("no_env")``)
 
 Every test gets its own empty settings folder (``GPTIMAGE_CONFIG_DIR``), so no test reads or
 writes the user's remembered painter settings.
@@ -24,6 +26,25 @@ def _isolated_settings(
 ) -> None:
     """A fresh, empty settings folder for each test (never the user's ~/.config)."""
     monkeypatch.setenv("GPTIMAGE_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+#: The environment variables a client reads its key, URL or account from.
+CLIENT_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_API_VERSION",
+)
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of :data:`CLIENT_ENV` set, so a client sees only what the test passes."""
+    for name in CLIENT_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

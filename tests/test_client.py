@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from local_http import RecordingServer, send
 from PIL import Image
 
 import gptimage_widgets
@@ -194,20 +195,6 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(retry, "sleep", delays.append)
     monkeypatch.setattr(retry, "async_sleep", fake_async_sleep)
     return delays
-
-
-@pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_ORG_ID",
-        "OPENAI_PROJECT_ID",
-        "AZURE_OPENAI_API_KEY",
-        "AZURE_OPENAI_ENDPOINT",
-        "OPENAI_API_VERSION",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 # --------------------------------------------------------------------------- generate
@@ -912,31 +899,14 @@ def test_each_b64_json_is_released_once_decoded() -> None:
 
 
 @contextlib.contextmanager
-def serving(body: bytes) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 answering every POST with `body` (JSON)."""
+def serving(content_type: str, body: bytes, path: str = "/v1") -> Iterator[str]:
+    """A local HTTP/1.1 server answering every request with ``body``; yields origin + ``path``."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        send(handler, content_type, body)
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with RecordingServer(answer, protocol="HTTP/1.1") as server:
+        yield server.origin + path
 
 
 def traced_peak(run: Callable[[], Any]) -> tuple[Any, int]:
@@ -956,7 +926,7 @@ async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> Non
     """
     b64s = photo_b64s(4, size=256)  # ~1 MB of JSON
     body = images_json(b64s)
-    with serving(body) as url:
+    with serving("application/json", body) as url:
         with ImageClient(KEY, url, history=False) as client:
             client.generate("warm-up", n=4)  # imports, connection pool, codec tables
             result, peak = traced_peak(lambda: client.generate("x", n=4))
@@ -975,40 +945,13 @@ async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> Non
     assert apeak < 2.5 * len(body), f"async peak {apeak / len(body):.2f}x the body"
 
 
-@contextlib.contextmanager
-def serving_file(content: bytes) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 answering every GET with `content` (a PNG)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "image/png")
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/img-1.png"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_url_downloads_are_read_into_one_buffer() -> None:
     """Over a real socket, a download holds the file about once (``response.read()`` kept
     the chunks and their join: twice), and the decoder does not copy that buffer again."""
     rng = np.random.default_rng(11)
     image = rng.integers(0, 256, (768, 768, 3), dtype=np.uint8)
     content = encode_png(image)  # ~1.8 MB, noise: PNG ~ raw size
-    with serving_file(content) as url:
+    with serving("image/png", content, "/img-1.png") as url:
         with ImageClient(KEY, "http://127.0.0.1:9/v1", history=False) as client:
             client._download(url)  # warm-up: imports, connection pool
             body, peak = traced_peak(lambda: client._download(url))
