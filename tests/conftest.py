@@ -3,6 +3,7 @@
 ``offline_server``        one zero-latency server for the whole session (do not add faults to it)
 ``make_offline_server``   a factory for servers with latency and/or faults, stopped after the test:
                           ``server = make_offline_server(latency=0.05, faults=[Fault("429")])``
+``sleeps``                the retry sleeps (sync and async) patched to record each delay, not wait
 ``no_env``                no OpenAI / Azure key, URL or account variable in the environment
                           (a module opts in with ``pytestmark = pytest.mark.usefixtures("no_env")``)
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gptimage_widgets import retry
 from gptimage_widgets.offline import OfflineServer
 
 
@@ -45,6 +47,19 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """None of :data:`CLIENT_ENV` set, so a client sees only what the test passes."""
     for name in CLIENT_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Patch both retry sleeps; the list collects every requested delay (seconds)."""
+    delays: list[float] = []
+
+    async def fake_async_sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr(retry, "sleep", delays.append)
+    monkeypatch.setattr(retry, "async_sleep", fake_async_sleep)
+    return delays
 
 
 @pytest.fixture(scope="session")

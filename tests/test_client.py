@@ -29,7 +29,7 @@ from local_http import RecordingServer, send
 from PIL import Image
 
 import gptimage_widgets
-from gptimage_widgets import backends, catalog, imaging, pricing, responses, retry
+from gptimage_widgets import backends, catalog, imaging, pricing, responses
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -182,19 +182,6 @@ def parse_multipart(request: httpx.Request) -> tuple[dict[str, list[str]], list[
             files.append((str(name), part.get_filename(), part.get_content_type()))
             files[-1] = (*files[-1], payload)  # type: ignore[assignment]
     return fields, files
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Patch both retry sleeps; the list collects every requested delay."""
-    delays: list[float] = []
-
-    async def fake_async_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    monkeypatch.setattr(retry, "sleep", delays.append)
-    monkeypatch.setattr(retry, "async_sleep", fake_async_sleep)
-    return delays
 
 
 # --------------------------------------------------------------------------- generate
