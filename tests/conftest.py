@@ -1,6 +1,7 @@
 """Shared fixtures: the embedded offline server.
 
 ``offline_server``        one zero-latency server for the whole session (do not add faults to it)
+``offline_api``           an ``httpx.Client`` on ``offline_server`` (raw HTTP, no ImageClient)
 ``make_offline_server``   a factory for servers with latency and/or faults, stopped after the test:
                           ``server = make_offline_server(latency=0.05, faults=[Fault("429")])``
 ``sleeps``                the retry sleeps (sync and async) patched to record each delay, not wait
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from gptimage_widgets import retry
@@ -67,6 +69,13 @@ def offline_server() -> Iterator[OfflineServer]:
     """A running zero-latency, fault-free offline server shared by the session."""
     with OfflineServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def offline_api(offline_server: OfflineServer) -> Iterator[httpx.Client]:
+    """An ``httpx.Client`` whose base URL is ``offline_server``'s (60 s timeout)."""
+    with httpx.Client(base_url=offline_server.base_url, timeout=60) as client:
+        yield client
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from local_http import RecordingServer, send
 from PIL import Image
+from png_helpers import png
 
 import gptimage_widgets
 from gptimage_widgets import backends, catalog, imaging, pricing, responses
@@ -808,13 +809,7 @@ def photo_b64s(count: int, size: int = 96) -> list[str]:
     """Base64 PNGs of noisy images (PNG ~ raw size, like photos), one seed each."""
     rng = np.random.default_rng(7)
     images = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(count)]
-    return [base64.b64encode(encode_png(image)).decode() for image in images]
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    return buffer.getvalue()
+    return [base64.b64encode(png(image)).decode() for image in images]
 
 
 def images_json(b64s: list[str]) -> bytes:
@@ -937,7 +932,7 @@ async def test_url_downloads_are_read_into_one_buffer() -> None:
     the chunks and their join: twice), and the decoder does not copy that buffer again."""
     rng = np.random.default_rng(11)
     image = rng.integers(0, 256, (768, 768, 3), dtype=np.uint8)
-    content = encode_png(image)  # ~1.8 MB, noise: PNG ~ raw size
+    content = png(image)  # ~1.8 MB, noise: PNG ~ raw size
     with serving("image/png", content, "/img-1.png") as url:
         with ImageClient(KEY, "http://127.0.0.1:9/v1", history=False) as client:
             client._download(url)  # warm-up: imports, connection pool

@@ -12,6 +12,7 @@ import numpy as np
 import openai
 import pytest
 from PIL import Image
+from png_helpers import png
 
 from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
 from gptimage_widgets.offline import OfflineServer
@@ -22,12 +23,6 @@ def sdk(offline_server: OfflineServer) -> Iterator[openai.OpenAI]:
     client = openai.OpenAI(api_key="sk-test-FAKE", base_url=offline_server.base_url, max_retries=0)
     yield client
     client.close()
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def decode(b64: str | None) -> np.ndarray:
