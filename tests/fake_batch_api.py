@@ -21,13 +21,12 @@ from typing import Any
 
 import httpx
 import numpy as np
+from image_helpers import png
 from PIL import Image
 
 
 def png_b64(array: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(png(array)).decode()
 
 
 def from_data_url(url: str) -> np.ndarray:

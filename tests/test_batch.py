@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from fake_batch_api import FakeBatchAPI, prompt_image
+from image_helpers import box_mask, noise
 
 from gptimage_widgets import catalog, retry
 from gptimage_widgets.catalog import batch as catalog_batch
@@ -35,14 +36,11 @@ def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
 
 
 def photo() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return noise(64, 64)
 
 
 def square_mask() -> np.ndarray:
-    mask = np.zeros((64, 64), bool)
-    mask[16:48, 16:48] = True
-    return mask
+    return box_mask(64, 64, (16, 16, 48, 48))
 
 
 def test_two_prompts_and_a_masked_edit_come_back_in_input_order(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from fake_batch_api import FakeBatchAPI, prompt_image
+from image_helpers import box_mask, noise
 
 from gptimage_widgets import load_sweep, retry
 from gptimage_widgets.async_client import AsyncImageClient
@@ -44,13 +45,11 @@ def make_sync(fake: FakeBatchAPI, history: Any) -> ImageClient:
 
 
 def photo() -> np.ndarray:
-    return np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return noise(64, 64)
 
 
 def square_mask() -> np.ndarray:
-    mask = np.zeros((64, 64), bool)
-    mask[16:48, 16:48] = True
-    return mask
+    return box_mask(64, 64, (16, 16, 48, 48))
 
 
 async def test_async_job_prompts_and_a_masked_edit_in_input_order(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_helpers import box_mask, noise
 from PIL import Image
 
 from gptimage_widgets import retry
@@ -26,14 +27,11 @@ def server():  # type: ignore[no-untyped-def]
 
 
 def photo() -> np.ndarray:
-    rng = np.random.default_rng(7)
-    return rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    return noise(256, 256, seed=7)
 
 
 def mask() -> np.ndarray:
-    m = np.zeros((256, 256), bool)
-    m[64:192, 96:160] = True
-    return m
+    return box_mask(256, 256, (96, 64, 160, 192))
 
 
 def test_two_prompts_and_a_masked_edit(

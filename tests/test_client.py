@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from image_helpers import png
 from local_http import RecordingServer, send
 from PIL import Image
-from png_helpers import png
 
 import gptimage_widgets
 from gptimage_widgets import backends, catalog, imaging, pricing, responses

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from image_helpers import png
 from PIL import Image, ImageDraw, TiffImagePlugin
-from png_helpers import png
 
 from gptimage_widgets import imaging, masks
 from gptimage_widgets.errors import ResponseDecodeError, ValidationError

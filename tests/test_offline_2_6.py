@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from image_helpers import png
 from PIL import Image
-from png_helpers import png
 
 from gptimage_widgets.offline import OfflineServer, synth
 

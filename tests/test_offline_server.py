@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from image_helpers import box_mask, png
 from PIL import Image
-from png_helpers import png
 
 from gptimage_widgets import imaging, pricing, validation
 from gptimage_widgets.errors import GPTImageError
@@ -65,9 +65,7 @@ def photo(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarr
 
 def rect_mask(width: int, height: int, box: tuple[int, int, int, int]) -> tuple[bytes, np.ndarray]:
     """An OpenAI mask PNG (alpha 0 inside ``box``) and the matching (H, W) bool edit area."""
-    x0, y0, x1, y1 = box
-    area = np.zeros((height, width), bool)
-    area[y0:y1, x0:x1] = True
+    area = box_mask(height, width, box)
     rgba = np.zeros((height, width, 4), np.uint8)
     rgba[..., 3] = np.where(area, 0, 255)
     return png(rgba), area

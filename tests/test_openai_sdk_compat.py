@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import openai
 import pytest
+from image_helpers import png
 from PIL import Image
-from png_helpers import png
 
 from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
 from gptimage_widgets.offline import OfflineServer
