@@ -6,7 +6,8 @@ Follows https://platform.openai.com/docs/api-reference/batch: ``POST /v1/files``
 (validating -> in_progress -> completed) and is processed at creation: generations answer
 a small image coloured by the prompt; edits paint the mask's transparent pixels red and
 keep every other pixel; a prompt containing ``FAIL`` lands in the error file with a 400
-moderation body.
+moderation body. :func:`make_client` / :func:`make_async_client` give a client of this package
+whose requests all go to a fake.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import httpx
 import numpy as np
 from image_helpers import png
 from PIL import Image
+
+from gptimage_widgets.client import AsyncImageClient, ImageClient
+
+FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
 
 
 def png_b64(array: np.ndarray) -> str:
@@ -235,3 +240,19 @@ class FakeBatchAPI:
             },
             "error": None,
         }
+
+
+def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
+    """An :class:`ImageClient` whose every request goes to ``fake`` (through MockTransport)."""
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    return ImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )
+
+
+def make_async_client(fake: FakeBatchAPI, history: Any) -> AsyncImageClient:
+    """The :class:`AsyncImageClient` counterpart of :func:`make_client`."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    return AsyncImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )

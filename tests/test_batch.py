@@ -7,12 +7,11 @@ import json
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from fake_batch_api import FakeBatchAPI, prompt_image
+from fake_batch_api import FAKE_KEY, FakeBatchAPI, make_client, prompt_image
 from image_helpers import box_mask, noise
 
 from gptimage_widgets import catalog, retry
@@ -20,19 +19,10 @@ from gptimage_widgets.catalog import batch as catalog_batch
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
 
-FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
-
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "sleep", lambda seconds: None)
-
-
-def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    return ImageClient(
-        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
-    )
 
 
 def photo() -> np.ndarray:
