@@ -207,6 +207,15 @@ async def _async_call(client: AsyncImageClient, name: str) -> Any:
     return [event async for event in stream(*args, extra_headers=headers)]
 
 
+async def _call(client: Any, name: str, *, asynchronous: bool) -> Any:
+    """Open ``client``, make the API call ``name`` (sync or async), close it; the answer."""
+    if asynchronous:
+        async with client:
+            return await _async_call(client, name)
+    with client:
+        return SYNC_CALLS[name](client)
+
+
 ASYNC_CALLS = ["generate", "edit", "variations", "stream_generate", "stream_edit"]
 BACKENDS = ["openai", "azure", "compatible"]
 STATUSES = [300, 301, 302, 303, 305, 307, 308]
@@ -303,12 +312,7 @@ async def test_the_clients_own_httpx_client_refuses_too(
     api = hosts(_redirect(lambda path: other.origin + path, 307))
     client = _client(backend, api, asynchronous=asynchronous, injected=False)
     with pytest.raises(RedirectError):
-        if asynchronous:
-            async with client:
-                await _async_call(client, "generate")
-        else:
-            with client:
-                SYNC_CALLS["generate"](client)
+        await _call(client, "generate", asynchronous=asynchronous)
     assert other.seen == [] and len(api.seen) == 1
 
 
@@ -344,12 +348,7 @@ async def test_no_location_is_followed_same_origin_or_not(
     api.answer = _redirect(_locations(other, api)[kind], 307)
     client = _client("azure", api, asynchronous=asynchronous)
     with pytest.raises(RedirectError) as info:
-        if asynchronous:
-            async with client:
-                await _async_call(client, "generate")
-        else:
-            with client:
-                SYNC_CALLS["generate"](client)
+        await _call(client, "generate", asynchronous=asynchronous)
     assert other.seen == [] and len(api.seen) == 1
     assert api.seen[0][1].startswith("/openai/deployments/d/images/generations")
     assert info.value.location and KEY not in str(info.value) and KEY not in info.value.location
