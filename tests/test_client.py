@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 import pytest
 from image_helpers import png
+from in_flight import InFlight
 from local_http import RecordingServer, send
 from PIL import Image
 
@@ -1242,21 +1243,14 @@ async def test_async_validation_error_surfaces_on_await() -> None:
 
 
 async def test_max_concurrency_bounds_requests_in_flight() -> None:
-    in_flight = 0
-    peak = 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
+    async def a_few_turns() -> None:
         for _ in range(5):
             await asyncio.sleep(0)
-        in_flight -= 1
-        return ok_json()
 
+    handler = InFlight(ok_json, a_few_turns)
     async with async_client_for(handler, max_concurrency=2) as client:
         results = await client.map([{"prompt": f"p{i}"} for i in range(7)])
-    assert len(results) == 7 and peak == 2
+    assert len(results) == 7 and handler.peak == 2
 
 
 async def test_map_keeps_order_and_returns_failures_per_item() -> None:
