@@ -209,16 +209,7 @@ class FakeBatchAPI:
                 rng = np.random.default_rng(len(body["prompt"]))
                 image = rng.integers(0, 256, image.shape, dtype=np.uint8)
         answer = {"created": 1, "data": [{"b64_json": png_b64(image)}]}
-        return {
-            "id": "resp-" + line["custom_id"],
-            "custom_id": line["custom_id"],
-            "response": {
-                "status_code": 200,
-                "request_id": "req-" + line["custom_id"],
-                "body": answer,
-            },
-            "error": None,
-        }
+        return _result_line(line, 200, answer)
 
     @staticmethod
     def _error_line(line: dict[str, Any]) -> dict[str, Any]:
@@ -230,16 +221,17 @@ class FakeBatchAPI:
                 "code": "moderation_blocked",
             }
         }
-        return {
-            "id": "resp-" + line["custom_id"],
-            "custom_id": line["custom_id"],
-            "response": {
-                "status_code": 400,
-                "request_id": "req-" + line["custom_id"],
-                "body": body,
-            },
-            "error": None,
-        }
+        return _result_line(line, 400, body)
+
+
+def _result_line(line: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """One line of a batch's output or error file: the answer to input ``line``."""
+    return {
+        "id": "resp-" + line["custom_id"],
+        "custom_id": line["custom_id"],
+        "response": {"status_code": status, "request_id": "req-" + line["custom_id"], "body": body},
+        "error": None,
+    }
 
 
 def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
