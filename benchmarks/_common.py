@@ -248,7 +248,7 @@ def photo_like(width: int, height: int, seed: int = 0, noise: float = 3.0) -> np
         light[:, :, channel] = 0.45 + 0.25 * np.sin(2 * np.pi * (fx * x + fy * y) + phase)
     light *= 1.0 - 0.35 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)[:, :, None]
     scene = Image.fromarray(np.clip(light * 255, 0, 255).astype(np.uint8))
-    _draw_shapes(scene, rng)
+    draw_shapes(scene, rng)
     scene = scene.filter(ImageFilter.GaussianBlur(radius=0.8))
     pixels = np.asarray(scene.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
     texture = rng.standard_normal((max(1, height // 8), max(1, width // 8)), dtype=np.float32)
@@ -261,7 +261,8 @@ def photo_like(width: int, height: int, seed: int = 0, noise: float = 3.0) -> np
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
-def _draw_shapes(scene: Image.Image, rng: np.random.Generator) -> None:
+def draw_shapes(scene: Image.Image, rng: np.random.Generator) -> None:
+    """Draw 40 random ellipses (sizes 3-30 % of the image, colours 20-234) on ``scene``."""
     width, height = scene.size
     draw = ImageDraw.Draw(scene)
     for _ in range(40):

@@ -14,15 +14,15 @@ Run: ``python benchmarks/bench_encode_levels.py`` (under a minute on 2 cores).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import time
 import zlib
 from collections.abc import Callable
 
+import _common
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
 from gptimage_widgets.imaging import DEFAULT_PNG_COMPRESS_LEVEL, decode_image, encode_image
 
@@ -46,12 +46,7 @@ def photo_like(width: int, height: int, seed: int = 0, noise: float = 3.0) -> np
     base *= 1.0 - 0.35 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)[:, :, None]  # vignette
 
     shapes = Image.fromarray(np.clip(base * 255, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(shapes)
-    for _ in range(40):
-        x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
-        w, h = rng.uniform(0.03, 0.3) * width, rng.uniform(0.03, 0.3) * height
-        colour = tuple(int(v) for v in rng.integers(20, 235, size=3))
-        draw.ellipse((x0, y0, x0 + w, y0 + h), fill=colour)
+    _common.draw_shapes(shapes, rng)
     shapes = shapes.filter(ImageFilter.GaussianBlur(radius=max(1.0, width / 1500)))
 
     texture_small = rng.normal(0.0, 1.0, size=(height // 8, width // 8)).astype(np.float32)
@@ -69,21 +64,14 @@ def photo_like(width: int, height: int, seed: int = 0, noise: float = 3.0) -> np
 OURS = f"{DEFAULT_PNG_COMPRESS_LEVEL} + Z_RLE (ours)"
 
 
-def pillow_save(arr: np.ndarray, **options: int) -> bytes:
-    """``Image.save(..., "PNG", **options)``: Pillow's default without options."""
-    buffer = io.BytesIO()
-    Image.fromarray(arr).save(buffer, "PNG", **options)
-    return buffer.getvalue()
-
-
 def pillow_level(arr: np.ndarray, level: int) -> Callable[[], bytes]:
     """Pillow at ``compress_level=level`` with zlib's default strategy, no ``optimize``."""
-    return lambda: pillow_save(arr, compress_level=level)
+    return lambda: _common.png_bytes(arr, compress_level=level)
 
 
 def variants(arr: np.ndarray) -> dict[str, Callable[[], bytes]]:
     """Pillow's default, Pillow at every compress_level, then ``encode_image``'s default."""
-    out: dict[str, Callable[[], bytes]] = {"Pillow default": lambda: pillow_save(arr)}
+    out: dict[str, Callable[[], bytes]] = {"Pillow default": lambda: _common.png_bytes(arr)}
     for level in range(10):
         out[str(level)] = pillow_level(arr, level)
     out[OURS] = lambda: encode_image(arr, "png")

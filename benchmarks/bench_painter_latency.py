@@ -28,24 +28,16 @@ was never inked.
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+import _browser
 import _common
+from _browser import harness, percentile, run_date
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-sys.path.insert(0, str(ROOT))
-
-import conftest as harness  # noqa: E402  (the browser-test harness, used as a library)
-
-from gptimage_widgets.widgets._ink_layer import DEFAULT_BATCH_MS  # noqa: E402
+from gptimage_widgets.widgets._ink_layer import DEFAULT_BATCH_MS
 
 WIDTH, HEIGHT = 1536, 1024
 DISPLAY = (768, 512)
@@ -57,17 +49,9 @@ TIMEOUT_MS = 3000
 P95_SLACK_MS = 12.0
 FLOOR_SIZE = (1000, 110)
 
-_INSTALL_JS = """
+_INSTALL_JS = harness.with_widget_manager("""
 async ([painter, overlayId, floorSize]) => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  let found = null;
-  const visit = (w) => {
-    if (found || !w) return;
-    if (w._manager) { found = w._manager; return; }
-    for (const child of (w.widgets || [])) visit(child);
-  };
-  for (const cell of notebook.widgets) visit(cell.outputArea);
-  const manager = found.promise ? await found.promise : found;
+  const manager = await (__WIDGET_MANAGER__)();
   const overlay = (await manager.get_model(overlayId)).canvas.getContext('2d');
   const ink = document.querySelector(`${painter} .giw-ink canvas`);
   const inkCtx = ink.getContext('2d', { willReadFrequently: true });
@@ -126,7 +110,7 @@ async ([painter, overlayId, floorSize]) => {
   const box = floor.getBoundingClientRect();
   return [box.left, box.top, box.width, box.height];
 }
-""".replace("%(timeout)d", str(TIMEOUT_MS))
+""").replace("%(timeout)d", str(TIMEOUT_MS))
 
 _COLLECT_JS = """
 () => {
@@ -146,11 +130,6 @@ _TAKE_JS = """
 """
 
 
-def run_date() -> str:
-    """Today's date (UTC), computed for the report."""
-    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-
-
 def serpentine(count: int, width: int, height: int, row0: int) -> list[tuple[int, int]]:
     """``count`` points STEP apart along rows ROW_GAP apart (alternating direction)."""
     xs = list(range(MARGIN, width - MARGIN, STEP))
@@ -164,27 +143,8 @@ def serpentine(count: int, width: int, height: int, row0: int) -> list[tuple[int
     return points[:count]
 
 
-def percentile(values: list[float], q: int) -> float:
-    """The ``q``-th percentile (inclusive method); nan for no values."""
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-@dataclass
-class Series:
+class Series(_browser.Latencies):
     """Latencies (ms) of one measured quantity; None = never shown within the timeout."""
-
-    name: str
-    values: list[float | None] = field(default_factory=list)
-
-    @property
-    def shown(self) -> list[float]:
-        return [v for v in self.values if v is not None]
-
-    @property
-    def missed(self) -> int:
-        return len(self.values) - len(self.shown)
 
     def row(self) -> list[str]:
         shown = self.shown or [float("nan")]
@@ -281,10 +241,7 @@ class Bench:
 
 def measure(server: Any, page: Any, args: argparse.Namespace) -> dict[str, list[Series]]:
     """Rounds of floor / painter-at-each-interval, interleaved; the series per contender."""
-    harness.write_notebook(server.root, "bench.ipynb", notebook_cells())
-    page.goto(server.lab_url("bench.ipynb"))
-    harness.run_all_cells(page)
-    probe = harness.KernelProbe(server, "bench.ipynb")
+    probe = harness.open_on(server, page, "bench.ipynb", notebook_cells())
     try:
         bench = Bench(page, probe, args.pace)
         floor = Series("plain <canvas> floor")
@@ -316,24 +273,9 @@ def label(ms: int) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, list[Series]]:
-    from playwright.sync_api import sync_playwright
-
-    base = Path(tempfile.mkdtemp(prefix="bench-painter-"))
-    (base / "root").mkdir()
-    server = harness.JupyterServer(base / "root", base)
-    server.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=harness.chromium_path(), headless=True, args=harness.CHROMIUM_ARGS
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                return measure(server, page, args)
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    server = _browser.new_server("bench-painter-")
+    with _browser.chromium_pages([server]) as (page,):
+        return measure(server, page, args)
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 jupyter_server never sets TCP_NODELAY on the kernel websocket, so Nagle's algorithm meets the
 browser's delayed ACK and every widget message waits about 40 ms. The ``gptimage_widgets``
 server extension (``gptimage_widgets/jupyter_nodelay.py``) sets it. This script starts two
-JupyterLab servers with the browser-test harness of ``tests/browser/conftest.py`` (127.0.0.1,
+JupyterLab servers with the browser-test harness (``benchmarks/_browser.py``) (127.0.0.1,
 Debian's Chromium via Playwright), one with
 ``--ServerApp.jpserver_extensions=gptimage_widgets=True`` and one with ``...=False``, opens the
 same notebook on each, and measures, in interleaved rounds:
@@ -27,20 +27,14 @@ missing).
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+import _browser
 import _common
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-
-import conftest as harness  # noqa: E402  (the browser-test harness, used as a library)
+from _browser import harness, percentile
 
 WIDTH, HEIGHT = 768, 512
 STEP, ROW_GAP, MARGIN = 8, 16, 12
@@ -71,21 +65,13 @@ HTML('<canvas class="{FLOOR[1:]}" width="{WIDTH}" height="{HEIGHT}"'
 #: ``event.timeStamp``; a requestAnimationFrame loop records, per move, the first frame time at
 #: which the canvas pixel under it is painted (null after TIMEOUT_MS). With no ``modelId`` the
 #: canvas is the plain floor canvas, which also gets a pointermove handler drawing the square.
-_INSTALL_JS = """
+_INSTALL_JS = harness.with_widget_manager("""
 async ([name, selector, modelId, timeoutMs]) => {
   const target = document.querySelector(`${selector} canvas, canvas${selector}`);
   if (!target) throw new Error(`no canvas for ${selector}`);
   let ctx = null;
   if (modelId) {
-    const notebook = window.jupyterapp.shell.currentWidget.content;
-    let found = null;
-    const visit = (w) => {
-      if (found || !w) return;
-      if (w._manager) { found = w._manager; return; }
-      for (const child of (w.widgets || [])) visit(child);
-    };
-    for (const cell of notebook.widgets) visit(cell.outputArea);
-    const manager = found.promise ? await found.promise : found;
+    const manager = await (__WIDGET_MANAGER__)();
     ctx = (await manager.get_model(modelId)).canvas.getContext('2d');
   } else {
     ctx = target.getContext('2d');
@@ -128,44 +114,29 @@ async ([name, selector, modelId, timeoutMs]) => {
   };
   requestAnimationFrame(loop);
 }
-"""
-
-
-def percentile(values: list[float], q: int) -> float:
-    """The ``q``-th percentile (inclusive method); nan for no values."""
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+""")
 
 
 @dataclass
-class Series:
+class Series(_browser.Latencies):
     """Milliseconds of one measurement; None marks a message or move that never arrived."""
 
-    name: str
-    values: list[float | None] = field(default_factory=list)
     frames: list[float] = field(default_factory=list)
 
-    @property
-    def ok(self) -> list[float]:
-        return [v for v in self.values if v is not None]
-
-    @property
-    def lost(self) -> int:
-        return len(self.values) - len(self.ok)
-
     def p(self, q: int) -> float:
-        return statistics.median(self.ok) if q == 50 and self.ok else percentile(self.ok, q)
+        return (
+            statistics.median(self.shown) if q == 50 and self.shown else percentile(self.shown, q)
+        )
 
     def row(self, label: str) -> list[str]:
-        top = max(self.ok) if self.ok else float("nan")
+        top = max(self.shown) if self.shown else float("nan")
         frame = statistics.median(self.frames) if self.frames else float("nan")
         return [
             label,
             f"{self.p(50):.1f}",
             f"{self.p(95):.1f}",
             f"{top:.1f}",
-            str(self.lost),
+            str(self.missed),
             str(len(self.values)),
             f"{frame:.1f}" if self.frames else "",
         ]
@@ -261,43 +232,34 @@ def measure_round_trips(side: Side, count: int) -> None:
 
 def run(messages: int, moves: int, rounds: int) -> list[Side]:
     """Start both servers and Chromium; measure both sides in interleaved rounds."""
-    from playwright.sync_api import sync_playwright
-
-    sides = []
-    for enabled in (True, False):
-        base = Path(tempfile.mkdtemp(prefix=f"bench-roundtrip-{'on' if enabled else 'off'}-"))
-        (base / "root").mkdir()
-        server = harness.JupyterServer(
-            base / "root", base, extensions={"gptimage_widgets": enabled}
+    sides = [
+        Side(
+            enabled,
+            _browser.new_server(
+                f"bench-roundtrip-{'on' if enabled else 'off'}-",
+                extensions={"gptimage_widgets": enabled},
+            ),
         )
-        sides.append(Side(enabled, server))
-    try:
-        for side in sides:
-            side.server.start()
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=harness.chromium_path(), headless=True, args=harness.CHROMIUM_ARGS
-            )
-            try:
-                for side in sides:
-                    side.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    open_side(side)
-                per_messages, per_moves = -(-messages // rounds), -(-moves // rounds)
-                for index in range(rounds):
-                    for side in sides[index % 2 :] + sides[: index % 2]:
-                        side.page.bring_to_front()
-                        measure_round_trips(side, per_messages)
-                        measure_ink(side, "bare", BARE, per_moves, side.bare)
-                        measure_ink(side, "floor", FLOOR, max(5, per_moves // 2), side.floor)
-            finally:
-                browser.close()
-    finally:
-        for side in sides:
-            if side.probe is not None:
-                side.probe.close()
-            side.server.stop()
+        for enabled in (True, False)
+    ]
+    with _browser.chromium_pages([side.server for side in sides]) as pages:
+        try:
+            for side, page in zip(sides, pages, strict=True):
+                side.page = page
+                open_side(side)
+            per_messages, per_moves = -(-messages // rounds), -(-moves // rounds)
+            for index in range(rounds):
+                for side in sides[index % 2 :] + sides[: index % 2]:
+                    side.page.bring_to_front()
+                    measure_round_trips(side, per_messages)
+                    measure_ink(side, "bare", BARE, per_moves, side.bare)
+                    measure_ink(side, "floor", FLOOR, max(5, per_moves // 2), side.floor)
+        finally:
+            for side in sides:
+                if side.probe is not None:
+                    side.probe.close()
     for side in sides:
-        loaded = "TCP_NODELAY on for kernel websockets" in harness.server_log(side.server)
+        loaded = "TCP_NODELAY on for kernel websockets" in side.server.log_text()
         if loaded is not side.enabled:
             raise RuntimeError(f"{side.label}: the server log disagrees (loaded={loaded})")
     return sides
@@ -341,8 +303,9 @@ def report(sides: list[Side], messages: int, moves: int) -> _common.Report:
         ["what", "p50 off / on (ms)", "p50 ratio", "p95 off / on (ms)", "p95 ratio"],
         ratio_rows,
     )
-    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    result.notes.append(f"run on {today} (UTC) · {_common.MACHINE} · JupyterLab + Chromium")
+    result.notes.append(
+        f"run on {_browser.run_date()} (UTC) · {_common.MACHINE} · JupyterLab + Chromium"
+    )
     result.notes.append(
         f"{messages} messages and {moves} moves per server in interleaved rounds; "
         f"the first {WARMUP_MESSAGES} messages and {WARMUP_MOVES} moves of each round not counted"
@@ -352,7 +315,7 @@ def report(sides: list[Side], messages: int, moves: int) -> _common.Report:
             "widget round trip p50 with the extension on", on.round_trip.p(50), TARGET_P50_MS, " ms"
         )
     )
-    lost = on.round_trip.lost + off.round_trip.lost + on.bare.lost + off.bare.lost
+    lost = on.round_trip.missed + off.round_trip.missed + on.bare.missed + off.bare.missed
     result.targets.append(_common.Target("messages or moves lost", lost, 0, unit=""))
     result.headline = (
         f"round trip p50 {on.round_trip.p(50):.1f} ms on vs {off.round_trip.p(50):.1f} ms off; "

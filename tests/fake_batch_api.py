@@ -6,7 +6,8 @@ Follows https://platform.openai.com/docs/api-reference/batch: ``POST /v1/files``
 (validating -> in_progress -> completed) and is processed at creation: generations answer
 a small image coloured by the prompt; edits paint the mask's transparent pixels red and
 keep every other pixel; a prompt containing ``FAIL`` lands in the error file with a 400
-moderation body.
+moderation body. :func:`make_client` / :func:`make_async_client` give a client of this package
+whose requests all go to a fake.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from typing import Any
 
 import httpx
 import numpy as np
+from image_helpers import png
 from PIL import Image
+
+from gptimage_widgets.client import AsyncImageClient, ImageClient
+
+FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
 
 
 def png_b64(array: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(png(array)).decode()
 
 
 def from_data_url(url: str) -> np.ndarray:
@@ -205,16 +209,7 @@ class FakeBatchAPI:
                 rng = np.random.default_rng(len(body["prompt"]))
                 image = rng.integers(0, 256, image.shape, dtype=np.uint8)
         answer = {"created": 1, "data": [{"b64_json": png_b64(image)}]}
-        return {
-            "id": "resp-" + line["custom_id"],
-            "custom_id": line["custom_id"],
-            "response": {
-                "status_code": 200,
-                "request_id": "req-" + line["custom_id"],
-                "body": answer,
-            },
-            "error": None,
-        }
+        return _result_line(line, 200, answer)
 
     @staticmethod
     def _error_line(line: dict[str, Any]) -> dict[str, Any]:
@@ -226,13 +221,30 @@ class FakeBatchAPI:
                 "code": "moderation_blocked",
             }
         }
-        return {
-            "id": "resp-" + line["custom_id"],
-            "custom_id": line["custom_id"],
-            "response": {
-                "status_code": 400,
-                "request_id": "req-" + line["custom_id"],
-                "body": body,
-            },
-            "error": None,
-        }
+        return _result_line(line, 400, body)
+
+
+def _result_line(line: dict[str, Any], status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """One line of a batch's output or error file: the answer to input ``line``."""
+    return {
+        "id": "resp-" + line["custom_id"],
+        "custom_id": line["custom_id"],
+        "response": {"status_code": status, "request_id": "req-" + line["custom_id"], "body": body},
+        "error": None,
+    }
+
+
+def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
+    """An :class:`ImageClient` whose every request goes to ``fake`` (through MockTransport)."""
+    http = httpx.Client(transport=httpx.MockTransport(fake))
+    return ImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )
+
+
+def make_async_client(fake: FakeBatchAPI, history: Any) -> AsyncImageClient:
+    """The :class:`AsyncImageClient` counterpart of :func:`make_client`."""
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    return AsyncImageClient(
+        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
+    )

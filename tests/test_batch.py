@@ -7,19 +7,17 @@ import json
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from fake_batch_api import FakeBatchAPI, prompt_image
+from fake_batch_api import FAKE_KEY, FakeBatchAPI, make_client, prompt_image
+from image_helpers import box_mask, noise
 
 from gptimage_widgets import catalog, load_sweep, retry
 from gptimage_widgets.catalog import batch as catalog_batch
 from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
-
-FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -27,22 +25,12 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "sleep", lambda seconds: None)
 
 
-def make_client(fake: FakeBatchAPI, history: Any) -> ImageClient:
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    return ImageClient(
-        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
-    )
-
-
 def photo() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return noise(64, 64)
 
 
 def square_mask() -> np.ndarray:
-    mask = np.zeros((64, 64), bool)
-    mask[16:48, 16:48] = True
-    return mask
+    return box_mask(64, 64, (16, 16, 48, 48))
 
 
 def test_two_prompts_and_a_masked_edit_come_back_in_input_order(tmp_path: Path) -> None:

@@ -4,20 +4,15 @@ in-memory fake of the files/batches endpoints; the job logic is the sync job's."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import httpx
 import numpy as np
 import pytest
-from fake_batch_api import FakeBatchAPI, prompt_image
+from fake_batch_api import FakeBatchAPI, make_async_client, make_client, prompt_image
+from image_helpers import box_mask, noise
 
 from gptimage_widgets import load_sweep, retry
-from gptimage_widgets.async_client import AsyncImageClient
 from gptimage_widgets.batch_async import AsyncBatchJob
-from gptimage_widgets.client import ImageClient
 from gptimage_widgets.errors import ModerationError, ValidationError
-
-FAKE_KEY = "sk-" + "test-FAKE-batch-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -29,33 +24,17 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "sleep", lambda seconds: None)
 
 
-def make_async(fake: FakeBatchAPI, history: Any) -> AsyncImageClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
-    return AsyncImageClient(
-        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
-    )
-
-
-def make_sync(fake: FakeBatchAPI, history: Any) -> ImageClient:
-    http = httpx.Client(transport=httpx.MockTransport(fake))
-    return ImageClient(
-        api_key=FAKE_KEY, base_url="https://fake.test/v1", http_client=http, history=history
-    )
-
-
 def photo() -> np.ndarray:
-    return np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    return noise(64, 64)
 
 
 def square_mask() -> np.ndarray:
-    mask = np.zeros((64, 64), bool)
-    mask[16:48, 16:48] = True
-    return mask
+    return box_mask(64, 64, (16, 16, 48, 48))
 
 
 async def test_async_job_prompts_and_a_masked_edit_in_input_order(tmp_path: Path) -> None:
     fake = FakeBatchAPI()
-    client = make_async(fake, tmp_path)
+    client = make_async_client(fake, tmp_path)
     items = [
         "a lighthouse",
         {"operation": "edit", "prompt": "a red square", "images": [photo()], "mask": square_mask()},
@@ -71,7 +50,7 @@ async def test_async_job_prompts_and_a_masked_edit_in_input_order(tmp_path: Path
     assert results[2] is None and isinstance(results.errors[2], ModerationError)
     # the sync client resumes the same job from the history: nothing downloaded again
     before = fake.calls["total"]
-    again = make_sync(fake, tmp_path).get_batch(job.id).results()
+    again = make_client(fake, tmp_path).get_batch(job.id).results()
     assert fake.calls["total"] == before
     assert np.array_equal(again[1].images[0], edited)
     await client.close()
@@ -79,7 +58,7 @@ async def test_async_job_prompts_and_a_masked_edit_in_input_order(tmp_path: Path
 
 async def test_async_validation_names_the_item_and_uploads_nothing(tmp_path: Path) -> None:
     fake = FakeBatchAPI()
-    client = make_async(fake, tmp_path)
+    client = make_async_client(fake, tmp_path)
     with pytest.raises(ValidationError) as caught:
         await client.submit_batch(["fine", {"prompt": "bad", "size": "13x13"}])
     assert any(p.param == "items[1].size" for p in caught.value.problems)
@@ -89,17 +68,17 @@ async def test_async_validation_names_the_item_and_uploads_nothing(tmp_path: Pat
 
 async def test_async_list_get_cancel_estimate_and_export(tmp_path: Path) -> None:
     fake = FakeBatchAPI(steps=10)
-    there = make_async(fake, tmp_path / "there")
+    there = make_async_client(fake, tmp_path / "there")
     job = await there.submit_batch(["a", "b"], quality="low", size="1024x1024")
     assert job.estimate() is not None
-    here = make_async(fake, tmp_path / "here")
+    here = make_async_client(fake, tmp_path / "here")
     assert [j.id for j in await here.list_batches()] == [job.id]
     resumed = await here.get_batch(job.id)
     assert (await resumed.cancel()).status == "cancelled"
     results = await resumed.results()
     assert results == [None, None] and "cancelled" in str(results.errors[0])
     finished = FakeBatchAPI()
-    other = make_async(finished, tmp_path / "other")
+    other = make_async_client(finished, tmp_path / "other")
     done = await (await other.submit_batch(["x", "y"])).wait(progress=False)
     manifest = await done.export(tmp_path / "export")
     loaded = load_sweep(manifest.parent)
@@ -112,7 +91,7 @@ async def test_async_output_is_read_line_by_line_with_bounded_memory(tmp_path: P
     import tracemalloc
 
     fake = FakeBatchAPI(line_payload=400)  # each line ~ 0.65 MB of base64
-    client = make_async(fake, tmp_path)
+    client = make_async_client(fake, tmp_path)
     job = await (await client.submit_batch([f"noise {i}" for i in range(48)])).wait(progress=False)
     output = fake.files[job.record.batches[0]["output_file_id"]]
     longest = max(len(line) for line in output.splitlines())

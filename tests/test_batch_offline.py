@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_serve import GPTIMAGE, gptimage_serve
+from image_helpers import box_mask, noise
 from PIL import Image
 
 from gptimage_widgets import load_sweep, retry
@@ -26,14 +27,11 @@ def server():  # type: ignore[no-untyped-def]
 
 
 def photo() -> np.ndarray:
-    rng = np.random.default_rng(7)
-    return rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    return noise(256, 256, seed=7)
 
 
 def mask() -> np.ndarray:
-    m = np.zeros((256, 256), bool)
-    m[64:192, 96:160] = True
-    return m
+    return box_mask(256, 256, (96, 64, 160, 192))
 
 
 def test_two_prompts_and_a_masked_edit(
@@ -102,7 +100,6 @@ def test_a_failed_line_is_a_typed_error(tmp_path: Path) -> None:
     assert client.list_batches(limit=0)[0].id == job.id  # the history alone, no request
 
 
-GPTIMAGE = (sys.executable, "-m", "gptimage_widgets.cli")  # what the `gptimage` script runs
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -120,17 +117,7 @@ def test_cli_batch_commands_against_gptimage_serve(tmp_path: Path) -> None:
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "OPENAI_API_KEY": "sk-test-FAKE",
     }
-    serve = subprocess.Popen(
-        [*GPTIMAGE, "serve", "--port", "0", "--latency", "0.2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert serve.stdout is not None
-        base_url = serve.stdout.readline().split(" at ")[1].split()[0]
+    with gptimage_serve("--latency", "0.2", cwd=tmp_path, env=env) as base_url:
         where = ["--base-url", base_url, "--history", str(tmp_path / "h")]
         (tmp_path / "prompts.txt").write_text("one\n# a comment\ntwo\n")
         submitted = _gptimage(
@@ -165,12 +152,6 @@ def test_cli_batch_commands_against_gptimage_serve(tmp_path: Path) -> None:
         listed = _gptimage("batch", "list", *elsewhere, env=env, cwd=tmp_path)
         assert listed.returncode == 0, listed.stderr
         assert job_id in listed.stdout and long_id in listed.stdout
-        serve.send_signal(signal.SIGINT)
-        assert serve.wait(timeout=20) == 0
-    finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
 
 
 def test_a_job_from_another_machine_is_listed_and_resumed(

@@ -85,7 +85,7 @@ def test_encode_levels_rows_are_plain_levels_and_ours_is_the_real_default() -> N
     rows = bench_encode_levels.variants(image)
     assert [label for label in rows if "ours" in label] == ["1 + Z_RLE (ours)"]
     assert rows["1 + Z_RLE (ours)"]() == encode_image(image)  # what the kit really sends
-    plain = bench_encode_levels.pillow_save(image, compress_level=1)
+    plain = _common.png_bytes(image, compress_level=1)
     assert rows["1"]() == plain != encode_image(image)  # level 1 without the strategy
     for encode in rows.values():
         assert np.array_equal(decode_image(encode()), image)

@@ -6,15 +6,14 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from cli_serve import gptimage_serve
 from PIL import Image
 
 from gptimage_widgets import cli
@@ -260,21 +259,5 @@ def test_generate_as_a_subprocess(tmp_path: Path) -> None:
 
 
 def test_serve_runs_until_interrupted(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gptimage_widgets.cli", "serve", "--port", "0"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        base_url = banner.split(" at ")[1].split()[0]
+    with gptimage_serve(cwd=tmp_path) as base_url:  # then Ctrl-C: exit code 0
         assert httpx.get(f"{base_url}/models", timeout=10).status_code == 200
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

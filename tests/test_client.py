@@ -25,10 +25,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from image_helpers import png
+from in_flight import InFlight
+from local_http import RecordingServer, send
 from PIL import Image
 
 import gptimage_widgets
-from gptimage_widgets import backends, catalog, imaging, pricing, responses, retry
+from gptimage_widgets import backends, catalog, imaging, pricing, responses
 from gptimage_widgets.client import DEFAULT_TIMEOUT, AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -181,33 +184,6 @@ def parse_multipart(request: httpx.Request) -> tuple[dict[str, list[str]], list[
             files.append((str(name), part.get_filename(), part.get_content_type()))
             files[-1] = (*files[-1], payload)  # type: ignore[assignment]
     return fields, files
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Patch both retry sleeps; the list collects every requested delay."""
-    delays: list[float] = []
-
-    async def fake_async_sleep(seconds: float) -> None:
-        delays.append(seconds)
-
-    monkeypatch.setattr(retry, "sleep", delays.append)
-    monkeypatch.setattr(retry, "async_sleep", fake_async_sleep)
-    return delays
-
-
-@pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_ORG_ID",
-        "OPENAI_PROJECT_ID",
-        "AZURE_OPENAI_API_KEY",
-        "AZURE_OPENAI_ENDPOINT",
-        "OPENAI_API_VERSION",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 # --------------------------------------------------------------------------- generate
@@ -834,13 +810,7 @@ def photo_b64s(count: int, size: int = 96) -> list[str]:
     """Base64 PNGs of noisy images (PNG ~ raw size, like photos), one seed each."""
     rng = np.random.default_rng(7)
     images = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(count)]
-    return [base64.b64encode(encode_png(image)).decode() for image in images]
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, "PNG")
-    return buffer.getvalue()
+    return [base64.b64encode(png(image)).decode() for image in images]
 
 
 def images_json(b64s: list[str]) -> bytes:
@@ -912,31 +882,14 @@ def test_each_b64_json_is_released_once_decoded() -> None:
 
 
 @contextlib.contextmanager
-def serving(body: bytes) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 answering every POST with `body` (JSON)."""
+def serving(content_type: str, body: bytes, path: str = "/v1") -> Iterator[str]:
+    """A local HTTP/1.1 server answering every request with ``body``; yields origin + ``path``."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+        send(handler, content_type, body)
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with RecordingServer(answer, protocol="HTTP/1.1") as server:
+        yield server.origin + path
 
 
 def traced_peak(run: Callable[[], Any]) -> tuple[Any, int]:
@@ -956,7 +909,7 @@ async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> Non
     """
     b64s = photo_b64s(4, size=256)  # ~1 MB of JSON
     body = images_json(b64s)
-    with serving(body) as url:
+    with serving("application/json", body) as url:
         with ImageClient(KEY, url, history=False) as client:
             client.generate("warm-up", n=4)  # imports, connection pool, codec tables
             result, peak = traced_peak(lambda: client.generate("x", n=4))
@@ -975,40 +928,13 @@ async def test_peak_memory_of_a_large_answer_holds_the_body_about_twice() -> Non
     assert apeak < 2.5 * len(body), f"async peak {apeak / len(body):.2f}x the body"
 
 
-@contextlib.contextmanager
-def serving_file(content: bytes) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 answering every GET with `content` (a PNG)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "image/png")
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/img-1.png"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def test_url_downloads_are_read_into_one_buffer() -> None:
     """Over a real socket, a download holds the file about once (``response.read()`` kept
     the chunks and their join: twice), and the decoder does not copy that buffer again."""
     rng = np.random.default_rng(11)
     image = rng.integers(0, 256, (768, 768, 3), dtype=np.uint8)
-    content = encode_png(image)  # ~1.8 MB, noise: PNG ~ raw size
-    with serving_file(content) as url:
+    content = png(image)  # ~1.8 MB, noise: PNG ~ raw size
+    with serving("image/png", content, "/img-1.png") as url:
         with ImageClient(KEY, "http://127.0.0.1:9/v1", history=False) as client:
             client._download(url)  # warm-up: imports, connection pool
             body, peak = traced_peak(lambda: client._download(url))
@@ -1317,21 +1243,14 @@ async def test_async_validation_error_surfaces_on_await() -> None:
 
 
 async def test_max_concurrency_bounds_requests_in_flight() -> None:
-    in_flight = 0
-    peak = 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
+    async def a_few_turns() -> None:
         for _ in range(5):
             await asyncio.sleep(0)
-        in_flight -= 1
-        return ok_json()
 
+    handler = InFlight(ok_json, a_few_turns)
     async with async_client_for(handler, max_concurrency=2) as client:
         results = await client.map([{"prompt": f"p{i}"} for i in range(7)])
-    assert len(results) == 7 and peak == 2
+    assert len(results) == 7 and handler.peak == 2
 
 
 async def test_map_keeps_order_and_returns_failures_per_item() -> None:

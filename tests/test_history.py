@@ -13,16 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_helpers import noise
 
 from gptimage_widgets import HistoryStore, ImageResult, ValidationError
 from gptimage_widgets.history import HistoryEntry, new_entry_id, scrub_secrets
 
 FAKE_KEY = "sk-test-FAKE-abc123"
-
-
-def noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
 
 
 def make_result(

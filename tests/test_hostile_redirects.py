@@ -17,7 +17,6 @@ import base64
 import http.server
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from local_http import Answer, RecordingServer, send
 from PIL import Image
 
 from gptimage_widgets.client import AsyncImageClient, ImageClient
@@ -41,45 +41,13 @@ SECRETS = (KEY, GATEWAY, DEFAULT, COOKIE, PASSWORD, BASIC)
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "api-key", "cookie", "x-gateway-token", "x-default-token"}
 )
-Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
 
 
 # --------------------------------------------------------------------------- servers
 
 
-class Host:
+class Host(RecordingServer):
     """A local HTTP server that records (method, path, headers) of every request it gets."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.seen: list[tuple[str, str, dict[str, str]]] = []
-        lock = threading.Lock()
-        host = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
-                with lock:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    host.seen.append((self.command, self.path, headers))
-                host.answer(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _any
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
-        serve = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        serve.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def leaks(self) -> list[str]:
         """Every credential header name or secret value this host received."""
@@ -104,24 +72,7 @@ def hosts() -> Iterator[Callable[[Answer], Host]]:
         host.close()
 
 
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "AZURE_OPENAI_API_KEY",
-        "AZURE_OPENAI_ENDPOINT",
-        "OPENAI_API_VERSION",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _send(handler: http.server.BaseHTTPRequestHandler, content_type: str, body: bytes) -> None:
-    handler.send_response(200)
-    handler.send_header("content-type", content_type)
-    handler.send_header("content-length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+pytestmark = pytest.mark.usefixtures("no_env")
 
 
 def _png() -> bytes:
@@ -131,12 +82,12 @@ def _png() -> bytes:
 
 
 def _serve_png(handler: http.server.BaseHTTPRequestHandler) -> None:
-    _send(handler, "image/png", _png())
+    send(handler, "image/png", _png())
 
 
 def _serve_json(handler: http.server.BaseHTTPRequestHandler) -> None:
     b64 = base64.b64encode(_png()).decode()
-    _send(handler, "application/json", json.dumps({"data": [{"b64_json": b64}]}).encode())
+    send(handler, "application/json", json.dumps({"data": [{"b64_json": b64}]}).encode())
 
 
 def _redirect(location: Callable[[str], str], status: int = 307) -> Answer:
@@ -256,6 +207,15 @@ async def _async_call(client: AsyncImageClient, name: str) -> Any:
     return [event async for event in stream(*args, extra_headers=headers)]
 
 
+async def _call(client: Any, name: str, *, asynchronous: bool) -> Any:
+    """Open ``client``, make the API call ``name`` (sync or async), close it; the answer."""
+    if asynchronous:
+        async with client:
+            return await _async_call(client, name)
+    with client:
+        return SYNC_CALLS[name](client)
+
+
 ASYNC_CALLS = ["generate", "edit", "variations", "stream_generate", "stream_edit"]
 BACKENDS = ["openai", "azure", "compatible"]
 STATUSES = [300, 301, 302, 303, 305, 307, 308]
@@ -352,12 +312,7 @@ async def test_the_clients_own_httpx_client_refuses_too(
     api = hosts(_redirect(lambda path: other.origin + path, 307))
     client = _client(backend, api, asynchronous=asynchronous, injected=False)
     with pytest.raises(RedirectError):
-        if asynchronous:
-            async with client:
-                await _async_call(client, "generate")
-        else:
-            with client:
-                SYNC_CALLS["generate"](client)
+        await _call(client, "generate", asynchronous=asynchronous)
     assert other.seen == [] and len(api.seen) == 1
 
 
@@ -393,12 +348,7 @@ async def test_no_location_is_followed_same_origin_or_not(
     api.answer = _redirect(_locations(other, api)[kind], 307)
     client = _client("azure", api, asynchronous=asynchronous)
     with pytest.raises(RedirectError) as info:
-        if asynchronous:
-            async with client:
-                await _async_call(client, "generate")
-        else:
-            with client:
-                SYNC_CALLS["generate"](client)
+        await _call(client, "generate", asynchronous=asynchronous)
     assert other.seen == [] and len(api.seen) == 1
     assert api.seen[0][1].startswith("/openai/deployments/d/images/generations")
     assert info.value.location and KEY not in str(info.value) and KEY not in info.value.location
@@ -411,7 +361,7 @@ def _url_api(url: str) -> Answer:
     """An API that answers every call with one DALL·E ``url`` item."""
 
     def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
-        _send(handler, "application/json", json.dumps({"data": [{"url": url}]}).encode())
+        send(handler, "application/json", json.dumps({"data": [{"url": url}]}).encode())
 
     return answer
 

@@ -20,13 +20,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from local_http import RecordingServer
 from PIL import Image
 
 from gptimage_widgets import (
@@ -284,35 +284,17 @@ ATTACKS: dict[str, Answer] = {
 }
 
 
+def _attack(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Answer with the attack named by the path's first segment, then close the connection."""
+    ATTACKS[handler.path.strip("/").split("/")[0]](handler)
+    handler.close_connection = True
+
+
 @contextlib.contextmanager
 def attack_server() -> Iterator[str]:
     """Serve every attack of :data:`ATTACKS`; yields the origin (``http://127.0.0.1:port``)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _any(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
-            attack = self.path.strip("/").split("/")[0]
-            ATTACKS[attack](self)
-            self.close_connection = True
-
-        do_GET = do_POST = _any
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with RecordingServer(_attack, protocol="HTTP/1.1") as server:
+        yield server.origin
 
 
 @pytest.fixture(scope="module")

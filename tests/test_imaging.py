@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from image_helpers import png
 from PIL import Image, ImageDraw, TiffImagePlugin
 
 from gptimage_widgets import imaging, masks
@@ -53,12 +54,6 @@ GRAY = RNG.integers(0, 256, size=(9, 13), dtype=np.uint8)
 MASK = np.zeros((9, 13), dtype=bool)
 MASK[2:6, 3:10] = True
 MASK[8, 0] = True
-
-
-def png_bytes(arr: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(arr).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def expected_rgb(arr: np.ndarray) -> np.ndarray:
@@ -172,7 +167,7 @@ def test_pil_sixteen_bit_is_scaled_to_eight_bit():
     img = Image.fromarray(values)
     assert img.mode.startswith("I;16")
     np.testing.assert_array_equal(to_array(img)[:, :, 0], np.arange(256).reshape(16, 16))
-    np.testing.assert_array_equal(to_array(png_bytes(values))[:, :, 0].ravel(), np.arange(256))
+    np.testing.assert_array_equal(to_array(png(values))[:, :, 0].ravel(), np.arange(256))
 
 
 def test_pil_cmyk_and_ycbcr_convert_like_pillow():
@@ -665,13 +660,13 @@ def comfy_style(mask: np.ndarray) -> np.ndarray:
         lambda m: m[None].astype(np.float32),  # ComfyUI MASK batch of one
         lambda m: openai_style(m),
         lambda m: Image.fromarray(openai_style(m)),
-        lambda m: png_bytes(openai_style(m)),
+        lambda m: png(openai_style(m)),
         lambda m: mask_to_openai_png(m),
         lambda m: comfy_style(m),
         lambda m: np.dstack([comfy_style(m)] * 3),
         lambda m: Image.fromarray(comfy_style(m)),
         lambda m: Image.fromarray(comfy_style(m)).convert("1"),
-        lambda m: png_bytes(comfy_style(m)),
+        lambda m: png(comfy_style(m)),
         lambda m: encode_image(np.dstack([comfy_style(m)] * 3), "jpeg", quality=95),
     ],
     ids=[

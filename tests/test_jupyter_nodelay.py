@@ -13,10 +13,8 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+from jupyter_servers import JupyterServer
 
 import gptimage_widgets
 from gptimage_widgets import jupyter_nodelay
@@ -246,89 +245,19 @@ def test_wheels_install_the_config(
 
 
 # --------------------------------------------------------------------------- plain jupyter server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PlainServer:
-    """``python -m jupyter_server`` with the probe extension and ours switched on or off."""
-
-    def __init__(self, base: Path, enabled: bool) -> None:
-        self.port, self.token = _free_port(), uuid.uuid4().hex
-        self.url = f"http://127.0.0.1:{self.port}"
-        (base / "root").mkdir()
-        (base / "config").mkdir()
-        # the user config file: it outranks the installed jupyter_server_config.d
-        extensions = {"gptimage_widgets": enabled, "giw_nodelay_probe": True}
-        (base / "config" / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": extensions}})
-        )
-        paths = [str(PROBE_DIR), str(ROOT), os.environ.get("PYTHONPATH", "")]
-        env = {
-            **os.environ,
-            "JUPYTER_CONFIG_DIR": str(base / "config"),
-            "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-            "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-        }
-        self.log_path = base / "server.log"
-        command = [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            "--ServerApp.allow_root=True",
-            f"--ServerApp.root_dir={base / 'root'}",
-        ]
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base
-            )
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        headers = {"Authorization": f"token {self.token}"}
-        response = httpx.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"jupyter server exited:\n{self.log_path.read_text()}")
-            try:
-                self.request("GET", "/api/status")
-                return
-            except Exception:
-                time.sleep(0.2)
-        raise AssertionError(f"jupyter server did not start:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+# python -m jupyter_server (tests/jupyter_servers.py) with the probe extension and ours on or off
 
 
 @pytest.fixture(params=[True, False], ids=["extension-on", "extension-off"])
 def plain_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     pytest.importorskip("jupyter_server", reason='jupyter_server (pip install -e ".[lab]")')
     pytest.importorskip("ipykernel")
-    server = PlainServer(tmp_path, request.param)
+    extensions = {"gptimage_widgets": request.param, "giw_nodelay_probe": True}
+    server = JupyterServer(
+        tmp_path, app="jupyter_server", extensions=extensions, python_path=[PROBE_DIR, ROOT]
+    )
     try:
-        server.wait_ready()
-        yield server, request.param
+        yield server.start(), request.param
     finally:
         server.stop()
 
@@ -346,7 +275,7 @@ def _kernel_info_request(session: str) -> str:
     return json.dumps({**message, "channel": "shell", "buffers": []})
 
 
-async def _kernel_info_over_websocket(server: PlainServer, kernel_id: str) -> tuple[str, Any]:
+async def _kernel_info_over_websocket(server: JupyterServer, kernel_id: str) -> tuple[str, Any]:
     """Open the kernel websocket, ask for kernel_info; return (reply status, probe answer)."""
     from tornado.httpclient import HTTPRequest
     from tornado.websocket import websocket_connect
@@ -369,7 +298,7 @@ async def _kernel_info_over_websocket(server: PlainServer, kernel_id: str) -> tu
                 message["header"]["msg_type"] == "kernel_info_reply"
             ):
                 break
-        probe = await asyncio.to_thread(server.request, "GET", "/giw-probe/nodelay")
+        probe = await asyncio.to_thread(server.api, "/giw-probe/nodelay")
         return message["content"]["status"], probe
     finally:
         websocket.close()
@@ -378,15 +307,15 @@ async def _kernel_info_over_websocket(server: PlainServer, kernel_id: str) -> tu
 @pytest.mark.slow
 def test_plain_jupyter_server_sets_nodelay_only_with_the_extension(plain_server: Any) -> None:
     server, enabled = plain_server
-    kernel = server.request("POST", "/api/kernels", json={"name": "python3"})
+    kernel = server.api("/api/kernels", method="POST", body={"name": "python3"})
     try:
         status, probe = asyncio.run(_kernel_info_over_websocket(server, kernel["id"]))
     finally:
-        server.request("DELETE", f"/api/kernels/{kernel['id']}")
+        server.api(f"/api/kernels/{kernel['id']}", method="DELETE")
     assert status == "ok"  # the kernel link works either way
     assert probe["nodelay"] and all(bool(v) is enabled for v in probe["nodelay"]), probe
     zmq = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
     assert zmq in probe["mro"]
     assert (probe["connection_class"] == "NoDelayZMQChannelsWebsocketConnection") is enabled
-    loaded = "gptimage_widgets: TCP_NODELAY on for kernel websockets" in server.log_path.read_text()
+    loaded = "gptimage_widgets: TCP_NODELAY on for kernel websockets" in server.log_text()
     assert loaded is enabled

@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from image_helpers import png
 from PIL import Image
 
 from gptimage_widgets.offline import OfflineServer, synth
 
 MODELS_26 = ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst")
 MODELS_25 = ("gpt-image-2.5-flare", "gpt-image-2.5-sunburst")
-
-
-@pytest.fixture(scope="module")
-def api(offline_server: OfflineServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=offline_server.base_url, timeout=60) as client:
-        yield client
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def decode(b64: str) -> Image.Image:
@@ -43,9 +31,9 @@ def photo(width: int, height: int, shift: int = 0) -> np.ndarray:
     return np.stack([x % 256, y % 256, (x + y + shift) % 256], axis=-1).astype(np.uint8)
 
 
-def generate(api: httpx.Client, **body: Any) -> httpx.Response:
+def generate(offline_api: httpx.Client, **body: Any) -> httpx.Response:
     body.setdefault("prompt", "a lighthouse at dusk")
-    return api.post("/images/generations", json=body)
+    return offline_api.post("/images/generations", json=body)
 
 
 def last_record(server: OfflineServer, request_id: str) -> Any:
@@ -58,9 +46,9 @@ def last_record(server: OfflineServer, request_id: str) -> Any:
 @pytest.mark.parametrize("model", MODELS_26)
 @pytest.mark.parametrize("complexity", ["low", "medium", "high"])
 def test_complexity_is_accepted_by_26_and_recorded(
-    api: httpx.Client, offline_server: OfflineServer, model: str, complexity: str
+    offline_api: httpx.Client, offline_server: OfflineServer, model: str, complexity: str
 ) -> None:
-    response = generate(api, model=model, complexity=complexity, quality="low")
+    response = generate(offline_api, model=model, complexity=complexity, quality="low")
     assert response.status_code == 200, response.text
     record = last_record(offline_server, response.headers["x-request-id"])
     assert record.fields["complexity"] == complexity  # as received
@@ -70,9 +58,9 @@ def test_complexity_is_accepted_by_26_and_recorded(
 
 
 def test_complexity_left_out_is_rendered_with_the_default(
-    api: httpx.Client, offline_server: OfflineServer
+    offline_api: httpx.Client, offline_server: OfflineServer
 ) -> None:
-    response = generate(api, model="gpt-image-2.6-flare")
+    response = generate(offline_api, model="gpt-image-2.6-flare")
     assert response.status_code == 200, response.text
     record = last_record(offline_server, response.headers["x-request-id"])
     assert "complexity" not in record.fields
@@ -80,9 +68,9 @@ def test_complexity_left_out_is_rendered_with_the_default(
 
 
 def test_complexity_in_a_multipart_edit_is_accepted_and_recorded(
-    api: httpx.Client, offline_server: OfflineServer
+    offline_api: httpx.Client, offline_server: OfflineServer
 ) -> None:
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={"model": "gpt-image-2.6-sunburst", "prompt": "snow", "complexity": "medium"},
         files={"image": ("a.png", png(photo(256, 256)), "image/png")},
@@ -94,17 +82,17 @@ def test_complexity_in_a_multipart_edit_is_accepted_and_recorded(
 
 @pytest.mark.parametrize("model", [*MODELS_25, "gpt-image-2", "gpt-image-1.5", "dall-e-3"])
 def test_complexity_is_refused_by_every_other_model(
-    api: httpx.Client, offline_server: OfflineServer, model: str
+    offline_api: httpx.Client, offline_server: OfflineServer, model: str
 ) -> None:
-    response = generate(api, model=model, complexity="low")
+    response = generate(offline_api, model=model, complexity="low")
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["param"], error["code"]) == ("complexity", "unknown_parameter")
     assert last_record(offline_server, response.headers["x-request-id"]).params == {}
 
 
-def test_invalid_complexity_value_is_400(api: httpx.Client) -> None:
-    response = generate(api, model="gpt-image-2.6-flare", complexity="extreme")
+def test_invalid_complexity_value_is_400(offline_api: httpx.Client) -> None:
+    response = generate(offline_api, model="gpt-image-2.6-flare", complexity="extreme")
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "complexity"
 
@@ -114,8 +102,8 @@ def test_invalid_complexity_value_is_400(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize("model", [*MODELS_26, *MODELS_25])
 @pytest.mark.parametrize("size", ["480x1376", "1376x480"])
-def test_480_edge_custom_sizes_render(api: httpx.Client, model: str, size: str) -> None:
-    response = generate(api, model=model, size=size, quality="low")
+def test_480_edge_custom_sizes_render(offline_api: httpx.Client, model: str, size: str) -> None:
+    response = generate(offline_api, model=model, size=size, quality="low")
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["size"] == size
@@ -123,8 +111,8 @@ def test_480_edge_custom_sizes_render(api: httpx.Client, model: str, size: str) 
     assert decode(body["data"][0]["b64_json"]).size == (width, height)
 
 
-def test_a_size_under_the_pixel_floor_is_400(api: httpx.Client) -> None:
-    response = generate(api, model="gpt-image-2.6-flare", size="1008x640")
+def test_a_size_under_the_pixel_floor_is_400(offline_api: httpx.Client) -> None:
+    response = generate(offline_api, model="gpt-image-2.6-flare", size="1008x640")
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "size"
 
@@ -135,10 +123,10 @@ def test_a_size_under_the_pixel_floor_is_400(api: httpx.Client) -> None:
 @pytest.mark.parametrize("model", [*MODELS_26, *MODELS_25])
 @pytest.mark.parametrize("fmt", ["png", "webp"])
 def test_transparent_generation_has_a_real_alpha_channel(
-    api: httpx.Client, model: str, fmt: str
+    offline_api: httpx.Client, model: str, fmt: str
 ) -> None:
     response = generate(
-        api, model=model, background="transparent", output_format=fmt, size="480x1376"
+        offline_api, model=model, background="transparent", output_format=fmt, size="480x1376"
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -149,20 +137,20 @@ def test_transparent_generation_has_a_real_alpha_channel(
     assert (alpha == 0).any() and (alpha == 255).any()
 
 
-def test_transparent_jpeg_is_400(api: httpx.Client) -> None:
+def test_transparent_jpeg_is_400(offline_api: httpx.Client) -> None:
     response = generate(
-        api, model="gpt-image-2.6-flare", background="transparent", output_format="jpeg"
+        offline_api, model="gpt-image-2.6-flare", background="transparent", output_format="jpeg"
     )
     assert response.status_code == 400
 
 
 def test_transparent_edit_of_an_rgb_image_is_rgba_and_keeps_the_unmasked_pixels(
-    api: httpx.Client,
+    offline_api: httpx.Client,
 ) -> None:
     base = photo(256, 256)
     mask = np.full((256, 256, 4), 255, np.uint8)
     mask[:, :128, 3] = 0  # edit the left half
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={
             "model": "gpt-image-2.6-flare",
@@ -196,12 +184,12 @@ def test_synth_edit_transparent_without_mask_blends_and_adds_alpha() -> None:
 
 @pytest.mark.parametrize("model", ["gpt-image-2.6-flare", "gpt-image-2", "gpt-image-1.5"])
 def test_a_mask_with_two_images_edits_only_the_first_images_masked_region(
-    api: httpx.Client, model: str
+    offline_api: httpx.Client, model: str
 ) -> None:
     first, second = photo(256, 192), photo(128, 128, shift=90)
     mask = np.full((192, 256, 4), 255, np.uint8)
     mask[:, :128, 3] = 0  # alpha 0 = edit: the left half
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={"model": model, "prompt": "a red balloon"},
         files=[
@@ -218,10 +206,10 @@ def test_a_mask_with_two_images_edits_only_the_first_images_masked_region(
     assert changed.mean() > 0.9  # left half: new content
 
 
-def test_a_mask_must_match_the_first_image_not_the_others(api: httpx.Client) -> None:
+def test_a_mask_must_match_the_first_image_not_the_others(offline_api: httpx.Client) -> None:
     mask = np.full((128, 128, 4), 255, np.uint8)
     mask[:, :64, 3] = 0
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={"model": "gpt-image-2.6-flare", "prompt": "x"},
         files=[

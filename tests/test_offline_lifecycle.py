@@ -6,15 +6,13 @@ The official SDK's view of the same: ``tests/test_openai_sdk_compat.py``."""
 from __future__ import annotations
 
 import datetime
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cli_serve import gptimage_serve
 
 from gptimage_widgets import catalog
 from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
@@ -185,20 +183,8 @@ def test_cli_lifecycle_choices_are_the_servers() -> None:
         parser.parse_args(["serve", "--lifecycle", "sometimes"])
 
 
-SERVE = (sys.executable, "-m", "gptimage_widgets.cli", "serve")
-
-
 def test_serve_lifecycle_openai_refuses_models_shut_down_today(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*SERVE, "--port", "0", "--lifecycle", "openai"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().split(" at ")[1].split()[0]
+    with gptimage_serve("--lifecycle", "openai", cwd=tmp_path) as base_url:
         listed = {m["id"] for m in httpx.get(f"{base_url}/models", timeout=10).json()["data"]}
         for spec in catalog.list_models():  # the subprocess runs on the real date, as we do
             retired = catalog.retirement_problem(spec, "openai") is not None
@@ -207,9 +193,3 @@ def test_serve_lifecycle_openai_refuses_models_shut_down_today(tmp_path: Path) -
             f"{base_url}/images/generations", json={"model": "dall-e-2", "prompt": "x"}, timeout=10
         )
         assert dalle2.status_code == 404 and dalle2.json()["error"]["code"] == "model_not_found"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from image_helpers import box_mask, png
 from PIL import Image
 
 from gptimage_widgets import imaging, pricing, validation
@@ -45,18 +46,6 @@ FUZZ = settings(  # GIW_FUZZ_EXAMPLES=1000 for a deeper local run
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module")
-def api(offline_server: OfflineServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=offline_server.base_url, timeout=30) as client:
-        yield client
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def decode(b64: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64, validate=True))))
 
@@ -76,18 +65,16 @@ def photo(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarr
 
 def rect_mask(width: int, height: int, box: tuple[int, int, int, int]) -> tuple[bytes, np.ndarray]:
     """An OpenAI mask PNG (alpha 0 inside ``box``) and the matching (H, W) bool edit area."""
-    x0, y0, x1, y1 = box
-    area = np.zeros((height, width), bool)
-    area[y0:y1, x0:x1] = True
+    area = box_mask(height, width, box)
     rgba = np.zeros((height, width, 4), np.uint8)
     rgba[..., 3] = np.where(area, 0, 255)
     return png(rgba), area
 
 
-def generate(api: httpx.Client, **body: Any) -> httpx.Response:
+def generate(offline_api: httpx.Client, **body: Any) -> httpx.Response:
     body.setdefault("model", "gpt-image-2")
     body.setdefault("prompt", "a lighthouse at dusk")
-    return api.post("/images/generations", json=body)
+    return offline_api.post("/images/generations", json=body)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -114,8 +101,8 @@ def schema(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- generations
 
 
-def test_generation_has_openai_shape_usage_and_request_id(api: httpx.Client) -> None:
-    response = generate(api, n=2, quality="high")
+def test_generation_has_openai_shape_usage_and_request_id(offline_api: httpx.Client) -> None:
+    response = generate(offline_api, n=2, quality="high")
     assert response.status_code == 200
     assert re.fullmatch(r"req_offline_[0-9a-f]+", response.headers["x-request-id"])
     body = response.json()
@@ -133,14 +120,16 @@ def test_generation_has_openai_shape_usage_and_request_id(api: httpx.Client) -> 
     details = usage["input_tokens_details"]
     assert usage["input_tokens"] == details["text_tokens"] + details["image_tokens"] > 0
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
-    low = generate(api, n=2, quality="low").json()["usage"]
+    low = generate(offline_api, n=2, quality="low").json()["usage"]
     assert usage["output_tokens"] > low["output_tokens"] > 0
 
 
-def test_images_are_deterministic_and_depend_on_prompt_size_and_index(api: httpx.Client) -> None:
-    first = generate(api, n=2).json()["data"]
-    again = generate(api, n=2).json()["data"]
-    other = generate(api, prompt="a forest at night").json()["data"]
+def test_images_are_deterministic_and_depend_on_prompt_size_and_index(
+    offline_api: httpx.Client,
+) -> None:
+    first = generate(offline_api, n=2).json()["data"]
+    again = generate(offline_api, n=2).json()["data"]
+    other = generate(offline_api, prompt="a forest at night").json()["data"]
     assert [d["b64_json"] for d in first] == [d["b64_json"] for d in again]
     assert first[0]["b64_json"] != first[1]["b64_json"] != other[0]["b64_json"]
     image = decode(first[0]["b64_json"])
@@ -152,15 +141,15 @@ def test_images_are_deterministic_and_depend_on_prompt_size_and_index(api: httpx
     ("size", "shape"),
     [("auto", (1024, 1024)), ("1536x1024", (1024, 1536)), ("480x1376", (1376, 480))],
 )
-def test_size_is_honoured(api: httpx.Client, size: str, shape: tuple[int, int]) -> None:
-    body = generate(api, size=size).json()
+def test_size_is_honoured(offline_api: httpx.Client, size: str, shape: tuple[int, int]) -> None:
+    body = generate(offline_api, size=size).json()
     assert decode(body["data"][0]["b64_json"]).shape[:2] == shape
     assert body["size"] == f"{shape[1]}x{shape[0]}"
 
 
-def test_output_format_and_compression_are_honoured(api: httpx.Client) -> None:
+def test_output_format_and_compression_are_honoured(offline_api: httpx.Client) -> None:
     def raw(**kw: Any) -> bytes:
-        body = generate(api, model="gpt-image-1.5", **kw).json()
+        body = generate(offline_api, model="gpt-image-1.5", **kw).json()
         return base64.b64decode(body["data"][0]["b64_json"])
 
     assert raw(output_format="jpeg").startswith(b"\xff\xd8\xff")
@@ -171,29 +160,29 @@ def test_output_format_and_compression_are_honoured(api: httpx.Client) -> None:
     )
 
 
-def test_pngs_are_encoded_by_the_kits_encoder(api: httpx.Client) -> None:
+def test_pngs_are_encoded_by_the_kits_encoder(offline_api: httpx.Client) -> None:
     """Level 1 with zlib's run-length strategy, byte for byte what ``encode_image`` makes."""
     for model, extra in (("gpt-image-2", {}), ("gpt-image-1.5", {"background": "transparent"})):
-        body = generate(api, model=model, size="1024x1024", **extra).json()
+        body = generate(offline_api, model=model, size="1024x1024", **extra).json()
         sent = base64.b64decode(body["data"][0]["b64_json"])
         assert sent == imaging.encode_image(decode(body["data"][0]["b64_json"]), "png")
-    jpeg = generate(api, model="gpt-image-1.5", output_format="jpeg", output_compression=70)
+    jpeg = generate(offline_api, model="gpt-image-1.5", output_format="jpeg", output_compression=70)
     sent = base64.b64decode(jpeg.json()["data"][0]["b64_json"])
     pixels = synth.generate_image("a lighthouse at dusk", 1024, 1024, 0)
     assert sent == imaging.encode_image(pixels[..., :3].copy(), "jpeg", quality=70)
 
 
-def test_transparent_background_has_real_alpha(api: httpx.Client) -> None:
-    body = generate(api, model="gpt-image-1.5", background="transparent").json()
+def test_transparent_background_has_real_alpha(offline_api: httpx.Client) -> None:
+    body = generate(offline_api, model="gpt-image-1.5", background="transparent").json()
     image = decode(body["data"][0]["b64_json"])
     assert image.shape == (1024, 1024, 4) and body["background"] == "transparent"
     assert (image[..., 3] == 0).mean() > 0.1 and (image[..., 3] == 255).mean() > 0.1
 
 
 def test_dalle3_returns_expiring_urls_served_by_the_server(
-    api: httpx.Client, make_offline_server: Any
+    offline_api: httpx.Client, make_offline_server: Any
 ) -> None:
-    body = generate(api, model="dall-e-3", prompt="a cat in a hat").json()
+    body = generate(offline_api, model="dall-e-3", prompt="a cat in a hat").json()
     item = body["data"][0]
     assert "usage" not in body and "b64_json" not in item
     assert "a cat in a hat" in item["revised_prompt"]
@@ -209,24 +198,26 @@ def test_dalle3_returns_expiring_urls_served_by_the_server(
     assert gone.status_code == 404 and "expired" in error_of(gone)["message"]
 
 
-def test_dalle2_b64_json_on_request(api: httpx.Client) -> None:
-    body = generate(api, model="dall-e-2", size="256x256", response_format="b64_json").json()
+def test_dalle2_b64_json_on_request(offline_api: httpx.Client) -> None:
+    body = generate(
+        offline_api, model="dall-e-2", size="256x256", response_format="b64_json"
+    ).json()
     assert decode(body["data"][0]["b64_json"]).shape == (256, 256, 3)
 
 
 # --------------------------------------------------------------------------- models
 
 
-def test_models_come_from_the_catalog(api: httpx.Client) -> None:
-    listing = api.get("/models").json()
+def test_models_come_from_the_catalog(offline_api: httpx.Client) -> None:
+    listing = offline_api.get("/models").json()
     assert listing["object"] == "list"
     by_id = {m["id"]: m for m in listing["data"]}
     assert {"gpt-image-2", "gpt-image-2-2026-04-21", "dall-e-2"} <= set(by_id)
     assert set(by_id["gpt-image-2"]) == {"id", "object", "created", "owned_by", "shutdown_date"}
     assert by_id["gpt-image-1.5"]["shutdown_date"] == "2026-12-01"
-    one = api.get("/models/dall-e-3").json()
+    one = offline_api.get("/models/dall-e-3").json()
     assert (one["id"], one["shutdown_date"]) == ("dall-e-3", "2026-05-12")
-    missing = api.get("/models/gpt-nothing")
+    missing = offline_api.get("/models/gpt-nothing")
     assert missing.status_code == 404 and error_of(missing)["code"] == "model_not_found"
 
 
@@ -257,17 +248,17 @@ def test_models_come_from_the_catalog(api: httpx.Client) -> None:
     ],
 )
 def test_invalid_requests_get_openai_shaped_400(
-    api: httpx.Client, body: dict[str, Any], param: str
+    offline_api: httpx.Client, body: dict[str, Any], param: str
 ) -> None:
-    response = generate(api, **body)
+    response = generate(offline_api, **body)
     assert response.status_code == 400, response.text
     error = error_of(response)
     assert error["param"] == param and error["type"] == "invalid_request_error"
     assert error["message"]
 
 
-def test_unknown_model_is_404(api: httpx.Client) -> None:
-    response = generate(api, model="gpt-image-99")
+def test_unknown_model_is_404(offline_api: httpx.Client) -> None:
+    response = generate(offline_api, model="gpt-image-99")
     assert response.status_code == 404
     error = error_of(response)
     # OpenAI's own 404 carries param null (and the offline server's shut-down models alike)
@@ -277,9 +268,9 @@ def test_unknown_model_is_404(api: httpx.Client) -> None:
     )
 
 
-def test_a_400_carries_the_first_validation_problem(api: httpx.Client) -> None:
+def test_a_400_carries_the_first_validation_problem(offline_api: httpx.Client) -> None:
     body = {"quality": "ultra", "n": 99, "size": "7x7"}
-    response = generate(api, **body)
+    response = generate(offline_api, **body)
     first = validation.check("gpt-image-2", "generate", prompt="a lighthouse at dusk", **body)[0]
     error = error_of(response)
     assert (error["message"], error["param"], error["code"]) == (
@@ -291,9 +282,9 @@ def test_a_400_carries_the_first_validation_problem(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize("field", ["seed", "operation", "style", "nonsense"])
 def test_fields_the_model_does_not_take_on_the_wire_are_unknown(
-    api: httpx.Client, field: str
+    offline_api: httpx.Client, field: str
 ) -> None:
-    response = generate(api, **{field: 1})
+    response = generate(offline_api, **{field: 1})
     assert response.status_code == 400
     assert (error_of(response)["param"], error_of(response)["code"]) == (field, "unknown_parameter")
 
@@ -316,30 +307,30 @@ def test_multipart_text_is_typed_by_the_param_kind(kind: str, text: str, value: 
     assert parsing.wire_value(kind, text) == value
 
 
-def test_multipart_numbers_and_flags_arrive_typed(api: httpx.Client) -> None:
+def test_multipart_numbers_and_flags_arrive_typed(offline_api: httpx.Client) -> None:
     fields = {"model": "gpt-image-1.5", "prompt": "a boat", "n": "2", "stream": "true"}
     fields["partial_images"] = "1"
     files = {"image": ("a.png", png(photo(64, 64)), "image/png")}
-    response = api.post("/images/edits", data=fields, files=files)
+    response = offline_api.post("/images/edits", data=fields, files=files)
     assert response.status_code == 200, response.text
     kinds = [event for event, _ in sse_events(response.text)]
     assert kinds == ["image_edit.partial_image", "image_edit.completed"] * 2
-    bad = api.post("/images/edits", data={**fields, "n": "two"}, files=files)
+    bad = offline_api.post("/images/edits", data={**fields, "n": "two"}, files=files)
     assert bad.status_code == 400 and error_of(bad)["param"] == "n"
 
 
 @pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-1.5"])
-def test_offline_usage_prices_like_the_estimate(api: httpx.Client, model: str) -> None:
-    body = generate(api, model=model, quality="high", size="1024x1536").json()
+def test_offline_usage_prices_like_the_estimate(offline_api: httpx.Client, model: str) -> None:
+    body = generate(offline_api, model=model, quality="high", size="1024x1536").json()
     spent = dict(body["usage"], input_tokens=0, input_tokens_details={})
     estimate = pricing.estimate_cost(model, quality="high", size="1024x1536", prompt="")
     assert estimate is not None
     assert pricing.cost_from_usage(model, spent) == pytest.approx(estimate.usd, rel=1e-6)
 
 
-def test_operation_the_model_lacks_is_400(api: httpx.Client) -> None:
+def test_operation_the_model_lacks_is_400(offline_api: httpx.Client) -> None:
     files = {"image": ("a.png", png(photo(64, 64)), "image/png")}
-    response = api.post("/images/variations", data={"model": "gpt-image-2"}, files=files)
+    response = offline_api.post("/images/variations", data={"model": "gpt-image-2"}, files=files)
     assert response.status_code == 400 and error_of(response)["param"] == "model"
 
 
@@ -381,10 +372,10 @@ def test_broken_http_gets_a_4xx(offline_server: OfflineServer, head: bytes) -> N
     assert re.match(rb"HTTP/1\.[01] 4\d\d ", status_line), status_line
 
 
-def test_unknown_path_and_wrong_method(api: httpx.Client) -> None:
-    assert api.post("/images/nothing", json={}).status_code == 404
-    assert api.get("/images/generations").status_code == 405
-    assert api.delete("/models").status_code == 405
+def test_unknown_path_and_wrong_method(offline_api: httpx.Client) -> None:
+    assert offline_api.post("/images/nothing", json={}).status_code == 404
+    assert offline_api.get("/images/generations").status_code == 405
+    assert offline_api.delete("/models").status_code == 405
 
 
 json_values = st.recursive(
@@ -421,10 +412,12 @@ MODELS = st.sampled_from(["gpt-image-2", "gpt-image-1.5", "dall-e-2", "dall-e-3"
     body=st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=6) | json_values,
     model=MODELS,
 )
-def test_fuzzed_json_bodies_never_cause_a_5xx(api: httpx.Client, body: Any, model: str) -> None:
+def test_fuzzed_json_bodies_never_cause_a_5xx(
+    offline_api: httpx.Client, body: Any, model: str
+) -> None:
     if isinstance(body, dict):
         body = {"model": model, **body, "n": 1} if "n" in body else {"model": model, **body}
-    response = api.post("/images/generations", json=body)
+    response = offline_api.post("/images/generations", json=body)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         error_of(response)
@@ -441,7 +434,7 @@ def multipart(fields: dict[str, str], files: list[tuple[str, tuple[Any, ...]]]) 
     garbage=st.binary(max_size=64),
 )
 def test_fuzzed_multipart_bodies_never_cause_a_5xx(
-    api: httpx.Client, cut: int, flips: list[tuple[int, int]], garbage: bytes
+    offline_api: httpx.Client, cut: int, flips: list[tuple[int, int]], garbage: bytes
 ) -> None:
     request = multipart(
         {"model": "gpt-image-1.5", "prompt": "a boat"},
@@ -451,7 +444,7 @@ def test_fuzzed_multipart_bodies_never_cause_a_5xx(
     for position, value in flips:
         body[position % len(body)] = value
     body = body[: len(body) - cut] + garbage
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         content=bytes(body),
         headers={"content-type": request.headers["content-type"]},
@@ -479,9 +472,9 @@ def test_fuzzed_multipart_bodies_never_cause_a_5xx(
     ],
 )
 def test_bad_edit_uploads_are_400(
-    api: httpx.Client, files: list[Any], param: str, code: str
+    offline_api: httpx.Client, files: list[Any], param: str, code: str
 ) -> None:
-    response = api.post(
+    response = offline_api.post(
         "/images/edits", data={"model": "gpt-image-1.5", "prompt": "a boat"}, files=files
     )
     assert response.status_code == 400, response.text
@@ -493,14 +486,14 @@ def test_bad_edit_uploads_are_400(
     [({"image": "not a file"}, "image"), ({"mask": "x"}, "mask"), ({}, "images")],
 )
 def test_edit_forms_without_real_files_are_400(
-    api: httpx.Client, fields: dict[str, str], param: str
+    offline_api: httpx.Client, fields: dict[str, str], param: str
 ) -> None:
     data = {"model": "gpt-image-1.5", "prompt": "a boat", **fields}
     parts = [
         f'--b\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in data.items()
     ]
     body = ("".join(parts) + "--b--\r\n").encode()
-    response = api.post(
+    response = offline_api.post(
         "/images/edits", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
     )
     assert response.status_code == 400, response.text
@@ -510,10 +503,10 @@ def test_edit_forms_without_real_files_are_400(
 # --------------------------------------------------------------------------- edits
 
 
-def test_edit_changes_only_the_masked_pixels(api: httpx.Client) -> None:
+def test_edit_changes_only_the_masked_pixels(offline_api: httpx.Client) -> None:
     base = photo(320, 256, seed=1)
     mask_png, area = rect_mask(320, 256, (40, 30, 200, 120))
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={"model": "gpt-image-1.5", "prompt": "a red balloon", "n": "2"},
         files=[
@@ -530,11 +523,11 @@ def test_edit_changes_only_the_masked_pixels(api: httpx.Client) -> None:
         assert changed.mean() > 0.9
 
 
-def test_dalle2_edits_the_transparent_area_without_a_mask(api: httpx.Client) -> None:
+def test_dalle2_edits_the_transparent_area_without_a_mask(offline_api: httpx.Client) -> None:
     base = photo(256, 256, seed=2, channels=4)
     base[100:160, 50:200, 3] = 0
     area = base[..., 3] == 0
-    response = api.post(
+    response = offline_api.post(
         "/images/edits",
         data={"model": "dall-e-2", "prompt": "a window", "response_format": "b64_json"},
         files={"image": ("base.png", png(base), "image/png")},
@@ -545,12 +538,14 @@ def test_dalle2_edits_the_transparent_area_without_a_mask(api: httpx.Client) -> 
     assert (out[area][:, 3] == 255).all()
 
 
-def test_edit_without_mask_changes_the_whole_image_deterministically(api: httpx.Client) -> None:
+def test_edit_without_mask_changes_the_whole_image_deterministically(
+    offline_api: httpx.Client,
+) -> None:
     base = photo(256, 192, seed=3)
     files = {"image": ("base.png", png(base), "image/png")}
     data = {"model": "gpt-image-1.5", "prompt": "make it snowy"}
-    first = api.post("/images/edits", data=data, files=files).json()
-    second = api.post("/images/edits", data=data, files=files).json()
+    first = offline_api.post("/images/edits", data=data, files=files).json()
+    second = offline_api.post("/images/edits", data=data, files=files).json()
     out = decode(first["data"][0]["b64_json"])
     assert first["data"] == second["data"]
     assert out.shape == base.shape
@@ -558,12 +553,12 @@ def test_edit_without_mask_changes_the_whole_image_deterministically(api: httpx.
     assert first["usage"]["input_tokens_details"]["image_tokens"] > 0
 
 
-def test_edit_with_several_images_keeps_the_first_images_size(api: httpx.Client) -> None:
+def test_edit_with_several_images_keeps_the_first_images_size(offline_api: httpx.Client) -> None:
     files = [
         ("image[]", ("a.png", png(photo(320, 240, 4)), "image/png")),
         ("image[]", ("b.jpg", _jpeg(photo(128, 128, 5)), "image/jpeg")),
     ]
-    response = api.post(
+    response = offline_api.post(
         "/images/edits", data={"model": "gpt-image-2", "prompt": "merge"}, files=files
     )
     assert response.status_code == 200, response.text
@@ -577,11 +572,13 @@ def _jpeg(array: np.ndarray) -> bytes:
 
 
 @pytest.mark.parametrize("stream", ["false", "true"])
-def test_edit_size_mismatch_and_mask_without_alpha_are_400(api: httpx.Client, stream: str) -> None:
+def test_edit_size_mismatch_and_mask_without_alpha_are_400(
+    offline_api: httpx.Client, stream: str
+) -> None:
     base = png(photo(128, 128))
     small, _ = rect_mask(64, 64, (0, 0, 10, 10))
     for mask in (small, png(photo(128, 128))):
-        response = api.post(
+        response = offline_api.post(
             "/images/edits",
             data={"model": "gpt-image-1.5", "prompt": "x", "stream": stream},
             files=[("image", ("a.png", base, "image/png")), ("mask", ("m.png", mask, "image/png"))],
@@ -589,7 +586,7 @@ def test_edit_size_mismatch_and_mask_without_alpha_are_400(api: httpx.Client, st
         assert response.status_code == 400 and error_of(response)["param"] == "mask"
 
 
-def test_json_edit_form_with_data_urls(api: httpx.Client) -> None:
+def test_json_edit_form_with_data_urls(offline_api: httpx.Client) -> None:
     base = photo(160, 128, seed=6)
     mask_png, area = rect_mask(160, 128, (0, 0, 80, 64))
 
@@ -602,20 +599,20 @@ def test_json_edit_form_with_data_urls(api: httpx.Client) -> None:
         "images": [ref(png(base))],
         "mask": ref(mask_png),
     }
-    response = api.post("/images/edits", json=body)
+    response = offline_api.post("/images/edits", json=body)
     assert response.status_code == 200, response.text
     out = decode(response.json()["data"][0]["b64_json"])
     assert np.array_equal(out[~area], base[~area])
-    by_id = api.post("/images/edits", json={**body, "images": [{"file_id": "file-1"}]})
+    by_id = offline_api.post("/images/edits", json={**body, "images": [{"file_id": "file-1"}]})
     assert by_id.status_code == 400 and error_of(by_id)["param"] == "images[0]"
 
 
-def test_variations_are_deterministic_perturbations(api: httpx.Client) -> None:
+def test_variations_are_deterministic_perturbations(offline_api: httpx.Client) -> None:
     source = photo(256, 256, seed=7)
     files = {"image": ("a.png", png(source), "image/png")}
     data = {"model": "dall-e-2", "n": "2", "size": "256x256", "response_format": "b64_json"}
-    first = api.post("/images/variations", data=data, files=files).json()["data"]
-    again = api.post("/images/variations", data=data, files=files).json()["data"]
+    first = offline_api.post("/images/variations", data=data, files=files).json()["data"]
+    again = offline_api.post("/images/variations", data=data, files=files).json()["data"]
     assert first == again
     a, b = (decode(item["b64_json"]) for item in first)
     assert a.shape == (256, 256, 3) and not np.array_equal(a, b)
@@ -627,8 +624,8 @@ def test_variations_are_deterministic_perturbations(api: httpx.Client) -> None:
 # --------------------------------------------------------------------------- streaming
 
 
-def test_streamed_generation_sends_partials_then_completed(api: httpx.Client) -> None:
-    response = generate(api, stream=True, partial_images=3, size="1024x1024")
+def test_streamed_generation_sends_partials_then_completed(offline_api: httpx.Client) -> None:
+    response = generate(offline_api, stream=True, partial_images=3, size="1024x1024")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers.get("transfer-encoding") == "chunked"
@@ -642,12 +639,12 @@ def test_streamed_generation_sends_partials_then_completed(api: httpx.Client) ->
     errors = [np.abs(decode(e["b64_json"]).astype(int) - final).mean() for _, e in events[:3]]
     assert errors[0] > errors[1] > errors[2] > 0  # progressively less blurred
     usage = events[-1][1]["usage"]
-    plain = generate(api, size="1024x1024").json()["usage"]
+    plain = generate(offline_api, size="1024x1024").json()["usage"]
     assert usage["output_tokens"] == plain["output_tokens"] + 300
 
 
-def test_streamed_edit_uses_image_edit_events(api: httpx.Client) -> None:
-    response = api.post(
+def test_streamed_edit_uses_image_edit_events(offline_api: httpx.Client) -> None:
+    response = offline_api.post(
         "/images/edits",
         data={"model": "gpt-image-1.5", "prompt": "x", "stream": "true", "partial_images": "1"},
         files={"image": ("a.png", png(photo(128, 128)), "image/png")},
@@ -659,10 +656,10 @@ def test_streamed_edit_uses_image_edit_events(api: httpx.Client) -> None:
 # --------------------------------------------------------------------------- faults
 
 
-def fault(api: httpx.Client, kind: str, **body: Any) -> httpx.Response:
+def fault(offline_api: httpx.Client, kind: str, **body: Any) -> httpx.Response:
     body.setdefault("model", "gpt-image-2")
     body.setdefault("prompt", "x")
-    return api.post("/images/generations", json=body, headers={"x-offline-fault": kind})
+    return offline_api.post("/images/generations", json=body, headers={"x-offline-fault": kind})
 
 
 @pytest.mark.parametrize(
@@ -677,9 +674,9 @@ def fault(api: httpx.Client, kind: str, **body: Any) -> httpx.Response:
     ],
 )
 def test_error_status_faults(
-    api: httpx.Client, kind: str, status: int, code: str | None, error_type: str
+    offline_api: httpx.Client, kind: str, status: int, code: str | None, error_type: str
 ) -> None:
-    response = fault(api, kind)
+    response = fault(offline_api, kind)
     assert response.status_code == status
     error = error_of(response)
     assert (error["code"], error["type"]) == (code, error_type)
@@ -690,44 +687,44 @@ def test_error_status_faults(
         assert "must be verified" in error["message"]
 
 
-def test_429_fault_sends_retry_after_in_all_three_forms(api: httpx.Client) -> None:
-    seconds = fault(api, "429; retry_after=2")
+def test_429_fault_sends_retry_after_in_all_three_forms(offline_api: httpx.Client) -> None:
+    seconds = fault(offline_api, "429; retry_after=2")
     assert seconds.status_code == 429 and seconds.headers["retry-after"] == "2"
     assert error_of(seconds)["code"] == "rate_limit_exceeded"
-    millis = fault(api, "429; retry_after_ms=250")
+    millis = fault(offline_api, "429; retry_after_ms=250")
     assert millis.headers["retry-after-ms"] == "250"
-    dated = fault(api, "429; retry_after=30; retry_after_date=1")
+    dated = fault(offline_api, "429; retry_after=30; retry_after_date=1")
     assert email.utils.parsedate_to_datetime(dated.headers["retry-after"]).tzinfo is not None
 
 
-def test_html_error_fault(api: httpx.Client) -> None:
-    response = fault(api, "html_error")
+def test_html_error_fault(offline_api: httpx.Client) -> None:
+    response = fault(offline_api, "html_error")
     assert response.status_code == 502 and response.headers["content-type"] == "text/html"
     assert b"<html>" in response.content
 
 
-def test_payload_faults_spoil_a_200(api: httpx.Client) -> None:
-    malformed = fault(api, "malformed_json")
+def test_payload_faults_spoil_a_200(offline_api: httpx.Client) -> None:
+    malformed = fault(offline_api, "malformed_json")
     assert malformed.status_code == 200
     with pytest.raises(json.JSONDecodeError):
         malformed.json()
-    bad = fault(api, "bad_base64")
+    bad = fault(offline_api, "bad_base64")
     assert bad.status_code == 200
     with pytest.raises(ValueError):
         base64.b64decode(bad.json()["data"][0]["b64_json"], validate=True)
 
 
-def test_stream_faults(api: httpx.Client) -> None:
-    truncated = fault(api, "truncate_stream", stream=True, partial_images=2)
+def test_stream_faults(offline_api: httpx.Client) -> None:
+    truncated = fault(offline_api, "truncate_stream", stream=True, partial_images=2)
     assert [n for n, _ in sse_events(truncated.text)] == ["image_generation.partial_image"] * 2
-    bad = fault(api, "bad_base64", stream=True, partial_images=1)
+    bad = fault(offline_api, "bad_base64", stream=True, partial_images=1)
     for _, event in sse_events(bad.text):
         with pytest.raises(ValueError):
             base64.b64decode(event["b64_json"], validate=True)
-    malformed = fault(api, "malformed_json", stream=True)
+    malformed = fault(offline_api, "malformed_json", stream=True)
     with pytest.raises(json.JSONDecodeError):
         sse_events(malformed.text)
-    plain = fault(api, "truncate_stream")  # not a stream: answered normally
+    plain = fault(offline_api, "truncate_stream")  # not a stream: answered normally
     assert plain.status_code == 200 and plain.json()["data"]
 
 
@@ -786,13 +783,13 @@ def test_rate_faults_are_reproducible(make_offline_server: Any) -> None:
     assert set(first) == {200, 500}
 
 
-def test_fault_header_and_rule_validation(api: httpx.Client) -> None:
+def test_fault_header_and_rule_validation(offline_api: httpx.Client) -> None:
     assert parse_fault_header("503; status=504").status == 504
     with pytest.raises(GPTImageError):
         Fault("teapot")
     with pytest.raises(GPTImageError):
         parse_fault_header("429; colour=red")
-    response = fault(api, "teapot")
+    response = fault(offline_api, "teapot")
     assert response.status_code == 400 and error_of(response)["param"] == "x-offline-fault"
     assert set(KINDS) >= {"429", "drop", "quota", "org_verification"}
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import openai
 import pytest
+from image_helpers import png
 from PIL import Image
 
 from gptimage_widgets.catalog import lifecycle as catalog_lifecycle
@@ -22,12 +23,6 @@ def sdk(offline_server: OfflineServer) -> Iterator[openai.OpenAI]:
     client = openai.OpenAI(api_key="sk-test-FAKE", base_url=offline_server.base_url, max_retries=0)
     yield client
     client.close()
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def decode(b64: str | None) -> np.ndarray:

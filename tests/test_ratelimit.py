@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from in_flight import InFlight
 
 from gptimage_widgets import AsyncImageClient, QuotaError
 from gptimage_widgets.offline import Fault, OfflineServer
@@ -203,16 +204,10 @@ async def test_insufficient_quota_fails_at_once_in_a_sweep(
 
 
 async def test_unlimited_server_sees_full_concurrency() -> None:
-    in_flight = 0
-    peak = 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.05)
-        in_flight -= 1
-        return httpx.Response(200, json={"created": 0, "data": [{"b64_json": _PNG}]})
+    handler = InFlight(
+        lambda: httpx.Response(200, json={"created": 0, "data": [{"b64_json": _PNG}]}),
+        lambda: asyncio.sleep(0.05),
+    )
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     async with AsyncImageClient(
@@ -221,7 +216,7 @@ async def test_unlimited_server_sees_full_concurrency() -> None:
         results = await client.sweep([f"p{i}" for i in range(24)], progress=False, **MODEL)
     await http.aclose()
     assert not any(isinstance(r, Exception) for r in results)
-    assert peak == 8
+    assert handler.peak == 8
     assert client.rate_limiter.rate is None and client.rate_limiter.limited == 0
 
 

@@ -14,12 +14,12 @@ import contextlib
 import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from local_http import RecordingServer, send
 from PIL import Image
 
 import gptimage_widgets
@@ -29,18 +29,6 @@ from gptimage_widgets.errors import APIStatusError, RedirectError
 KEY = "sk-" + "test-FAKE-redirect-0123456789"  # split so leak scanners see no key
 
 
-class _Recorder:
-    """Headers of every request a server received, by path."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        self.lock = threading.Lock()
-
-    def add(self, path: str, headers: dict[str, str]) -> None:
-        with self.lock:
-            self.seen.append((path, headers))
-
-
 def _png_b64() -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), (1, 2, 3)).save(buffer, "PNG")
@@ -48,43 +36,14 @@ def _png_b64() -> str:
 
 
 @contextlib.contextmanager
-def _server(answer: Any) -> Iterator[tuple[str, _Recorder]]:
+def _server(answer: Any) -> Iterator[tuple[str, RecordingServer]]:
     """A local HTTP server; ``answer(handler)`` writes the response. Yields (origin, log)."""
-    log = _Recorder()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _any(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
-            log.add(self.path, {k.lower(): v for k, v in self.headers.items()})
-            answer(self)
-
-        do_GET = do_POST = _any
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", log
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _send(handler: http.server.BaseHTTPRequestHandler, content_type: str, body: bytes) -> None:
-    handler.send_response(200)
-    handler.send_header("content-type", content_type)
-    handler.send_header("content-length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+    with RecordingServer(answer) as server:
+        yield server.origin, server
 
 
 def _ok(handler: http.server.BaseHTTPRequestHandler) -> None:
-    _send(handler, "application/json", json.dumps({"data": [{"b64_json": _png_b64()}]}).encode())
+    send(handler, "application/json", json.dumps({"data": [{"b64_json": _png_b64()}]}).encode())
 
 
 def _redirect_to(target: str, status: int = 307) -> Any:
@@ -109,7 +68,7 @@ def _client_kwargs(backend: str, origin: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def other_host() -> Iterator[tuple[str, _Recorder]]:
+def other_host() -> Iterator[tuple[str, RecordingServer]]:
     with _server(_ok) as server:
         yield server
 
@@ -117,7 +76,7 @@ def other_host() -> Iterator[tuple[str, _Recorder]]:
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("backend", ["azure", "compatible"])
 def test_a_redirect_to_another_origin_is_refused_and_no_key_leaves(
-    backend: str, status: int, other_host: tuple[str, _Recorder]
+    backend: str, status: int, other_host: tuple[str, RecordingServer]
 ) -> None:
     other, other_log = other_host
     with _server(_redirect_to(other, status)) as (origin, log):
@@ -125,7 +84,7 @@ def test_a_redirect_to_another_origin_is_refused_and_no_key_leaves(
         with client, pytest.raises(RedirectError) as info:
             client.generate("a fox")
     assert other_log.seen == []  # nothing at all reached the other host
-    assert len(log.seen) == 1 and _credentials(log.seen[0][1])  # the key went where configured
+    assert len(log.seen) == 1 and _credentials(log.seen[0][2])  # the key went where configured
     error = info.value
     assert isinstance(error, APIStatusError) and error.status_code == status
     assert error.location is not None and error.location.startswith(other)
@@ -134,7 +93,7 @@ def test_a_redirect_to_another_origin_is_refused_and_no_key_leaves(
 
 @pytest.mark.parametrize("backend", ["azure", "compatible"])
 async def test_the_async_client_refuses_redirects_too(
-    backend: str, other_host: tuple[str, _Recorder]
+    backend: str, other_host: tuple[str, RecordingServer]
 ) -> None:
     other, other_log = other_host
     with _server(_redirect_to(other)) as (origin, _log):
@@ -201,21 +160,21 @@ def test_result_downloads_follow_redirects_without_credentials() -> None:
     def png(handler: http.server.BaseHTTPRequestHandler) -> None:
         buffer = io.BytesIO()
         Image.new("RGB", (4, 4), (9, 9, 9)).save(buffer, "PNG")
-        _send(handler, "image/png", buffer.getvalue())
+        send(handler, "image/png", buffer.getvalue())
 
     with _server(png) as (storage, storage_log), _server(_redirect_to(storage)) as (hop, hop_log):
 
         def api(handler: http.server.BaseHTTPRequestHandler) -> None:
             body = json.dumps({"data": [{"url": hop + "/img.png"}]}).encode()
-            _send(handler, "application/json", body)
+            send(handler, "application/json", body)
 
         with _server(api) as (origin, api_log):
             client = ImageClient(api_key=KEY, base_url=origin + "/v1", history=False)
             with client:
                 result = client.generate("x", model="dall-e-2")
     assert result.images[0][0, 0].tolist() == [9, 9, 9]
-    assert _credentials(api_log.seen[0][1]) == {"authorization"}
-    assert [_credentials(h) for _, h in hop_log.seen + storage_log.seen] == [set(), set()]
+    assert _credentials(api_log.seen[0][2]) == {"authorization"}
+    assert [_credentials(h) for *_, h in hop_log.seen + storage_log.seen] == [set(), set()]
 
 
 def test_redirect_error_is_public() -> None:

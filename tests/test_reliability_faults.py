@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from gptimage_widgets import retry
 from gptimage_widgets.client import AsyncImageClient, ImageClient
 from gptimage_widgets.errors import (
     APIConnectionError,
@@ -173,19 +172,6 @@ def _matrix_params() -> Iterator[Any]:
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def recorded_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Patch the retry sleeps (sync and async) to record the delay instead of waiting."""
-    delays: list[float] = []
-
-    async def record_async(seconds: float) -> None:
-        delays.append(seconds)
-
-    monkeypatch.setattr(retry, "sleep", delays.append)
-    monkeypatch.setattr(retry, "async_sleep", record_async)
-    return delays
-
-
 def _client_kwargs(server: OfflineServer, row: Row, folder: Path) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "api_key": FAKE_KEY,
@@ -274,7 +260,7 @@ def test_fault_matrix(
     flavour: str,
     row: Row,
     make_offline_server: Callable[..., OfflineServer],
-    recorded_delays: list[float],
+    sleeps: list[float],
     tmp_path: Path,
 ) -> None:
     server = make_offline_server(faults=list(row.faults))
@@ -291,11 +277,11 @@ def test_fault_matrix(
         assert isinstance(outcome, GPTImageError), f"expected {row.error.__name__}, got {outcome}"
         _assert_error(outcome, row, server, tmp_path / "history")
     assert len(_image_requests(server)) == row.attempts
-    _assert_delays(recorded_delays, row.delays)
+    _assert_delays(sleeps, row.delays)
 
 
 def test_moderation_error_carries_stage_and_categories(
-    make_offline_server: Callable[..., OfflineServer], recorded_delays: list[float], tmp_path: Path
+    make_offline_server: Callable[..., OfflineServer], sleeps: list[float], tmp_path: Path
 ) -> None:
     server = make_offline_server(faults=[Fault("moderation", times=None)])
     with (
@@ -306,4 +292,4 @@ def test_moderation_error_carries_stage_and_categories(
     assert caught.value.stage == "input"
     assert caught.value.categories == ["violence"]
     assert caught.value.code == "moderation_blocked"
-    assert recorded_delays == []
+    assert sleeps == []

@@ -12,17 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from image_helpers import noise
 from PIL import Image
 
 from gptimage_widgets import ImageResult, ValidationError
 from gptimage_widgets.results import THUMBNAIL_EDGE
 
 FAKE_KEY = "sk-test-FAKE-abc123"
-
-
-def noise(height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
 
 
 def make_result(*images: np.ndarray, **meta: object) -> ImageResult:

@@ -197,18 +197,6 @@ def _flaky(*statuses: int) -> Any:
     return handler
 
 
-@pytest.fixture
-def no_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(retry, "sleep", waits.append)
-    monkeypatch.setattr(retry, "async_sleep", async_sleep)
-    return waits
-
-
 def _retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -218,7 +206,7 @@ def _retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_retry_is_logged_and_the_result_counts_the_attempts(
-    caplog: pytest.LogCaptureFixture, no_wait: list[float]
+    caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     handler = _flaky(500)
     http = httpx.Client(transport=httpx.MockTransport(handler))
@@ -227,14 +215,14 @@ def test_a_retry_is_logged_and_the_result_counts_the_attempts(
         result = client.generate("x", extra_headers={"X-Api-Key": SECRET_HEADER})
     [line] = _retry_lines(caplog)
     assert "attempt 1 of 3 failed" in line and "HTTP 500" in line
-    assert f"retrying in {no_wait[0]:.2f} s" in line
+    assert f"retrying in {sleeps[0]:.2f} s" in line
     assert "POST https://api.openai.com/v1/images/generations" in line
     assert result.timings["attempts"] == 2
     assert SECRET_HEADER not in caplog.text and KEY not in caplog.text
 
 
 async def test_async_retries_of_connection_errors_are_logged_and_counted(
-    caplog: pytest.LogCaptureFixture, no_wait: list[float]
+    caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     answers = _flaky(503)
     calls = 0
@@ -253,7 +241,7 @@ async def test_async_retries_of_connection_errors_are_logged_and_counted(
     first, second = _retry_lines(caplog)
     assert "attempt 1 of 3" in first and "ConnectError" in first
     assert "attempt 2 of 3" in second and "HTTP 503" in second
-    assert result.timings["attempts"] == 3 and len(no_wait) == 2
+    assert result.timings["attempts"] == 3 and len(sleeps) == 2
 
 
 def test_no_retry_no_log_and_one_attempt(caplog: pytest.LogCaptureFixture) -> None:

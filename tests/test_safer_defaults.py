@@ -36,16 +36,8 @@ KEY = "sk-" + "test-FAKE-safer-defaults-0123456789"
 
 
 @pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+def _fresh(no_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """No key or URL from the environment; every test starts with nothing warned yet."""
-    for name in (
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "AZURE_OPENAI_API_KEY",
-        "AZURE_OPENAI_ENDPOINT",
-        "OPENAI_API_VERSION",
-    ):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(backends, "_clear_text_warned", set())
 
 

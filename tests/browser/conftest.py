@@ -8,6 +8,10 @@ Notebook 7) and Playwright, from the ``lab``/``browser`` extras, and Chromium. W
 ``.[test]`` installed every browser test is skipped with one line naming what is missing; with
 ``GIW_REQUIRE_BROWSER=1`` (set by ``.ci/run``) they fail instead.
 
+The servers are :class:`jupyter_servers.JupyterServer` (``tests/jupyter_servers.py``, shared
+with ``tests/test_jupyter_nodelay.py``): the session's ``jupyter_server`` and, for other
+options (the nodelay extension on/off), the module's ``start_jupyter_server``.
+
 The tests assert on what the *kernel* received: :class:`KernelProbe` connects a second
 ``jupyter_client`` to the notebook's kernel (through its connection file) and evaluates
 expressions there, while Playwright drives the page like a person would.
@@ -18,18 +22,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import secrets
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_servers import JupyterServer, wait_until
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 #: Python packages the browser tests import or run (``lab`` and ``browser`` extras).
@@ -91,123 +91,6 @@ def chromium_path() -> str:
         _unavailable(CHROMIUM_MISSING)
         raise AssertionError("unreachable")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except Exception as exc:
-            last_error = exc
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what or condition}: {last_error}"
-    )
-
-
-class JupyterServer:
-    """A JupyterLab server running in a temporary root folder.
-
-    ``extensions`` switches server extensions on or off for this server only (e.g.
-    ``{"gptimage_widgets": False}``), as ``--ServerApp.jpserver_extensions=NAME=BOOL``; by
-    default the installed configuration decides.
-    """
-
-    def __init__(
-        self, root: Path, base: Path, *, extensions: dict[str, bool] | None = None
-    ) -> None:
-        self.root = root
-        self.extensions = dict(extensions or {})
-        self.port = _free_port()
-        self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.runtime_dir = base / "runtime"
-        settings_dir = base / "settings"
-        notification = settings_dir / "@jupyterlab" / "apputils-extension"
-        notification.mkdir(parents=True)
-        (notification / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True})
-        )
-        self.env = {
-            **os.environ,
-            "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
-            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
-            "JUPYTER_CONFIG_DIR": str(base / "config"),
-            "GPTIMAGE_CONFIG_DIR": str(base / "gptimage-config"),  # painter settings, per server
-            "MPLBACKEND": "Agg",
-        }
-        self.env.pop("OPENAI_API_KEY", None)
-        self.log = (base / "jupyter.log").open("w")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            "--ServerApp.allow_root=True",
-            f"--ServerApp.root_dir={self.root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--JupyterNotebookApp.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=True",
-            *(f"--ServerApp.jpserver_extensions={k}={v}" for k, v in self.extensions.items()),
-        ]
-        self.process = subprocess.Popen(
-            command, cwd=self.root, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        wait_until(self._ready, timeout=90, interval=0.2, what="JupyterLab /api/status")
-
-    def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {self.process.returncode}")
-        request = urllib.request.Request(
-            f"{self.url}/api/status", headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return response.status == 200
-
-    def api(self, path: str) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def lab_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
-
-    def notebook7_url(self, notebook: str) -> str:
-        return f"{self.url}/notebooks/{notebook}?token={self.token}"
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
 
 
 class KernelProbe:
@@ -282,13 +165,27 @@ def chromium() -> str:
 def jupyter_server(
     tmp_path_factory: pytest.TempPathFactory, chromium: str
 ) -> Iterator[JupyterServer]:
-    base = tmp_path_factory.mktemp("jupyter")
-    root = base / "root"
-    root.mkdir()
-    server = JupyterServer(root, base)
-    server.start()
+    """One JupyterLab server (also serving Notebook 7) for the whole session."""
+    server = JupyterServer(tmp_path_factory.mktemp("jupyter")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_jupyter_server(
+    tmp_path_factory: pytest.TempPathFactory, chromium: str
+) -> Iterator[Callable[..., JupyterServer]]:
+    """Start more servers, e.g. ``start_jupyter_server(extensions={...})`` (the options of
+    :class:`JupyterServer`); all stop at the end of the module."""
+    servers: list[JupyterServer] = []
+
+    def _start(**options: Any) -> JupyterServer:
+        servers.append(JupyterServer(tmp_path_factory.mktemp("jupyter"), **options))
+        return servers[-1].start()
+
+    yield _start
+    for server in servers:
+        server.stop()
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running on the main
@@ -348,6 +245,27 @@ def run_all_cells(page: Any) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
+def open_on(
+    server: JupyterServer,
+    page: Any,
+    name: str,
+    cells: list[str] | None = None,
+    *,
+    ui: str = "lab",
+    source: Path | None = None,
+) -> KernelProbe:
+    """Write ``cells`` as notebook ``name`` on ``server`` (or copy ``source`` there, as is),
+    open it in ``page`` (``ui`` "lab" or "notebook" for Notebook 7), run it, and return a
+    :class:`KernelProbe` on its kernel (the caller closes it)."""
+    if source is not None:
+        shutil.copy(source, server.root / name)
+    else:
+        write_notebook(server.root, name, cells or [])
+    page.goto(server.lab_url(name) if ui == "lab" else server.notebook7_url(name))
+    run_all_cells(page)
+    return KernelProbe(server, name)
+
+
 @pytest.fixture
 def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable[..., KernelProbe]]:
     """Open a notebook made of ``cells`` in JupyterLab, run it, and return a kernel probe."""
@@ -358,27 +276,13 @@ def open_notebook(jupyter_server: JupyterServer, page: Any) -> Iterator[Callable
     ) -> KernelProbe:
         # each notebook starts with no remembered painter settings (tool, brush size...)
         shutil.rmtree(jupyter_server.env["GPTIMAGE_CONFIG_DIR"], ignore_errors=True)
-        if source is not None:  # an existing notebook (e.g. from notebooks/), copied as is
-            shutil.copy(source, jupyter_server.root / name)
-        else:
-            write_notebook(jupyter_server.root, name, cells or [])
-        url = jupyter_server.lab_url(name) if ui == "lab" else jupyter_server.notebook7_url(name)
-        page.goto(url)
-        run_all_cells(page)
-        probe = KernelProbe(jupyter_server, name)
-        probes.append(probe)
-        return probe
+        probes.append(open_on(jupyter_server, page, name, cells, ui=ui, source=source))
+        return probes[-1]
 
     yield _open
     for probe in probes:
         probe.close()
-    for session in jupyter_server.api("/api/sessions"):
-        request = urllib.request.Request(
-            f"{jupyter_server.url}/api/sessions/{session['id']}",
-            method="DELETE",
-            headers={"Authorization": f"token {jupyter_server.token}"},
-        )
-        urllib.request.urlopen(request, timeout=10).close()
+    jupyter_server.close_sessions()
 
 
 @pytest.fixture(name="wait_until")
@@ -435,10 +339,10 @@ def display_image_b64(painter):
     return _b64.b64encode(np.asarray(small, dtype=np.uint8).tobytes()).decode()
 '''
 
-#: JavaScript: find the ipywidgets manager of the current notebook (JupyterLab or Notebook 7)
-#: through the widget renderers of its outputs, then read one canvas layer's RGBA pixels.
-_LAYER_PIXELS_JS = """
-async ([modelId, x, y, w, h]) => {
+#: JavaScript: an async function that finds the ipywidgets manager of the current notebook
+#: (JupyterLab or Notebook 7) through the widget renderers of its outputs. Scripts call it as
+#: ``await (__WIDGET_MANAGER__)()`` and put it in with :func:`with_widget_manager`.
+WIDGET_MANAGER_JS = """async () => {
   const notebook = window.jupyterapp.shell.currentWidget.content;
   let found = null;
   const visit = (widget) => {
@@ -449,7 +353,19 @@ async ([modelId, x, y, w, h]) => {
   for (const cell of notebook.widgets) visit(cell.outputArea);
   if (!found) throw new Error('no widget renderer found in the notebook outputs');
   // jupyterlab_widgets keeps the manager in a PromiseDelegate
-  const manager = found.promise ? await found.promise : found;
+  return found.promise ? await found.promise : found;
+}"""
+
+
+def with_widget_manager(script: str) -> str:
+    """``script`` with each ``__WIDGET_MANAGER__`` replaced by :data:`WIDGET_MANAGER_JS`."""
+    return script.replace("__WIDGET_MANAGER__", WIDGET_MANAGER_JS)
+
+
+#: JavaScript: read one canvas layer's RGBA pixels through the page's widget manager.
+_LAYER_PIXELS_JS = with_widget_manager("""
+async ([modelId, x, y, w, h]) => {
+  const manager = await (__WIDGET_MANAGER__)();
   const model = await manager.get_model(modelId);
   const canvas = model.canvas;
   const [width, height] = [w || canvas.width, h || canvas.height];
@@ -460,7 +376,7 @@ async ([modelId, x, y, w, h]) => {
   }
   return [canvas.width, canvas.height, btoa(text)];
 }
-"""
+""")
 
 
 def layer_pixels(page: Any, model_id: str) -> Any:
@@ -605,18 +521,9 @@ echo
 
 #: JavaScript: ``count`` sequential round trips JS ``model.send`` -> Python echo -> JS
 #: ``msg:custom``; returns ``[echoed numbers (null on a 10 s timeout), milliseconds each]``.
-_ECHO_JS = """
+_ECHO_JS = with_widget_manager("""
 async ([modelId, count]) => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  let found = null;
-  const visit = (widget) => {
-    if (found || !widget) return;
-    if (widget._manager) { found = widget._manager; return; }
-    for (const child of (widget.widgets || [])) visit(child);
-  };
-  for (const cell of notebook.widgets) visit(cell.outputArea);
-  if (!found) throw new Error('no widget renderer found in the notebook outputs');
-  const manager = found.promise ? await found.promise : found;
+  const manager = await (__WIDGET_MANAGER__)();
   const model = await manager.get_model(modelId);
   const echoed = [], times = [];
   for (let i = 0; i < count; i++) {
@@ -635,7 +542,7 @@ async ([modelId, count]) => {
   }
   return [echoed, times];
 }
-"""
+""")
 
 
 def widget_round_trips(page: Any, model_id: str, count: int) -> tuple[list[Any], list[float]]:
@@ -652,56 +559,6 @@ def widget_round_trips(page: Any, model_id: str, count: int) -> tuple[list[Any],
     return list(echoed), [float(t) for t in times]
 
 
-def open_on(server: JupyterServer, page: Any, name: str, cells: list[str], ui: str = "lab") -> Any:
-    """Like the ``open_notebook`` fixture, on a given ``server``: write, open, run, probe.
-
-    Returns the :class:`KernelProbe` (the caller closes it).
-    """
-    write_notebook(server.root, name, cells)
-    page.goto(server.lab_url(name) if ui == "lab" else server.notebook7_url(name))
-    run_all_cells(page)
-    return KernelProbe(server, name)
-
-
-def server_log(server: JupyterServer) -> str:
-    """What ``server`` has logged so far."""
-    if not server.log.closed:
-        server.log.flush()
-    return Path(server.log.name).read_text(errors="replace")
-
-
-def close_sessions(server: JupyterServer) -> None:
-    """Shut down every notebook session (and so its kernel) on ``server``."""
-    for session in server.api("/api/sessions"):
-        request = urllib.request.Request(
-            f"{server.url}/api/sessions/{session['id']}",
-            method="DELETE",
-            headers={"Authorization": f"token {server.token}"},
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-
-
-@pytest.fixture(scope="module")
-def start_jupyter_server(
-    tmp_path_factory: pytest.TempPathFactory, chromium: str
-) -> Iterator[Callable[..., JupyterServer]]:
-    """Start more servers, e.g. ``start_jupyter_server(extensions={...})``; all stop at the end
-    of the module."""
-    servers: list[JupyterServer] = []
-
-    def _start(**options: Any) -> JupyterServer:
-        base = tmp_path_factory.mktemp("jupyter")
-        (base / "root").mkdir()
-        server = JupyterServer(base / "root", base, **options)
-        servers.append(server)
-        server.start()
-        return server
-
-    yield _start
-    for server in servers:
-        server.stop()
-
-
 @pytest.fixture
 def roundtrip_kit() -> Any:
     """The round-trip helpers above as one object (test modules import nothing from here)."""
@@ -711,6 +568,4 @@ def roundtrip_kit() -> Any:
         ECHO_CELL=ECHO_CELL,
         widget_round_trips=widget_round_trips,
         open_on=open_on,
-        server_log=server_log,
-        close_sessions=close_sessions,
     )

@@ -36,7 +36,7 @@ def test_widget_round_trip_with_extension_on_and_off(
         assert probe.eval("echo.value") == "echo ready"
     finally:
         probe.close()
-        kit.close_sessions(server)
+        server.close_sessions()
     assert echoed == list(range(MESSAGES)), f"echoes came back as {echoed}"
     assert len(times) == MESSAGES
-    assert (LOADED in kit.server_log(server)) is enabled
+    assert (LOADED in server.log_text()) is enabled
