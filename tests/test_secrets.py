@@ -92,12 +92,11 @@ class Findings:
 
 
 def live_widgets() -> list[ipywidgets.Widget]:
-    """Every widget alive in this process (``Widget.widgets`` in ipywidgets 7 and 8)."""
-    registry = getattr(ipywidgets.Widget, "widgets", None)
-    if isinstance(registry, dict):
-        return list(registry.values())
-    from ipywidgets.widgets.widget import _instances
-
+    """Every widget alive in this process (ipywidgets 8's registry; 7's ``Widget.widgets``)."""
+    try:
+        from ipywidgets.widgets.widget import _instances
+    except ImportError:  # ipywidgets 7: the class attribute, not yet deprecated there
+        return list(ipywidgets.Widget.widgets.values())
     return list(_instances.values())
 
 

@@ -441,7 +441,8 @@ async def test_default_client_is_offline_without_a_key(monkeypatch, tmp_path):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    studio = ImageStudio()
+    with pytest.warns(UserWarning, match="No OPENAI_API_KEY set: using the offline backend"):
+        studio = ImageStudio()
     assert studio.client.backend == "offline"
     assert OFFLINE_BANNER in studio._banner.value
     studio.prompt = "a red fox"
