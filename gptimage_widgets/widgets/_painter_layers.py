@@ -23,7 +23,7 @@ from ipycanvas.canvas import COMMANDS
 from PIL import Image
 
 from ..maskops import Lasso, Rect
-from ._painter_view import View, render
+from ._painter_view import Pyramid, View, render
 
 __all__ = ["LAYERS", "CanvasLayers", "hex_to_rgb", "png"]
 
@@ -132,9 +132,9 @@ class CanvasLayers:
         """Drop the cached image renders (a new image)."""
         self._image_renders = {}
 
-    def draw_image(self, source: Any, view: View) -> None:
-        """Put the visible part of ``source`` (a :class:`Pyramid`) on the image layer,
-        rendered once per view."""
+    def draw_image(self, source: Pyramid, view: View) -> None:
+        """Put the visible part of the image ``source`` on the image layer, rendered once per
+        view."""
         renders, key = self._image_renders, view.key()
         if key not in renders:
             fit = View.fit(view.image_size, view.display_size).key()
