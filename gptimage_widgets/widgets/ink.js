@@ -31,14 +31,20 @@ function rgb(color) {
 
 // The painter's shortcuts come from Python (_painter_input.py, one home): tool_keys maps a key
 // to a tool name, zoom_keys lists the zoom keys.
-const toolKeys = (model) => model.get("tool_keys") || {};
+function toolForKey(model, key) {
+  const keys = model.get("tool_keys") || {};
+  const lowered = key.toLowerCase();
+  return Object.hasOwn(keys, lowered) ? keys[lowered] : null;
+}
+
 const isZoomKey = (model, key) => (model.get("zoom_keys") || []).includes(key);
 
 function handledKey(model, e) {
   const command = e.ctrlKey || e.metaKey;
   const lowered = e.key.toLowerCase();
   if (command) return lowered === "z" || lowered === "y";
-  return e.key === "[" || e.key === "]" || isZoomKey(model, e.key) || Object.hasOwn(toolKeys(model), lowered);
+  const other = e.key === "[" || e.key === "]" || isZoomKey(model, e.key);
+  return other || toolForKey(model, e.key) !== null;
 }
 
 function render({ model, el }) {
@@ -562,8 +568,7 @@ function render({ model, el }) {
     e.preventDefault();
     const command = e.ctrlKey || e.metaKey;
     if (current && !command && isZoomKey(model, e.key)) return; // no zoom during a stroke
-    const lowered = e.key.toLowerCase();
-    const tool = Object.hasOwn(toolKeys(model), lowered) ? toolKeys(model)[lowered] : null;
+    const tool = toolForKey(model, e.key);
     const index = tool === null ? -1 : (model.get("tool_names") || []).indexOf(tool);
     if (!command && index >= 0) {
       model.set("tool_index", index); // the next stroke uses it even while Python is busy
