@@ -2,7 +2,7 @@
 
 Also, read from the source with ``ast``: nothing inside the package imports the package
 ``__init__`` (version and names come from their own modules, e.g. ``_version.py``), and widget
-modules share helpers only through ``widgets/_display.py``.
+modules share helpers only through ``widgets/_display.py`` (a widget's private parts are its own).
 """
 
 from __future__ import annotations
@@ -86,13 +86,25 @@ WIDGETS = f"{PACKAGE}.widgets"
 #: Widget modules may import each other's *widgets* (the studio is built from the form, the
 #: painter and the gallery), never each other's helpers: those live in ``widgets/_display.py``.
 SHARED_WIDGET_MODULES = {f"{WIDGETS}._display"}
-#: A widget's own private parts (split out to keep modules small) and the one module using them.
+#: A widget's own private parts (split out to keep modules small) and the widget owning them:
+#: only that widget's module and its other parts may import a part.
 PRIVATE_PARTS = {
     f"{WIDGETS}._controls": f"{WIDGETS}.form",
     f"{WIDGETS}._ink_layer": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_controls": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_input": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_layers": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_mouse": f"{WIDGETS}.painter",
+    f"{WIDGETS}._painter_settings": f"{WIDGETS}.painter",
     f"{WIDGETS}._painter_view": f"{WIDGETS}.painter",
     f"{WIDGETS}._studio_status": f"{WIDGETS}.image_studio",
 }
+
+
+def _part_of_same_widget(target: str, module: str) -> bool:
+    """``target`` is a private part of ``module``'s widget (``module`` is it or a part)."""
+    owner = PRIVATE_PARTS.get(target)
+    return owner is not None and owner in (module, PRIVATE_PARTS.get(module))
 
 
 def _module_name(path: Path) -> str:
@@ -152,7 +164,7 @@ def widget_helper_imports(source: str, module: str, widget_classes: Mapping[str,
     for line, target, name in _imports(source, module, is_package=False):
         if not target.startswith(WIDGETS) or target in (module, *SHARED_WIDGET_MODULES):
             continue
-        if PRIVATE_PARTS.get(target) == module:
+        if _part_of_same_widget(target, module):
             continue
         allowed = name is not None and widget_classes.get(name) == target.rpartition(".")[2]
         if not allowed:
@@ -210,3 +222,6 @@ def test_the_static_import_checks_catch_what_they_forbid() -> None:
     parts = "from ._controls import make_control\n"
     assert widget_helper_imports(parts, f"{WIDGETS}.form", widget_classes) == []
     assert len(widget_helper_imports(parts, studio, widget_classes)) == 1
+    sibling = "from ._painter_view import View\n"  # a painter part using another painter part
+    assert widget_helper_imports(sibling, f"{WIDGETS}._painter_input", widget_classes) == []
+    assert len(widget_helper_imports(sibling, f"{WIDGETS}._controls", widget_classes)) == 1

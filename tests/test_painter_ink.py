@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gptimage_widgets.maskops import Lasso, Rect, Stroke, rasterize_ops
-from gptimage_widgets.widgets import _ink_layer
+from gptimage_widgets.widgets import _ink_layer, _painter_input
 from gptimage_widgets.widgets._ink_layer import InkLayer, pressure_strokes
 from gptimage_widgets.widgets.painter import MaskPainter
 
@@ -80,6 +80,40 @@ def test_the_ink_layer_is_stacked_over_the_canvas_and_follows_the_controls(paint
     assert (ink.brush_size, ink.opacity, ink.color, ink.pen_pressure) == (17, 0.8, "#00ff00", True)
     painter.set_image(np.zeros((300, 200, 3), np.uint8))
     assert (ink.width, ink.height, ink.view_scale) == (200, 300, 1.0)
+
+
+def test_the_layer_gets_the_tools_and_their_keys_from_their_one_home(painter) -> None:
+    ink = painter.ink
+    assert ink.tool_names == list(_painter_input.TOOL_NAMES)
+    assert ink.tool_names == [value for _, value in painter.tool_buttons.options]
+    assert (
+        ink.tool_keys
+        == _painter_input.TOOL_KEYS
+        == {
+            "b": "brush",
+            "e": "eraser",
+            "r": "rect",
+            "l": "lasso",
+        }
+    )
+    assert ink.zoom_keys == list(_painter_input.ZOOM_KEYS)
+    synced = ink.get_state()  # what the page gets
+    assert synced["tool_names"] == ink.tool_names
+    assert synced["tool_keys"] == ink.tool_keys
+    assert synced["zoom_keys"] == ink.zoom_keys
+    for key, tool in ink.tool_keys.items():  # the keys the page sends do what it shows
+        painter.ink._handle_custom_msg(
+            {"kind": "key", "key": key.upper(), "shift": True, "ctrl": False, "meta": False}, []
+        )
+        assert painter.tool_buttons.value == tool
+
+
+def test_the_javascript_has_no_tool_or_key_list_of_its_own() -> None:
+    """ink.js reads the shortcuts from the synced traits (it still knows what each tool draws)."""
+    source = Path(_ink_layer.__file__).with_name("ink.js").read_text()
+    assert 'b: "brush"' not in source and '"b", "e", "r", "l"' not in source
+    assert '"+", "="' not in source  # the zoom keys
+    assert 'model.get("tool_keys")' in source and 'model.get("zoom_keys")' in source
 
 
 def test_the_javascript_ships_with_the_package() -> None:

@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 #: confirmed by Python lags by about half the interval, so 16 ms (benchmarks/RESULTS.md,
 #: "Painter latency in the browser").
 DEFAULT_BATCH_MS = 16
-TOOL_NAMES = ("brush", "eraser", "rect", "lasso")
 #: Views remembered for strokes drawn in an older view (each zoom/pan step makes one).
 VIEWS_KEPT = 256
 #: Pen pressure is rounded to this many levels; each level run is one Stroke.
@@ -77,7 +76,12 @@ class InkLayer(anywidget.AnyWidget):
     height = traitlets.Int(1).tag(sync=True)
     #: The painter's tool, as ``tool_names[tool_index]`` (ToggleButtons sync their index).
     tool_index = traitlets.Int(0).tag(sync=True)
-    tool_names = traitlets.List(traitlets.Unicode(), list(TOOL_NAMES)).tag(sync=True)
+    #: The painter's tools and shortcuts, set by the painter from their one home
+    #: (:mod:`._painter_input`): tool names in button order, key -> tool name (lower-case
+    #: keys, without Ctrl/Cmd), and the zoom keys (the page keeps them from the notebook).
+    tool_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    tool_keys = traitlets.Dict(value_trait=traitlets.Unicode()).tag(sync=True)
+    zoom_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
     brush_size = traitlets.Float(1.0).tag(sync=True)
     #: Display pixels per image pixel: the brush shows ``brush_size * view_scale`` wide.
     view_scale = traitlets.Float(1.0).tag(sync=True)
@@ -279,7 +283,7 @@ class InkInput:
 
     def _begin(self, content: dict[str, Any]) -> _OpenStroke | None:
         tool = content.get("tool")
-        if tool not in TOOL_NAMES:
+        if tool not in self.layer.tool_names:
             logger.warning("MaskPainter: ignoring a stroke with unknown tool %r", tool)
             return None
         size = content.get("size")

@@ -20,7 +20,6 @@ const MIN_MOVE = 0.75; // display px: shorter moves add no point (as the painter
 const NOTE_DELAY_MS = 300; // strokes waiting longer than this show the "pending" note
 const PRESSURE_LEVELS = 8; // _ink_layer.PRESSURE_LEVELS
 const KEYS_THROUGH = new Set(["Tab", "Escape", "Enter"]);
-const VIEW_KEYS = new Set(["+", "=", "-", "_", "0", "1"]); // painter._ZOOM_KEYS
 
 function rgb(color) {
   let text = String(color || "").trim().replace(/^#/, "");
@@ -30,13 +29,22 @@ function rgb(color) {
   return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
 }
 
-function handledKey(e) {
+// The painter's shortcuts come from Python (_painter_input.py, one home): tool_keys maps a key
+// to a tool name, zoom_keys lists the zoom keys.
+function toolForKey(model, key) {
+  const keys = model.get("tool_keys") || {};
+  const lowered = key.toLowerCase();
+  return Object.hasOwn(keys, lowered) ? keys[lowered] : null;
+}
+
+const isZoomKey = (model, key) => (model.get("zoom_keys") || []).includes(key);
+
+function handledKey(model, e) {
   const command = e.ctrlKey || e.metaKey;
   const lowered = e.key.toLowerCase();
   if (command) return lowered === "z" || lowered === "y";
-  return (
-    e.key === "[" || e.key === "]" || VIEW_KEYS.has(e.key) || ["b", "e", "r", "l"].includes(lowered)
-  );
+  const other = e.key === "[" || e.key === "]" || isZoomKey(model, e.key);
+  return other || toolForKey(model, e.key) !== null;
 }
 
 function render({ model, el }) {
@@ -556,12 +564,12 @@ function render({ model, el }) {
       e.preventDefault();
       return;
     }
-    if (!handledKey(e)) return;
+    if (!handledKey(model, e)) return;
     e.preventDefault();
     const command = e.ctrlKey || e.metaKey;
-    if (current && !command && VIEW_KEYS.has(e.key)) return; // no zoom during a stroke
-    const tool = { b: "brush", e: "eraser", r: "rect", l: "lasso" }[e.key.toLowerCase()];
-    const index = (model.get("tool_names") || []).indexOf(tool);
+    if (current && !command && isZoomKey(model, e.key)) return; // no zoom during a stroke
+    const tool = toolForKey(model, e.key);
+    const index = tool === null ? -1 : (model.get("tool_names") || []).indexOf(tool);
     if (!command && index >= 0) {
       model.set("tool_index", index); // the next stroke uses it even while Python is busy
       draw();

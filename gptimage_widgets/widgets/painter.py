@@ -28,14 +28,21 @@ in the document's pixel index coordinates (pixel centres at integers); at Fit th
 
 Settings: the tool, brush size, opacity and colour are remembered between sessions in
 ``painter.json`` in the user's config folder (:mod:`gptimage_widgets.settings`).
+
+This module holds the widget itself (traits, public methods, how the pieces compose); its
+private parts, each a concern of its own:
+
+- :mod:`._painter_view` (pure): zoom/pan, the display <-> image mapping, rendering a crop;
+- :mod:`._painter_input` (pure): the tool list, every key shortcut, gesture -> view;
+- :mod:`._painter_layers`: what is drawn on the three canvas layers;
+- :mod:`._painter_controls`: the buttons, sliders and their rows;
+- :mod:`._painter_mouse`: the ipycanvas mouse/key/wheel fallback (no ink layer);
+- :mod:`._painter_settings`: remembering the tool, brush size, opacity and colour;
+- :mod:`._ink_layer` + ``ink.js``: the local ink layer.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,83 +51,36 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
-from ipycanvas.canvas import COMMANDS
 from PIL import Image
 
 from .. import imaging, settings
 from ..errors import ValidationError
-from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect, Stroke
+from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect
 from ._ink_layer import InkInput, InkLayer
-from ._painter_view import Pyramid, View, render
+from ._painter_controls import PREVIEW_HELP, build_controls, connect_buttons, show_zoom
+from ._painter_input import (
+    TOOL_KEYS,
+    TOOL_NAMES,
+    ZOOM_KEYS,
+    gesture_view,
+    key_command,
+    shortcuts_help,
+)
+from ._painter_layers import LAYERS, CanvasLayers
+from ._painter_mouse import MouseInput
+from ._painter_settings import RememberedSettings
+from ._painter_view import Pyramid, View
 
 __all__ = ["MaskPainter"]
 
-TOOLS = (("Brush", "brush"), ("Eraser", "eraser"), ("Rectangle", "rect"), ("Lasso", "lasso"))
-_TOOL_KEYS = {"b": "brush", "e": "eraser", "r": "rect", "l": "lasso"}
-#: Zoom keys (no Ctrl/Cmd): zoom steps in/out about the pointer, Fit, 1:1.
-_ZOOM_KEYS = {"+": "in", "=": "in", "-": "out", "_": "out", "0": "fit", "1": "actual"}
-#: After a space key press, a drag that starts within this many seconds pans (held space
-#: repeats its key press, so holding it keeps panning on).
-_SPACE_PAN_S = 0.75
 _DEFAULT_COLOR = "#ff3b30"
 _DEFAULT_OPACITY = 0.5
-#: Mouse moves shorter than this (display pixels) add no stroke point.
-_MIN_MOVE = 0.75
-#: The MultiCanvas layers, bottom to top (ipycanvas' public API: ``multi[index]``).
-_LAYERS = ("image", "overlay", "cursor")
-_PREVIEW_HELP = "Preview: black = replaced by the model (alpha 0 in the PNG), white = kept."
 
 
 def _display_size(width: int, height: int, max_display: int) -> tuple[int, int]:
     """The canvas size: the image scaled down (never up) to fit ``max_display``."""
     scale = min(1.0, max_display / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _finite_numbers(msg: dict[str, Any], *names: str) -> tuple[float, ...] | None:
-    """``msg[name]`` for each name as finite floats, or None when one is missing or bad."""
-    values = []
-    for name in names:
-        value = msg.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        if not math.isfinite(value):
-            return None
-        values.append(float(value))
-    return tuple(values)
-
-
-def _png(rgba: np.ndarray) -> bytes:
-    """(h, w, 4) uint8 -> PNG bytes, zlib level 1: lossless like ipycanvas' own encoding
-    (level 6), ~5× faster on photographs for ~15% more bytes (a 768×432 crop of a photo:
-    ~35 ms instead of ~170 ms on the 2-core test machine), which is what a pan step costs."""
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _put_png(layer: Canvas, png: bytes) -> None:
-    """``layer.put_image_data`` with an encoded PNG (the page decodes any image buffer)."""
-    layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [0, 0], [png])
-
-
-def _put_rgba(layer: Canvas, rgba: np.ndarray) -> None:
-    """Draw (h, w, 4) uint8 pixels at the layer's top-left corner (see :func:`_png`)."""
-    _put_png(layer, _png(rgba))
-
-
-def _hex_to_rgb(color: str) -> tuple[int, int, int]:
-    """'#rrggbb' or '#rgb' -> (r, g, b); other CSS names fall back to red."""
-    text = color.strip().lstrip("#")
-    if len(text) == 3:
-        text = "".join(c * 2 for c in text)
-    try:
-        value = int(text, 16)
-    except ValueError:
-        return (255, 59, 48)
-    if len(text) != 6:
-        return (255, 59, 48)
-    return (value >> 16) & 255, (value >> 8) & 255, value & 255
 
 
 class MaskPainter(widgets.VBox):
@@ -178,6 +138,27 @@ class MaskPainter(widgets.VBox):
     mask_version = traitlets.Int(0, read_only=True)
     #: Pen pressure scales the brush (pen input only; each pressure level run is one Stroke).
     pen_pressure = traitlets.Bool(False)
+    # The controls (made by ``_painter_controls.build_controls``).
+    tool_buttons: widgets.ToggleButtons
+    undo_button: widgets.Button
+    redo_button: widgets.Button
+    clear_button: widgets.Button
+    invert_button: widgets.Button
+    grow_button: widgets.Button
+    shrink_button: widgets.Button
+    grow_box: widgets.BoundedIntText
+    size_slider: widgets.IntSlider
+    opacity_slider: widgets.FloatSlider
+    color_picker: widgets.ColorPicker
+    preview_toggle: widgets.ToggleButton
+    zoom_out_button: widgets.Button
+    zoom_label: widgets.HTML
+    zoom_in_button: widgets.Button
+    fit_button: widgets.Button
+    actual_size_button: widgets.Button
+    _toolbar: widgets.HBox
+    _settings_bar: widgets.HBox
+    _status: widgets.HTML
 
     def __init__(
         self,
@@ -196,24 +177,19 @@ class MaskPainter(widgets.VBox):
                 param="max_display",
             )
         self.max_display = max_display
-        self.remember_settings = bool(remember_settings)
-        self._remembered = self._load_settings() if self.remember_settings else {}
-        self._settings_quiet = True  # no saving until the user changes something
-        self._drag: list[tuple[float, float]] | None = None
-        self._pan_from: tuple[float, float] | None = None  # a pan drag in progress
-        self._space_pan = 0.0  # time of the last space press: a drag soon after pans
-        self._last_pos: tuple[float, float] | None = None
+        self._settings = RememberedSettings(remember_settings, TOOL_NAMES)
+        self._mouse = MouseInput(self)
         #: Called with the new :class:`View` after every zoom/pan (e.g. the ink layer's scale).
         self._view_observers: list[Callable[[View], None]] = []
-        #: Rendered image layers (PNG bytes) by view: the Fit one (the slowest, often returned
-        #: to) and the latest one.
-        self._image_renders: dict[Any, bytes] = {}
-        self.canvas = MultiCanvas(len(_LAYERS), width=1, height=1)
-        self._build_controls(
-            color if color is not None else self._remembered.get("color", _DEFAULT_COLOR),
-            opacity if opacity is not None else self._remembered.get("opacity", _DEFAULT_OPACITY),
+        self.canvas = MultiCanvas(len(LAYERS), width=1, height=1)
+        self._canvas_layers = CanvasLayers(self.canvas)
+        remembered = self._settings
+        build_controls(
+            self,
+            color if color is not None else remembered.get("color", _DEFAULT_COLOR),
+            opacity if opacity is not None else remembered.get("opacity", _DEFAULT_OPACITY),
         )
-        self.tool_buttons.value = self._remembered.get("tool", "brush")
+        self.tool_buttons.value = remembered.get("tool", "brush")
         self.ink = InkLayer()
         self._view_observers.append(self._set_ink_scale)
         self._ink_input = InkInput(self, self.ink)
@@ -226,18 +202,18 @@ class MaskPainter(widgets.VBox):
             [self.canvas, self.ink], layout=widgets.Layout(grid_template_columns="max-content")
         )
         super().__init__(
-            [self._toolbar, self._settings, stack, self._status, self._ink_input.notice]
+            [self._toolbar, self._settings_bar, stack, self._status, self._ink_input.notice]
         )
         # Nothing is drawn yet: the page asks with "client_ready" (see redraw), so the image
         # crosses the wire once per page.
-        self._load_image(imaging.to_array(image, param="image"), brush_size)
-        if mask is not None:
-            self.document.load(
-                imaging.mask_to_array(mask, (self._image.shape[1], self._image.shape[0]))
-            )
-        self._connect_events()
-        self._update_status()
-        self._settings_quiet = False
+        with self._settings.quiet():  # no saving until the user changes something
+            self._load_image(imaging.to_array(image, param="image"), brush_size)
+            if mask is not None:
+                self.document.load(
+                    imaging.mask_to_array(mask, (self._image.shape[1], self._image.shape[0]))
+                )
+            self._connect_events()
+            self._update_status()
 
     # ------------------------------------------------------------------ public API
 
@@ -306,8 +282,7 @@ class MaskPainter(widgets.VBox):
     def redraw(self) -> None:
         """Draw every layer again (done when a page connects: reload, Voila)."""
         with hold_canvas():
-            for layer in self.layers:
-                layer.clear()
+            self._canvas_layers.clear()
             self._draw_image()
             self._draw_overlay_from_document()
 
@@ -368,6 +343,16 @@ class MaskPainter(widgets.VBox):
 
     # ------------------------------------------------------------------ remembered settings
 
+    @property
+    def remember_settings(self) -> bool:
+        """Whether the tool, brush size, opacity and colour are saved as they change (turns
+        False after a failed write)."""
+        return self._settings.enabled
+
+    @remember_settings.setter
+    def remember_settings(self, value: bool) -> None:
+        self._settings.enabled = bool(value)
+
     @staticmethod
     def settings_path() -> Path:
         """The file that remembers the tool, brush size, opacity and colour."""
@@ -387,120 +372,26 @@ class MaskPainter(widgets.VBox):
     @property
     def layers(self) -> tuple[Canvas, ...]:
         """The canvas layers ``(image, overlay, cursor)``, bottom to top."""
-        return tuple(self.canvas[index] for index in range(len(_LAYERS)))
-
-    @property
-    def _image_layer(self) -> Canvas:
-        return self.canvas[_LAYERS.index("image")]
-
-    @property
-    def _overlay(self) -> Canvas:
-        return self.canvas[_LAYERS.index("overlay")]
-
-    @property
-    def _cursor(self) -> Canvas:
-        return self.canvas[_LAYERS.index("cursor")]
-
-    def _build_controls(self, color: str, opacity: float) -> None:
-        # flex "0 0 auto": buttons keep their label's width instead of being squeezed to "Gr…"
-        small = widgets.Layout(width="auto", flex="0 0 auto")
-        wrap = widgets.Layout(flex_flow="row wrap", align_items="center")
-        self.tool_buttons = widgets.ToggleButtons(
-            options=TOOLS,
-            value="brush",
-            tooltips=["B", "E", "R", "L"],
-            style={"button_width": "92px"},
-        )
-        self.undo_button = widgets.Button(description="Undo", tooltip="Ctrl+Z", layout=small)
-        self.redo_button = widgets.Button(description="Redo", tooltip="Ctrl+Shift+Z", layout=small)
-        self.clear_button = widgets.Button(description="Clear", layout=small)
-        self.invert_button = widgets.Button(description="Invert", layout=small)
-        self.grow_button = widgets.Button(description="Grow", layout=small)
-        self.shrink_button = widgets.Button(description="Shrink", layout=small)
-        self.grow_box = widgets.BoundedIntText(
-            value=8,
-            min=1,
-            max=4096,
-            description="by px",
-            layout=widgets.Layout(width="140px", flex="0 0 auto"),
-        )
-        self.size_slider = widgets.IntSlider(value=1, min=1, max=2, description="Brush size")
-        self.opacity_slider = widgets.FloatSlider(
-            value=float(np.clip(opacity, 0.0, 1.0)),
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            description="Opacity",
-        )
-        self.color_picker = widgets.ColorPicker(value=color, concise=True, layout=small)
-        self.preview_toggle = widgets.ToggleButton(
-            value=False, description="Preview mask", tooltip=_PREVIEW_HELP, layout=small
-        )
-        self.zoom_out_button = widgets.Button(description="−", tooltip="Zoom out (-)", layout=small)
-        self.zoom_label = widgets.HTML(layout=widgets.Layout(flex="0 0 auto"))
-        self.zoom_in_button = widgets.Button(description="+", tooltip="Zoom in (+)", layout=small)
-        self.fit_button = widgets.Button(
-            description="Fit", tooltip="Show the whole image (0)", layout=small
-        )
-        self.actual_size_button = widgets.Button(
-            description="1:1", tooltip="One image pixel per screen pixel (1)", layout=small
-        )
-        self._toolbar = widgets.HBox(
-            [
-                self.tool_buttons,
-                self.undo_button,
-                self.redo_button,
-                self.clear_button,
-                self.invert_button,
-                self.zoom_out_button,
-                self.zoom_label,
-                self.zoom_in_button,
-                self.fit_button,
-                self.actual_size_button,
-            ],
-            layout=wrap,
-        )
-        self._settings = widgets.HBox(
-            [
-                self.size_slider,
-                self.grow_button,
-                self.shrink_button,
-                self.grow_box,
-                self.opacity_slider,
-                self.color_picker,
-                self.preview_toggle,
-            ],
-            layout=wrap,
-        )
-        self._status = widgets.HTML()
+        return self._canvas_layers.layers
 
     def _connect_events(self) -> None:
         self.canvas.on_client_ready(self.redraw)
         self._link_ink()
-        self.canvas.on_mouse_down(self._on_mouse_down)
-        self.canvas.on_mouse_move(self._on_mouse_move)
-        self.canvas.on_mouse_up(self._on_mouse_up)
-        self.canvas.on_mouse_out(self._on_mouse_out)
-        self.canvas.on_key_down(self._on_key_down)
-        self.canvas.on_mouse_wheel(self._on_mouse_wheel)
-        self.undo_button.on_click(lambda _: self.undo())
-        self.redo_button.on_click(lambda _: self.redo())
-        self.clear_button.on_click(lambda _: self.clear())
-        self.invert_button.on_click(lambda _: self.invert())
-        self.grow_button.on_click(lambda _: self.grow())
-        self.shrink_button.on_click(lambda _: self.shrink())
-        self.zoom_in_button.on_click(lambda _: self.zoom_in())
-        self.zoom_out_button.on_click(lambda _: self.zoom_out())
-        self.fit_button.on_click(lambda _: self.fit())
-        self.actual_size_button.on_click(lambda _: self.actual_size())
+        self._mouse.connect(self.canvas)
+        connect_buttons(self)
         self.opacity_slider.observe(self._on_look_change, "value")
         self.color_picker.observe(self._on_look_change, "value")
         self.preview_toggle.observe(self._on_look_change, "value")
         self.size_slider.observe(self._on_size_change, "value")
-        self.tool_buttons.observe(lambda _: self._clear_cursor(), "value")
-        for control in (self.tool_buttons, self.size_slider, self.opacity_slider):
-            control.observe(self._save_settings, "value")
-        self.color_picker.observe(self._save_settings, "value")
+        self.tool_buttons.observe(lambda _: self._canvas_layers.clear_cursor(), "value")
+        self._settings.watch(
+            {
+                "tool": self.tool_buttons,
+                "brush_size": self.size_slider,
+                "opacity": self.opacity_slider,
+                "color": self.color_picker,
+            }
+        )
 
     def _link_ink(self) -> None:
         """Controls -> ink layer, in Python and in the page (so a busy kernel does not lag)."""
@@ -512,7 +403,10 @@ class MaskPainter(widgets.VBox):
             (self.color_picker, "value", "color"),
             (self.opacity_slider, "value", "opacity"),
         ]
-        ink.tool_names = [value for _, value in TOOLS]
+        with ink.hold_sync():
+            ink.tool_names = list(TOOL_NAMES)
+            ink.tool_keys = dict(TOOL_KEYS)
+            ink.zoom_keys = list(ZOOM_KEYS)
         for control, source, name in pairs:
             traitlets.dlink((control, source), (ink, name))
             widgets.jsdlink((control, source), (ink, name))
@@ -530,18 +424,17 @@ class MaskPainter(widgets.VBox):
         self._display = _display_size(width, height, self.max_display)
         self._view = View.fit((width, height), self._display)
         self._pyramid = Pyramid(Image.fromarray(pixels).convert("RGBA"))
-        self._image_renders = {}
+        self._canvas_layers.forget_renders()
         self.document = MaskDocument(width, height)
-        self._drag = self._pan_from = None
+        self._mouse.reset()
         longest = max(width, height)
-        quiet, self._settings_quiet = self._settings_quiet, True
-        self.size_slider.max = max(2, longest // 4)
-        size = brush_size or self._remembered.get("brush_size") or max(1, round(longest / 32))
-        self.size_slider.value = int(np.clip(size, 1, self.size_slider.max))
-        self._settings_quiet = quiet
+        with self._settings.quiet():
+            self.size_slider.max = max(2, longest // 4)
+            size = brush_size or self._settings.get("brush_size") or max(1, round(longest / 32))
+            self.size_slider.value = int(np.clip(size, 1, self.size_slider.max))
         self.grow_box.value = max(1, round(longest / 128))
         self.canvas.width, self.canvas.height = self._display
-        self._update_zoom_label()
+        show_zoom(self, self._view)
         self.ink.width, self.ink.height = self._display
         self._set_ink_scale(self._view)
 
@@ -562,9 +455,8 @@ class MaskPainter(widgets.VBox):
         shown = "" if self._display == (width, height) else " shown at {}×{}".format(*self._display)
         self._status.value = (
             f"<small>{width}×{height}{shown} · {len(self.document.ops)} edits · "
-            "keys: [ ] brush size, Ctrl+Z undo, Ctrl+Shift+Z redo, B/E/R/L tools, "
-            "+/− zoom, 0 fit, 1 1:1, wheel zoom, space+drag pan, Shift+click straight line"
-            + (f" · {_PREVIEW_HELP}" if self.preview_toggle.value else "")
+            + shortcuts_help()
+            + (f" · {PREVIEW_HELP}" if self.preview_toggle.value else "")
             + "</small>"
         )
         self.undo_button.disabled = not self.document.can_undo
@@ -575,114 +467,27 @@ class MaskPainter(widgets.VBox):
         self._update_status()
 
     def _on_size_change(self, _change: Any) -> None:
-        if self._last_pos is not None and self._drag is None:
-            self._draw_brush_cursor(*self._last_pos)
+        mouse = self._mouse
+        if mouse.last_pos is not None and mouse.drag is None:
+            self._draw_brush_cursor(*mouse.last_pos)
 
-    # ------------------------------------------------------------------ settings
-
-    def _load_settings(self) -> dict[str, Any]:
-        """The remembered settings this painter can use (never raises for the file)."""
-        try:
-            raw = settings.load_settings(settings.PAINTER)
-        except OSError:  # e.g. no home folder: nothing remembered
-            return {}
-        return settings.clean_painter_settings(raw, [value for _, value in TOOLS])
-
-    def _save_settings(self, change: dict[str, Any]) -> None:
-        """Remember the setting the user just changed (tool, brush size, opacity or colour).
-
-        Only values the user set are remembered: a size never touched stays the image's
-        default (1/32 of its side) in the next session.
-        """
-        if self._settings_quiet or not self.remember_settings:
-            return
-        key = {
-            id(self.tool_buttons): "tool",
-            id(self.size_slider): "brush_size",
-            id(self.opacity_slider): "opacity",
-            id(self.color_picker): "color",
-        }[id(change["owner"])]
-        values = settings.clean_painter_settings(
-            {**self._remembered, key: change["new"]}, [value for _, value in TOOLS]
-        )
-        if values == self._remembered:
-            return
-        try:
-            settings.save_settings(settings.PAINTER, {"version": 1, **values})
-        except OSError as exc:
-            warnings.warn(
-                f"could not save the painter settings ({exc}); they are not remembered "
-                "(MaskPainter(..., remember_settings=False) stops trying)",
-                UserWarning,
-                stacklevel=2,
-            )
-            self.remember_settings = False
-            return
-        self._remembered = values
-
-    # ------------------------------------------------------------------ overlay drawing
-
-    def _overlay_rgba(self, opacity: float) -> str:
-        red, green, blue = _hex_to_rgb(self.color_picker.value)
-        return f"rgba({red}, {green}, {blue}, {opacity:.3f})"
-
-    def _draw_overlay_from_document(self) -> None:
-        """Replace the overlay by the document's raster at display size (one RGBA image)."""
-        if self.preview_toggle.value:
-            self._draw_preview()
-            return
-        with hold_canvas():
-            self._overlay.clear()
-            if self.document.is_empty():
-                return
-            coverage = render(self.document.mask_image(), self._view, down=Image.Resampling.BOX)
-            rgba = np.zeros((self._display[1], self._display[0], 4), dtype=np.uint8)
-            rgba[:, :, :3] = _hex_to_rgb(self.color_picker.value)
-            alpha = np.asarray(coverage, dtype=np.float32) * float(self.opacity_slider.value)
-            rgba[:, :, 3] = np.round(alpha).astype(np.uint8)
-            self._reset_composite(self._overlay)
-            _put_rgba(self._overlay, rgba)
-
-    def _draw_preview(self) -> None:
-        """Show exactly what :meth:`mask_png` sends: its alpha channel, black = alpha 0."""
-        alpha = imaging.decode_image(self.mask_png())[:, :, 3]
-        gray = render(
-            Image.fromarray(np.ascontiguousarray(alpha)), self._view, down=Image.Resampling.BOX
-        )
-        rgba = np.empty((self._display[1], self._display[0], 4), dtype=np.uint8)
-        rgba[:, :, :3] = gray[:, :, None]
-        rgba[:, :, 3] = np.where(self._image_area(), 255, 0)
-        with hold_canvas():
-            self._overlay.clear()
-            self._reset_composite(self._overlay)
-            _put_rgba(self._overlay, rgba)
+    # ------------------------------------------------------------------ drawing
 
     def _draw_image(self) -> None:
         """Put the visible part of the image on the image layer (rendered once per view)."""
-        view, renders = self._view, self._image_renders
-        key = view.key()
-        if key not in renders:
-            fit = View.fit(view.image_size, view.display_size).key()
-            for old in [k for k in renders if k != fit]:
-                del renders[old]
-            renders[key] = _png(render(self._pyramid, view, down=Image.Resampling.LANCZOS))
-        _put_png(self._image_layer, renders[key])
+        self._canvas_layers.draw_image(self._pyramid, self._view)
 
-    def _image_area(self) -> np.ndarray:
-        """(h, w) bool: the canvas pixels that show the image (not the margin around it)."""
-        x0, y0, x1, y1 = self._view.crop().dest
-        area = np.zeros((self._display[1], self._display[0]), dtype=bool)
-        area[y0:y1, x0:x1] = True
-        return area
-
-    @staticmethod
-    def _reset_composite(layer: Canvas) -> None:
-        layer.global_alpha = 1.0
-        layer.global_composite_operation = "source-over"
-
-    def _paint_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        """Draw one brush/eraser segment on the overlay (the current brush and tool)."""
-        self._paint_polyline([start, end])
+    def _draw_overlay_from_document(self) -> None:
+        """Replace the overlay by the document's raster at display size (one RGBA image), or
+        by exactly what :meth:`mask_png` sends (its alpha channel, black = alpha 0) while
+        previewing."""
+        if self.preview_toggle.value:
+            alpha = imaging.decode_image(self.mask_png())[:, :, 3]
+            self._canvas_layers.draw_preview(alpha, self._view)
+            return
+        mask = None if self.document.is_empty() else self.document.mask_image()
+        color, opacity = self.color_picker.value, self.opacity_slider.value
+        self._canvas_layers.draw_mask(mask, self._view, color, opacity)
 
     def _paint_polyline(
         self,
@@ -691,180 +496,55 @@ class MaskPainter(widgets.VBox):
         width: float | None = None,
         erase: bool | None = None,
     ) -> None:
-        """Draw brush/eraser segments through ``points`` on the overlay: erase, then paint.
+        """Draw brush/eraser segments through ``points`` (display px) on the overlay.
 
-        Erasing first keeps the overlay's alpha uniform where segments overlap. ``width``
-        (display pixels) and ``erase`` default to the current brush and tool.
+        ``width`` (display pixels) and ``erase`` default to the current brush and tool.
         """
-        layer = self._overlay
-        width = self.brush_size * self.zoom if width is None else width
-        erase = self._tool == "eraser" if erase is None else erase
-        points = list(points) * 2 if len(points) == 1 else list(points)  # one point: a dot
-        with hold_canvas():
-            layer.line_cap = "round"
-            layer.line_join = "round"
-            layer.line_width = max(1.0, width)
-            layer.global_composite_operation = "destination-out"
-            layer.stroke_style = "#000000"
-            layer.stroke_lines(points)
-            if not erase:
-                layer.global_composite_operation = "source-over"
-                layer.stroke_style = self._overlay_rgba(self.opacity_slider.value)
-                layer.stroke_lines(points)
+        self._canvas_layers.paint_polyline(
+            points,
+            width=self.brush_size * self.zoom if width is None else width,
+            erase=self._tool == "eraser" if erase is None else erase,
+            color=self.color_picker.value,
+            opacity=self.opacity_slider.value,
+        )
 
     def _paint_shape(self, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]) -> None:
-        layer = self._overlay
-        with hold_canvas():
-            layer.global_composite_operation = "destination-out"
-            layer.fill_style = "#000000"
-            self._fill_display_shape(layer, op, display_points)
-            if not op.erase:
-                layer.global_composite_operation = "source-over"
-                layer.fill_style = self._overlay_rgba(self.opacity_slider.value)
-                self._fill_display_shape(layer, op, display_points)
-
-    @staticmethod
-    def _fill_display_shape(
-        layer: Canvas, op: Rect | Lasso, display_points: Sequence[tuple[float, float]]
-    ) -> None:
-        if isinstance(op, Lasso):
-            layer.fill_polygon(list(display_points))
-            return
-        (x0, y0), (x1, y1) = display_points[0], display_points[-1]
-        layer.fill_rect(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
-
-    # ------------------------------------------------------------------ cursor layer
-
-    def _clear_cursor(self) -> None:
-        self._cursor.clear()
+        """Draw a committed rectangle or lasso on the overlay (display points)."""
+        self._canvas_layers.paint_shape(
+            op, display_points, color=self.color_picker.value, opacity=self.opacity_slider.value
+        )
 
     def _draw_brush_cursor(self, x: float, y: float) -> None:
-        radius = max(1.0, self.brush_size * self.zoom / 2)
-        with hold_canvas():
-            self._cursor.clear()
-            self._cursor.line_width = 1
-            self._cursor.stroke_style = "rgba(0, 0, 0, 0.8)"
-            self._cursor.stroke_circle(x, y, radius + 1)
-            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
-            self._cursor.stroke_circle(x, y, radius)
+        self._canvas_layers.brush_cursor(x, y, max(1.0, self.brush_size * self.zoom / 2))
 
-    def _draw_rect_outline(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        with hold_canvas():
-            self._cursor.clear()
-            self._cursor.line_width = 1
-            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
-            self._cursor.stroke_rect(
-                min(start[0], end[0]),
-                min(start[1], end[1]),
-                abs(end[0] - start[0]),
-                abs(end[1] - start[1]),
-            )
-
-    def _draw_lasso_segment(self, start: tuple[float, float], end: tuple[float, float]) -> None:
-        with hold_canvas():
-            self._cursor.line_width = 1
-            self._cursor.stroke_style = "rgba(255, 255, 255, 0.9)"
-            self._cursor.stroke_line(*start, *end)
-
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ keys and view
 
     @property
     def _tool(self) -> str:
         return str(self.tool_buttons.value)
 
-    def _on_mouse_down(self, x: float, y: float) -> None:
-        self._ink_input.fallback_used()  # ipycanvas got the event: the ink layer is not on top
-        if self._space_pan and time.monotonic() - self._space_pan < _SPACE_PAN_S:
-            self._pan_from = (x, y)  # space + drag pans (ipycanvas reports no key release)
-            return
-        if self.preview_toggle.value:
-            self.preview_toggle.value = False  # painting shows the overlay again
-        self._drag = [(x, y)]
-        if self._tool in ("brush", "eraser"):
-            self._paint_segment((x, y), (x, y))
-
-    def _on_mouse_move(self, x: float, y: float) -> None:
-        self._last_pos = (x, y)
-        if self._pan_from is not None:
-            (px, py), self._pan_from = self._pan_from, (x, y)
-            self.pan_by(x - px, y - py)
-            return
-        drag, tool = self._drag, self._tool
-        if drag is None:
-            if tool in ("brush", "eraser"):
-                self._draw_brush_cursor(x, y)
-            return
-        last = drag[-1]
-        if tool == "rect":
-            drag[1:] = [(x, y)]
-            self._draw_rect_outline(drag[0], (x, y))
-            return
-        if math.hypot(x - last[0], y - last[1]) < _MIN_MOVE:
-            return
-        drag.append((x, y))
-        if tool == "lasso":
-            self._draw_lasso_segment(last, (x, y))
-        else:
-            self._paint_segment(last, (x, y))
-            self._draw_brush_cursor(x, y)
-
-    def _on_mouse_up(self, x: float, y: float) -> None:
-        if self._pan_from is not None:
-            self._on_mouse_move(x, y)
-            self._pan_from = None
-            self._space_pan = 0.0
-            return
-        if self._drag is None:
-            return
-        self._on_mouse_move(x, y)
-        drag, self._drag = self._drag, None
-        self._finish_drag(drag)
-
-    def _on_mouse_out(self, x: float, y: float) -> None:
-        if self._pan_from is not None:
-            self._on_mouse_up(x, y)
-        self._last_pos = None
-        if self._drag is not None:
-            self._on_mouse_up(x, y)
-        self._clear_cursor()
-
-    def _finish_drag(self, drag: list[tuple[float, float]]) -> None:
-        tool = self._tool
-        points = [self.to_image_coords(x, y) for x, y in drag]
-        if tool in ("brush", "eraser"):
-            op: MaskOp = Stroke(points, self.brush_size / 2, erase=tool == "eraser")
-            self._commit(op, redraw=False)
-            return
-        self._clear_cursor()
-        if tool == "rect":
-            (x0, y0), (x1, y1) = points[0], points[-1]
-            shape: Rect | Lasso = Rect(x0, y0, x1, y1)
-        elif len(points) >= 3:
-            shape = Lasso(points)
-        else:
-            return
-        self._paint_shape(shape, drag)
-        self._commit(shape, redraw=False)
-
     def _on_key_down(
         self, key: str, shift: bool, ctrl: bool, meta: bool, at: Point | None = None
     ) -> None:
-        """A shortcut; ``at``: the pointer (display px) for "+"/"-" when the ink layer sent it
-        (ipycanvas' key events come without one: the last mouse position is used)."""
-        command = ctrl or meta
-        lowered = key.lower()
-        if command and lowered == "z":
-            self.redo() if shift else self.undo()
-        elif command and lowered == "y":
+        """A shortcut (:func:`._painter_input.key_command`); ``at``: the pointer (display px)
+        for "+"/"-" when the ink layer sent it (ipycanvas' key events come without one: the
+        last mouse position is used)."""
+        command = key_command(key, shift=shift, ctrl=ctrl, meta=meta)
+        if command is None:
+            return
+        action, arg = command
+        if action == "undo":
+            self.undo()
+        elif action == "redo":
             self.redo()
-        elif key in ("[", "]"):
-            self._step_brush_size(-1 if key == "[" else 1)
-        elif not command and lowered in _TOOL_KEYS:
-            self.tool_buttons.value = _TOOL_KEYS[lowered]
-        elif not command and key in _ZOOM_KEYS:
-            self._zoom_key(_ZOOM_KEYS[key], at if at is not None else self._last_pos)
-        elif not command and key == " ":
-            self._space_pan = time.monotonic()  # held space repeats: each one re-arms
+        elif action == "brush_size":
+            self._step_brush_size(arg)
+        elif action == "tool":
+            self.tool_buttons.value = arg
+        elif action == "zoom":
+            self._zoom_key(arg, at if at is not None else self._mouse.last_pos)
+        elif action == "space":
+            self._mouse.arm_space_pan()
 
     def _zoom_key(self, action: str, at: Point | None) -> None:
         """+/- step about ``at`` (the pointer over the canvas; None: the centre), 0 fits, 1
@@ -876,34 +556,12 @@ class MaskPainter(widgets.VBox):
         else:
             self._set_view(self._view.step(1 if action == "in" else -1, at=at))
 
-    def _on_mouse_wheel(self, _delta_x: float, delta_y: float) -> None:
-        """ipycanvas' wheel event (no position): zoom about the last pointer position."""
-        x, y = self._last_pos or (self._display[0] / 2, self._display[1] / 2)
-        self._on_view_gesture({"kind": "wheel", "x": x, "y": y, "deltaY": delta_y})
-
     def _on_view_gesture(self, msg: dict[str, Any]) -> None:
-        """A zoom/pan gesture from the front end, in canvas (display) pixels.
-
-        The ink layer forwards ``{"kind": "wheel", "x", "y", "deltaY", "ctrlKey"}`` (wheel;
-        a trackpad pinch arrives with ``ctrlKey``) and ``{"kind": "pan", "dx", "dy"}``
-        (space or middle-button drag); ``{"kind": "zoom", "x", "y", "factor"}`` zooms by a
-        factor about a point (a touch pinch). Malformed messages are ignored.
-        """
-        kind = msg.get("kind")
-        if kind == "wheel":
-            numbers = _finite_numbers(msg, "x", "y", "deltaY")
-            if numbers is not None:
-                x, y, delta = numbers
-                self._set_view(self._view.wheel(delta, x, y, pinch=bool(msg.get("ctrlKey"))))
-        elif kind == "pan":
-            numbers = _finite_numbers(msg, "dx", "dy")
-            if numbers is not None:
-                self.pan_by(*numbers)
-        elif kind == "zoom":
-            numbers = _finite_numbers(msg, "x", "y", "factor")
-            if numbers is not None and numbers[2] > 0:
-                x, y, factor = numbers
-                self._set_view(self._view.zoom_about(self._view.scale * factor, x, y))
+        """A zoom/pan gesture from the front end, in canvas (display) pixels (see
+        :func:`._painter_input.gesture_view`; malformed messages are ignored)."""
+        view = gesture_view(self._view, msg)
+        if view is not None:
+            self._set_view(view)
 
     def _set_view(self, view: View) -> None:
         """Show ``view``: re-render the image and mask layers, tell the observers.
@@ -912,30 +570,19 @@ class MaskPainter(widgets.VBox):
         """
         if view == self._view:
             return
-        if self._drag is not None:
-            drag, self._drag = self._drag, None
-            self._finish_drag(drag)
+        self._mouse.finish()
         self._view = view
         with hold_canvas():
             self._draw_image()
             self._draw_overlay_from_document()
-            self._clear_cursor()
-            brush = self._tool in ("brush", "eraser")
-            if brush and self._last_pos is not None and self._pan_from is None:
-                self._draw_brush_cursor(*self._last_pos)  # its size on screen changed
-        self._update_zoom_label()
+            self._canvas_layers.clear_cursor()
+            self._mouse.show_cursor()  # its size on screen changed
+        show_zoom(self, self._view)
         self._notify_view_observers()
 
     def _notify_view_observers(self) -> None:
         for observer in list(self._view_observers):
             observer(self._view)
-
-    def _update_zoom_label(self) -> None:
-        view = self._view
-        self.zoom_label.value = f"<small>{view.scale * 100:.3g}%</small>"
-        self.zoom_out_button.disabled = self.fit_button.disabled = view.is_fit
-        self.zoom_in_button.disabled = view.scale >= view.max_scale
-        self.actual_size_button.disabled = view.scale == 1.0
 
     def _step_brush_size(self, direction: int) -> None:
         current = self.brush_size

@@ -214,6 +214,35 @@ def test_undo_redo_after_local_ink_give_exactly_pythons_masks(
     wait_until(ink.ink_is_empty, timeout=30, what="no ink left over")
 
 
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_a_tool_key_switches_the_tool_in_the_page_even_while_a_cell_runs(
+    open_notebook: Any,
+    page: Any,
+    wait_until: Any,
+    widget_kit: Any,
+    jupyter_server: Any,
+    ui: str,
+) -> None:
+    """The page maps keys to tools with the layer's synced ``tool_keys`` (from Python)."""
+    ink = Ink(open_notebook, page, widget_kit, wait_until, ui)
+    dot = ink.driver.drag([(300, 300)])  # also focuses the ink layer (it takes the keys)
+    ink.wait_version(1)
+    msg_id = ink.start_busy_cell(jupyter_server.root / f"busy_keys_{ui}.flag")
+    page.keyboard.press("r")  # the next stroke is a rectangle although the kernel is busy
+    corners = ink.driver.drag([(600, 200), (1000, 600)])
+    ink.wait_cell_end(msg_id)
+    ink.wait_version(2)
+    assert ink.probe.eval("painter.tool_buttons.value") == "rect"
+    (x0, y0), (x1, y1) = corners
+    ink.report([op_source("Stroke", dot, radius=ink.radius), f"Rect({x0}, {y0}, {x1}, {y1})"])
+    page.keyboard.press("Shift+E")  # upper case too
+    wait_until(
+        lambda: ink.probe.eval("painter.tool_buttons.value") == "eraser",
+        timeout=30,
+        what="the eraser",
+    )
+
+
 def test_without_the_ink_front_end_the_ipycanvas_mouse_events_paint_and_say_so(
     open_notebook: Any, page: Any, wait_until: Any, widget_kit: Any
 ) -> None:

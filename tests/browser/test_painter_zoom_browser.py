@@ -105,23 +105,26 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     mouse.up()
     page.keyboard.up(" ")
     wait_until(lambda: probe.eval(VIEW) != before, timeout=30, what="the pan")
-    view = probe.eval(VIEW)
+
+    # the image layer in the page shows the visible crop, each image pixel as a 4x4 block:
+    # canvas pixel (x, y) shows image pixel floor(left + (x + 0.5) / 4), floor(top + ...).
+    # The pan may reach the kernel in several batches: compare with the view shown now, and
+    # only a view that stayed the same while the page's pixels were read.
+    image_id = probe.eval("painter.layers[0].model_id")
+    image = smooth_image(WIDTH, HEIGHT)
+
+    def crop_shown() -> dict[str, float] | None:
+        view = probe.eval(VIEW)
+        xs = np.floor(view["left"] + (np.arange(768) + 0.5) / 4).astype(int)
+        ys = np.floor(view["top"] + (np.arange(432) + 0.5) / 4).astype(int)
+        pixels = widget_kit.layer_pixels(page, image_id)[..., :3]
+        shown = (pixels == image[ys[:, None], xs[None, :]]).all(-1).mean() > 0.999
+        return view if shown and probe.eval(VIEW) == view else None
+
+    view = wait_until(crop_shown, timeout=30, what="the 4x crop on the image layer")
     assert view["zoom"] == 4.0
     assert view["left"] > before["left"] and view["top"] > before["top"]
     assert probe.eval("len(painter.document.ops)") == 0  # panning painted nothing
-
-    # the image layer in the page shows the visible crop, each image pixel as a 4x4 block:
-    # canvas pixel (x, y) shows image pixel floor(left + (x + 0.5) / 4), floor(top + ...)
-    image_id = probe.eval("painter.layers[0].model_id")
-    xs = np.floor(view["left"] + (np.arange(768) + 0.5) / 4).astype(int)
-    ys = np.floor(view["top"] + (np.arange(432) + 0.5) / 4).astype(int)
-    expected_crop = smooth_image(WIDTH, HEIGHT)[ys[:, None], xs[None, :]]
-
-    def crop_shown() -> bool:
-        pixels = widget_kit.layer_pixels(page, image_id)[..., :3]
-        return bool((pixels == expected_crop).all(-1).mean() > 0.999)
-
-    wait_until(crop_shown, timeout=30, what="the 4x crop on the image layer")
 
     # a stroke with the real mouse, in canvas pixels
     display_points = [(100, 100), (400, 300), (650, 120)]
