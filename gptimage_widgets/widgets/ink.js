@@ -271,15 +271,20 @@ function render({ model, el }) {
     return box;
   }
 
-  // Inside the pending strokes' area: the image, then the overlay with the pending ops applied.
-  function drawExact(b) {
-    const opacity = Number(model.get("opacity"));
+  // The scratch canvas cleared and clipped to box b (the caller restores it).
+  function clearScratch(b) {
     sctx.save();
     sctx.beginPath();
     sctx.rect(b.x, b.y, b.w, b.h);
     sctx.clip();
     sctx.globalCompositeOperation = "source-over";
     sctx.clearRect(b.x, b.y, b.w, b.h);
+  }
+
+  // Inside the pending strokes' area: the image, then the overlay with the pending ops applied.
+  function drawExact(b) {
+    const opacity = Number(model.get("opacity"));
+    clearScratch(b);
     sctx.drawImage(layers.overlay, b.x, b.y, b.w, b.h, b.x, b.y, b.w, b.h);
     for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? null : colour(opacity));
@@ -295,12 +300,7 @@ function render({ model, el }) {
 
   // Without the ipycanvas layers: the pending ink at the mask's opacity (eraser in white).
   function drawPlain(b) {
-    sctx.save();
-    sctx.beginPath();
-    sctx.rect(b.x, b.y, b.w, b.h);
-    sctx.clip();
-    sctx.globalCompositeOperation = "source-over";
-    sctx.clearRect(b.x, b.y, b.w, b.h);
+    clearScratch(b);
     for (const stroke of shown()) {
       applyOp(sctx, stroke, stroke.tool === "eraser" ? "#fff" : colour(1));
     }
