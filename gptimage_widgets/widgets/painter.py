@@ -56,6 +56,7 @@ from PIL import Image
 from .. import imaging, settings
 from ..errors import ValidationError
 from ..maskops import Clear, Grow, Invert, Lasso, MaskDocument, MaskOp, Point, Rect
+from ..validation import require_int
 from ._ink_layer import InkInput, InkLayer
 from ._painter_controls import PREVIEW_HELP, build_controls, connect_buttons, show_zoom
 from ._painter_input import (
@@ -171,12 +172,7 @@ class MaskPainter(widgets.VBox):
         opacity: float | None = None,
         remember_settings: bool = True,
     ) -> None:
-        if isinstance(max_display, bool) or not isinstance(max_display, int) or max_display < 16:
-            raise ValidationError(
-                f"max_display must be an integer >= 16 (screen pixels), got {max_display!r}",
-                param="max_display",
-            )
-        self.max_display = max_display
+        self.max_display = require_int(max_display, "max_display", minimum=16, unit="screen pixels")
         self._settings = RememberedSettings(remember_settings, TOOL_NAMES)
         self._mouse = MouseInput(self)
         #: Called with the new :class:`View` after every zoom/pan (e.g. the ink layer's scale).
