@@ -19,8 +19,12 @@ from typing import Any
 
 import numpy as np
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
-from ipycanvas.canvas import COMMANDS
 from PIL import Image
+
+try:  # ipycanvas' private command table (0.13-0.14); without it, the public put_image_data
+    from ipycanvas.canvas import COMMANDS as _COMMANDS
+except ImportError:  # pragma: no cover - depends on the installed ipycanvas
+    _COMMANDS = {}
 
 from ..maskops import Lasso, Rect
 from ._painter_view import Pyramid, View, render
@@ -50,9 +54,20 @@ def _put_png(layer: Canvas, data: bytes) -> None:
     per pan step; RGB as lossy JPEG), and the public ``draw_image(ipywidgets.Image)`` reads
     the Image widget's value when the page gets to the command, which may be before or after
     a newer value arrives (an unordered race), unless every frame is a new widget that is
-    never closed.
+    never closed. When an ipycanvas lacks that private API, the public ``put_image_data``
+    draws the same pixels (decoded back from ``data``), only slower.
     """
-    layer._canvas_manager.send_draw_command(layer, COMMANDS["putImageData"], [0, 0], [data])
+    send = _private_send(layer)
+    if send is None:
+        layer.put_image_data(np.asarray(Image.open(io.BytesIO(data)).convert("RGBA")), 0, 0)
+        return
+    send(layer, _COMMANDS["putImageData"], [0, 0], [data])
+
+
+def _private_send(layer: Canvas) -> Any:
+    """ipycanvas' ``send_draw_command`` for ``layer``, or None when this version has none."""
+    send = getattr(getattr(layer, "_canvas_manager", None), "send_draw_command", None)
+    return send if callable(send) and "putImageData" in _COMMANDS else None
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
