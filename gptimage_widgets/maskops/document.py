@@ -2,14 +2,19 @@
 
 Owns :class:`MaskDocument`: appending operations (rasterised in one batch on the next read),
 undo checkpoints (packed rasters taken by cost, replayed from on undo), redo, and the cheap
-emptiness answer :meth:`MaskDocument.is_empty`.
+emptiness answer :meth:`MaskDocument.is_empty`. A document may be used from several threads at
+once (JupyterLab >= 4.4 runs widget messages on a kernel subshell thread while a cell runs): every
+public method holds the document's lock, since even a read rasterizes pending operations.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageChops
@@ -30,6 +35,20 @@ from .ops import (
     _check_op,
 )
 from .raster import _apply_op, _Canvas, _stroke_shape_queue, rasterize_ops
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _locked(method: _Method) -> _Method:
+    """Run ``method`` holding its document's lock (re-entrant: methods call each other)."""
+
+    @functools.wraps(method)
+    def locked(self: MaskDocument, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
 
 #: Replay at most about this much rasterization time on undo (seconds): a checkpoint is taken
 #: once the operations since the last one cost more (a 4K checkpoint costs ~1-3 ms, 1 MB).
@@ -65,6 +84,7 @@ class MaskDocument:
                 )
         self.width = int(width)
         self.height = int(height)
+        self._lock = threading.RLock()
         self.version = 0
         self._ops: list[MaskOp] = []
         self._redo: list[MaskOp] = []
@@ -77,6 +97,7 @@ class MaskDocument:
         for op in ops:
             self.apply(op)
 
+    @_locked
     def __repr__(self) -> str:
         return (
             f"MaskDocument({self.width}x{self.height}, {len(self._ops)} ops, "
@@ -91,31 +112,37 @@ class MaskDocument:
         return (self.height, self.width)
 
     @property
+    @_locked
     def ops(self) -> tuple[MaskOp, ...]:
         """The applied operations, oldest first (undone ones excluded)."""
         return tuple(self._ops)
 
     @property
+    @_locked
     def can_undo(self) -> bool:
         """Whether :meth:`undo` has an operation to undo."""
         return bool(self._ops)
 
     @property
+    @_locked
     def can_redo(self) -> bool:
         """Whether :meth:`redo` has an undone operation to re-apply."""
         return bool(self._redo)
 
     @property
+    @_locked
     def mask(self) -> np.ndarray:
         """The current mask, (H, W) bool, True = replace (a fresh copy)."""
         # one pass over the raster: no cached copy (copying it would cost as much)
         return self._current().mask()
 
+    @_locked
     def mask_image(self) -> Image.Image:
         """The current mask as a Pillow "L" image, 255 = replace, 0 = keep (a copy)."""
         canvas = self._current()
         return ImageChops.invert(canvas.image) if canvas.inverted else canvas.image.copy()
 
+    @_locked
     def is_empty(self) -> bool:
         """True when no pixel is selected.
 
@@ -132,12 +159,14 @@ class MaskDocument:
 
     # ------------------------------------------------------------------ editing
 
+    @_locked
     def apply(self, op: MaskOp) -> None:
         """Append ``op`` (rasterized on the next read); clears the redo stack."""
         op = _check_op(op, self.width, self.height)
         self._forget_future()
         self._push(op)
 
+    @_locked
     def undo(self) -> MaskOp | None:
         """Undo the last operation exactly; returns it, or None when there is nothing to undo."""
         if not self._ops:
@@ -150,6 +179,7 @@ class MaskDocument:
         self._changed()
         return op
 
+    @_locked
     def redo(self) -> MaskOp | None:
         """Re-apply the last undone operation; returns it, or None when there is none."""
         if not self._redo:
@@ -178,6 +208,7 @@ class MaskDocument:
         """Replace the mask by ``mask`` (H, W), nonzero = replace (undoable)."""
         self.apply(LoadMask(mask))
 
+    @_locked
     def rasterize(self) -> np.ndarray:
         """Rasterize every applied operation from scratch (no caches): (H, W) bool."""
         return rasterize_ops(self.width, self.height, self._ops)
