@@ -100,12 +100,19 @@ class Download:
         Raises
         ------
         RedirectError
-            `error` itself, when it names no Location.
+            When `error` names no Location (a message about this download, not API calls).
         APIConnectionError
             Past the httpx client's ``max_redirects``.
         """
         if error.location is None:
-            raise error
+            raise RedirectError(
+                f"HTTP {error.status_code}: the result download answered with a redirect "
+                "without a Location, so there is nowhere to follow it. Next step: run the "
+                "call again (result URLs expire 60 minutes after generation), or ask for "
+                'response_format="b64_json".',
+                status_code=error.status_code,
+                request_id=error.request_id,
+            ) from error
         most = self.transport.http.max_redirects
         if self.hops >= most:
             raise APIConnectionError(

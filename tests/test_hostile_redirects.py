@@ -459,6 +459,9 @@ def test_a_download_redirect_without_location_is_a_redirect_error(
     storage = hosts(no_location)
     api = hosts(_url_api(storage.origin + "/img.png"))
     client = ImageClient(api_key=KEY, base_url=api.origin + "/v1", history=False, max_retries=0)
-    with client, pytest.raises(RedirectError, match="without a Location"):
+    with client, pytest.raises(RedirectError, match="without a Location") as raised:
         client.generate("x", model="dall-e-2")
     assert len(storage.seen) == 1 and storage.leaks() == []
+    message = str(raised.value)
+    assert "result download" in message and "API calls" not in message  # about the download
+    assert raised.value.status_code == 302 and raised.value.location is None
