@@ -172,6 +172,19 @@ def is_loopback(host: str | None) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
+def _reached_locally(host: str | None) -> bool:
+    """Whether a connection to `host` stays on this machine: loopback, or the unspecified
+    address (``0.0.0.0``, ``::``), which a client's connect reaches this machine through.
+    (A server *bound* to the unspecified address listens on every network: :func:`is_loopback`
+    says no there.)"""
+    if is_loopback(host):
+        return True
+    try:
+        return ipaddress.ip_address((host or "").strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
 _clear_text_lock = threading.Lock()
 _clear_text_warned: set[str] = set()
 
@@ -183,7 +196,7 @@ def warn_if_clear_text(backend: Backend) -> None:
     when no key is set (nothing secret travels).
     """
     parts = urlsplit(backend.base_url)
-    if parts.scheme.lower() != "http" or not backend.has_key or is_loopback(parts.hostname):
+    if parts.scheme.lower() != "http" or not backend.has_key or _reached_locally(parts.hostname):
         return
     host = parts.hostname or ""
     origin = f"http://{host}" + (f":{parts.port}" if parts.port else "")

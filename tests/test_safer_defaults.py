@@ -92,6 +92,8 @@ def test_userinfo_in_the_url_is_not_repeated_in_the_warning() -> None:
         {"api_key": KEY, "base_url": "http://LOCALHOST./v1"},
         {"api_key": KEY, "base_url": "http://gw.localhost/v1"},
         {"api_key": KEY, "base_url": "http://[::1]:8000/v1"},
+        {"api_key": KEY, "base_url": "http://0.0.0.0:8000/v1"},  # a connect reaches this host
+        {"api_key": KEY, "base_url": "http://[::]:8000/v1"},
         {"api_key": KEY, "base_url": "https://gateway.example/v1"},
         {"base_url": "http://gateway.example/v1"},  # no key: nothing secret travels
         {"api_key": KEY, "backend": "azure", "azure_endpoint": "https://r.openai.azure.com"},
