@@ -9,9 +9,12 @@ closed, never retried); an error body is cut at :data:`~gptimage_widgets.respons
 (its start says what went wrong). The limits themselves live in
 :mod:`gptimage_widgets.responses`.
 
-Every read is chunk by chunk from ``iter_bytes()`` (decoded sizes, so a gzip bomb stops after
-one chunk). The sync reads check the attempt's :class:`~gptimage_widgets.deadlines.Deadline`
-as the body arrives; async ones are cancelled from outside (``asyncio.timeout``).
+Before anything is read, an answer in a ``Content-Encoding`` its request did not accept (brotli
+or zstd, say, which inflate one small chunk to gigabytes at once) is refused
+(:func:`refuse_unasked_encoding`). Every read is chunk by chunk from ``iter_bytes()`` (decoded
+sizes, so a gzip bomb stops after one chunk). The sync reads check the attempt's
+:class:`~gptimage_widgets.deadlines.Deadline` as the body arrives; async ones are cancelled from
+outside (``asyncio.timeout``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,37 @@ from __future__ import annotations
 import httpx
 
 from .deadlines import Deadline
+from .errors import ResponseDecodeError
+from .redact import redact
 from .responses import SMALL_BODY_LIMIT, BodyBuffer, too_large
 
-__all__ = ["aread_body", "aread_capped", "read_body", "read_capped"]
+__all__ = ["aread_body", "aread_capped", "read_body", "read_capped", "refuse_unasked_encoding"]
+
+
+def refuse_unasked_encoding(response: httpx.Response) -> None:
+    """Refuse `response` when its ``Content-Encoding`` names a coding its request did not accept.
+
+    Raises
+    ------
+    ResponseDecodeError
+        Naming the coding, before any of the body is read or decoded (never retried).
+    """
+    accepted = {"identity", *_codings(response.request.headers.get("accept-encoding", ""))}
+    unasked = [
+        c for c in _codings(response.headers.get("content-encoding", "")) if c not in accepted
+    ]
+    if unasked:
+        raise ResponseDecodeError(
+            f"the server answered in Content-Encoding {redact(', '.join(unasked))!r}, which the "
+            f"request did not accept ({', '.join(sorted(accepted))}); nothing of it was read. "
+            "Check base_url: OpenAI-compatible servers answer in a coding the client asked for",
+            request_id=response.headers.get("x-request-id"),
+        )
+
+
+def _codings(header: str) -> list[str]:
+    """The lower-case codings of an Accept-/Content-Encoding value, without ``;q=`` weights."""
+    return [part.split(";")[0].strip().lower() for part in header.split(",") if part.strip()]
 
 
 def read_body(
@@ -49,6 +80,7 @@ def read_body(
         complete).
     """
     request = response.request
+    refuse_unasked_encoding(response)
     if deadline is not None:
         deadline.check(request)
     if body is not None and response.is_success and not stream:
@@ -67,6 +99,7 @@ async def aread_body(
     response: httpx.Response, body: BodyBuffer | None, *, stream: bool, limit: int | None
 ) -> None:
     """Async :func:`read_body` (the deadline cancels it from outside)."""
+    refuse_unasked_encoding(response)
     if body is not None and response.is_success and not stream:
         body.start(response)
         async for chunk in response.aiter_bytes():

@@ -1,11 +1,11 @@
 """Result downloads: bare GETs of a result URL, redirects followed one hop at a time.
 
 Owns the rule for fetching a result URL (``response_format="url"``): each hop is a bare GET
-(:func:`bare_get`: a User-Agent and nothing else, built without the httpx client's default
-headers or cookies, sent without its ``auth``), so neither the API key nor an extra header
-reaches the storage host; a redirect is followed by hand with the same bare request
-(:meth:`Download.follow`), at most the httpx client's ``max_redirects`` times; every hop is
-one send with the call's retries, under the same per-attempt deadline and into the same
+(:func:`bare_get`: a User-Agent and Accept-Encoding, nothing else, built without the httpx
+client's default headers or cookies, sent without its ``auth``), so neither the API key nor an
+extra header reaches the storage host; a redirect is followed by hand with the same bare request
+(:meth:`Download.follow`), at most the httpx client's ``max_redirects`` times; every hop is one
+send with the call's retries, under the same per-attempt deadline and into the same
 :class:`~gptimage_widgets.responses.BodyBuffer` (one byte limit for the whole download).
 
 :func:`download` and :func:`adownload` (entered through ``SyncTransport.download`` and
@@ -20,7 +20,7 @@ import httpx
 
 from .deadlines import Deadline
 from .errors import APIConnectionError, RedirectError
-from .request_options import USER_AGENT, RequestOptions
+from .request_options import ACCEPT_ENCODING, USER_AGENT, RequestOptions
 from .responses import BodyBuffer
 
 if TYPE_CHECKING:
@@ -30,10 +30,10 @@ __all__ = ["Download", "HopSend", "adownload", "bare_get", "download"]
 
 
 def bare_get(url: str, timeout: httpx.Timeout) -> httpx.Request:
-    """A GET of `url` with a User-Agent and nothing else (no key, cookie or extra header)."""
-    return httpx.Request(
-        "GET", url, headers={"User-Agent": USER_AGENT}, extensions={"timeout": timeout.as_dict()}
-    )
+    """A GET of `url` with a User-Agent and Accept-Encoding, and nothing else (no key, cookie or
+    extra header)."""
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+    return httpx.Request("GET", url, headers=headers, extensions={"timeout": timeout.as_dict()})
 
 
 class HopSend(TypedDict):

@@ -1,11 +1,11 @@
 """What every request carries by default, and what one call may change of it.
 
 Owns: the defaults (:data:`DEFAULT_TIMEOUT`, :data:`DEFAULT_TOTAL_TIMEOUT`, the
-:data:`USER_AGENT` every request sends); turning a ``timeout`` argument into an
-``httpx.Timeout`` (:func:`resolve_timeout`) and ``timeout``/``total_timeout`` into the total
-seconds of one attempt (:func:`resolve_deadline`); the per-call escape hatches
-(:class:`RequestOptions`: extra headers, query and body fields, timeout) and the form values
-of extra body fields (:func:`form_fields`). Nothing here sends: that is
+:data:`USER_AGENT` and :data:`ACCEPT_ENCODING` every API request sends); turning a ``timeout``
+argument into an ``httpx.Timeout`` (:func:`resolve_timeout`) and ``timeout``/``total_timeout``
+into the total seconds of one attempt (:func:`resolve_deadline`); the per-call escape hatches
+(:class:`RequestOptions`: extra headers, query and body fields, timeout) and the form values of
+extra body fields (:func:`form_fields`). Nothing here sends: that is
 :mod:`gptimage_widgets.transport`, which re-exports these names.
 """
 
@@ -23,6 +23,7 @@ from .errors import ValidationError
 from .redact import is_secret_name
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOTAL_TIMEOUT",
     "NO_OPTIONS",
@@ -39,6 +40,12 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 #: server while a stalled or trickling one cannot hold a call (or a kernel) for ever.
 DEFAULT_TOTAL_TIMEOUT = 900.0
 USER_AGENT = f"gptimage-widgets/{__version__}"
+#: The compressions an API request accepts: the two whose decoded size the body reads can stop
+#: within one network chunk (zlib inflates at most ~1,000x). Not brotli or zstd, which httpx
+#: offers whenever their packages are installed and which inflate a small chunk to gigabytes
+#: before it can be counted; an answer in an encoding the request did not ask for is refused
+#: (:func:`gptimage_widgets.body_reads.refuse_unasked_encoding`).
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 def _seconds(value: Any) -> float | None:

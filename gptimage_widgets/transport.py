@@ -34,6 +34,7 @@ from .downloads import adownload, download
 from .ratelimit import RatePacer
 from .request import ImageRequest
 from .request_options import (
+    ACCEPT_ENCODING,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
     NO_OPTIONS,
@@ -114,11 +115,12 @@ class Transport:
     # ------------------------------------------------------------------ requests
 
     def headers(self, *, stream: bool = False) -> dict[str, str]:
-        """The backend's headers (credentials) plus User-Agent and Accept."""
+        """The backend's headers (credentials) plus User-Agent, Accept and Accept-Encoding."""
         return {
             **self.backend.headers,
             "User-Agent": USER_AGENT,
             "Accept": "text/event-stream" if stream else "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
 
     def _timeout_kwargs(self, options: RequestOptions = NO_OPTIONS) -> dict[str, Any]:
