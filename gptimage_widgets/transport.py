@@ -197,13 +197,42 @@ def _closing_on_error(response: httpx.Response) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def _time_limit(deadline: Deadline | None) -> AsyncIterator[None]:
-    """Cancel the block when `deadline` passes (``asyncio.timeout``; Python >= 3.11)."""
-    limit = getattr(asyncio, "timeout", None)
-    if deadline is None or limit is None:
+    """Cancel the block when `deadline` passes, raising ``TimeoutError`` (``asyncio.timeout``;
+    on Python 3.10, which lacks it, the same by a timer that cancels the task)."""
+    if deadline is None:
         yield
         return
-    async with limit(deadline.remaining()):
+    limit = getattr(asyncio, "timeout", None)
+    if limit is not None:
+        async with limit(deadline.remaining()):
+            yield
+        return
+    async with _cancel_after(deadline.remaining()):
         yield
+
+
+@contextlib.asynccontextmanager
+async def _cancel_after(seconds: float) -> AsyncIterator[None]:
+    """Python 3.10's ``asyncio.timeout``: cancel the current task after `seconds` and turn
+    that cancellation into ``TimeoutError`` (a cancellation from elsewhere stays one)."""
+    task = asyncio.current_task()
+    fired = False
+
+    def cancel() -> None:
+        nonlocal fired
+        if task is not None and not task.done():
+            fired = True
+            task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(max(0.0, seconds), cancel)
+    try:
+        yield
+    except asyncio.CancelledError as exc:
+        if fired:
+            raise TimeoutError from exc
+        raise
+    finally:
+        handle.cancel()
 
 
 class SyncTransport(Transport):

@@ -12,6 +12,7 @@ Redirects and credentials are :mod:`tests.test_redirects`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import http.server
@@ -466,7 +467,12 @@ def test_a_trickling_body_cannot_stretch_a_numeric_timeout(origin: str) -> None:
     assert "total timeout of 5 s" in str(info.value) and KEY not in str(info.value)
 
 
-async def test_a_trickling_body_cannot_stretch_a_numeric_timeout_async(origin: str) -> None:
+@pytest.mark.parametrize("python", ["3.11+", "3.10"])
+async def test_a_trickling_body_cannot_stretch_a_numeric_timeout_async(
+    origin: str, python: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if python == "3.10" and hasattr(asyncio, "timeout"):
+        monkeypatch.delattr(asyncio, "timeout")  # what Python 3.10 lacks: the timer fallback
     call = _async_call(origin, "trickle", {"timeout": 5}, {})
     info = await _araises_within(APITimeoutError, TRICKLE_SECONDS, call)
     assert "total timeout of 5 s" in str(info.value)
