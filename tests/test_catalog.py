@@ -486,9 +486,12 @@ def test_registry_is_thread_safe() -> None:
         try:
             for _ in range(25):
                 register_model({"name": name, "base": "gpt-image-2"})
-                assert get_model(name).name == name
-                assert len({m.name for m in list_models()}) == len(list_models())
-                unregister_model(name)
+                try:
+                    assert get_model(name).name == name
+                    models = list_models()  # one snapshot: other threads change the next
+                    assert len({m.name for m in models}) == len(models)
+                finally:
+                    unregister_model(name)  # never left behind for later tests
         except BaseException as exc:  # collected and re-raised in the main thread
             errors.append(exc)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import sys
 from typing import Any
 
@@ -59,4 +60,18 @@ def _strict_b64decode(text: str | bytes | bytearray) -> bytes:
         return decoded
     if sys.version_info >= (3, 11):  # strict_mode reads ASCII str in place
         return binascii.a2b_base64(text, strict_mode=True)
-    return base64.b64decode(text, validate=True)  # Python 3.10: encodes str to bytes first
+    if isinstance(text, str):  # Python 3.10: b64decode would first encode str to bytes
+        return _strict_b64decode_str(text)
+    return base64.b64decode(text, validate=True)
+
+
+#: Standard-alphabet base64 with its padding at the end only (the length is checked apart).
+_STRICT_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+
+
+def _strict_b64decode_str(text: str) -> bytes:
+    """Python 3.10's strict decode of ASCII ``str`` read in place: the alphabet and padding
+    are checked by a regex (no copy), then ``binascii`` decodes the characters directly."""
+    if len(text) % 4 or not _STRICT_B64.match(text):
+        raise binascii.Error("not standard base64 (alphabet, padding or length)")
+    return binascii.a2b_base64(text)
