@@ -346,7 +346,9 @@ def test_corrupt_metadata_gives_an_image_or_an_error_never_a_warning():
         assert mask_to_array(data).shape == (height, width)
         assert decode_image(data).shape == (6, 8, 3)  # server output: taken as stored
     tiff = tiff_with_tag_past_the_end()
-    assert to_array(tiff).shape == (6, 8, 3) and image_size(tiff) == (8, 6)
+    read = _array_or_validation_error(to_array, tiff)  # Pillow 12.3 cannot open it: an error
+    if not isinstance(read, ValidationError):
+        assert read.shape == (6, 8, 3) and image_size(tiff) == (8, 6)
     flipped = [bytearray(tiff) for _ in range(min(len(tiff), 240))]
     for i, data in enumerate(flipped):  # Pillow: "Corrupt EXIF data", "Metadata Warning"...
         data[i] ^= 0x40
