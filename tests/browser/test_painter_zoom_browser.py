@@ -48,6 +48,18 @@ def display_to_page(driver: Any, point: tuple[float, float]) -> tuple[int, int]:
     )
 
 
+def mouse_stroke(page: Any, widget_kit: Any, page_points: list[tuple[int, int]]) -> None:
+    """Press, move through `page_points` (8 steps each, a frame between) and release."""
+    mouse = page.mouse
+    mouse.move(*page_points[0])
+    widget_kit.next_frame(page)
+    mouse.down()
+    for point in page_points[1:]:
+        mouse.move(*point, steps=8)
+        widget_kit.next_frame(page)
+    mouse.up()
+
+
 def smooth_image(width: int, height: int) -> np.ndarray:
     """The kernel helper's test image (``KERNEL_HELPERS``), computed here."""
     yy, xx = np.mgrid[0:height, 0:width]
@@ -129,13 +141,7 @@ def test_a_stroke_at_4x_zoom_lands_at_the_right_full_resolution_pixels(
     # a stroke with the real mouse, in canvas pixels
     display_points = [(100, 100), (400, 300), (650, 120)]
     page_points = [display_to_page(driver, p) for p in display_points]
-    mouse.move(*page_points[0])
-    widget_kit.next_frame(page)
-    mouse.down()
-    for point in page_points[1:]:
-        mouse.move(*point, steps=8)
-        widget_kit.next_frame(page)
-    mouse.up()
+    mouse_stroke(page, widget_kit, page_points)
     wait_until(lambda: probe.eval("painter.mask_version") >= 1, timeout=30, what="the stroke")
 
     expected = [page_to_image(driver, p, view) for p in page_points]
@@ -175,14 +181,7 @@ def test_a_stroke_drawn_while_a_cell_zooms_lands_where_it_was_drawn(
     # not waited for: the page's messages queue behind it
     probe.client.execute("import time; time.sleep(4); painter.zoom_to(2.0, center=(1000.0, 600.0))")
     page_points = [display_to_page(driver, p) for p in [(100, 100), (400, 300), (650, 120)]]
-    mouse = page.mouse
-    mouse.move(*page_points[0])
-    widget_kit.next_frame(page)
-    mouse.down()
-    for point in page_points[1:]:
-        mouse.move(*point, steps=8)
-        widget_kit.next_frame(page)
-    mouse.up()
+    mouse_stroke(page, widget_kit, page_points)
     wait_until(lambda: probe.eval("painter.mask_version") >= 1, timeout=60, what="the stroke")
     assert probe.eval("painter.zoom") == 2.0
 
